@@ -1,0 +1,200 @@
+"""The sensor reading schema: one definition for the validator and the OpenAPI document.
+
+Used by the HTTP API, ``energy-dash import-csv`` and ``data.write_readings`` so that
+every way in applies exactly the same rules (CONTRACT §4).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+MAX_FUTURE_S = 300
+MIN_TIMESTAMP_S = 946_684_800  # 2000-01-01: a board without NTP sends 0 or 1970
+MAX_DEVICE_ID = 64
+
+
+@dataclass(frozen=True)
+class NumberField:
+    name: str
+    unit: str
+    description: str
+    required: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+NUMBER_FIELDS: tuple[NumberField, ...] = (
+    NumberField("energy_produced", "kWh", "Energy produced since the previous reading",
+                required=True, minimum=0),
+    NumberField("energy_consumed", "kWh", "Energy consumed since the previous reading",
+                required=True, minimum=0),
+    NumberField("current_load", "%", "Load as a share of the facility's capacity",
+                required=True, minimum=0, maximum=100),
+    NumberField("voltage", "V", "Supply voltage; 0 means the supply is lost (outage)",
+                minimum=0, maximum=1000),
+    NumberField("current", "A", "Total current", minimum=0),
+    NumberField("current1", "A", "Phase 1 current", minimum=0),
+    NumberField("current2", "A", "Phase 2 current", minimum=0),
+    NumberField("current3", "A", "Phase 3 current", minimum=0),
+    NumberField("frequency", "Hz", "Grid frequency", minimum=40, maximum=70),
+    NumberField("power_factor", "", "Power factor", minimum=-1, maximum=1),
+)
+REQUIRED = tuple(f.name for f in NUMBER_FIELDS if f.required)
+_SPECS = tuple((f.name, f.required, f.minimum, f.maximum) for f in NUMBER_FIELDS)
+
+
+def _number(value: Any) -> float | str:
+    """A finite float, or the message that explains why the value is not one."""
+    kind = type(value)
+    if kind is float or kind is int:
+        number = float(value)
+    elif kind is str:
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return "must be a number"
+    else:
+        return "must be a number"
+    if not math.isfinite(number):
+        return "must be a finite number"
+    return number
+
+
+def parse_timestamp(value: Any, now_s: float) -> int | str:
+    """Epoch milliseconds from ISO 8601 with an offset or Unix seconds, or a message."""
+    kind = type(value)
+    if kind is str:
+        text = value.strip()
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            try:
+                seconds = float(text)
+            except ValueError:
+                return "must be ISO 8601 with a UTC offset or Unix seconds"
+        else:
+            if moment.tzinfo is None:
+                return "must include a UTC offset (e.g. 2025-01-01T12:00:00Z)"
+            seconds = moment.timestamp()
+    elif kind is int or kind is float:
+        seconds = float(value)
+    else:
+        return "must be ISO 8601 with a UTC offset or Unix seconds"
+    if not math.isfinite(seconds):
+        return "must be a finite number of seconds"
+    if seconds > 1e11:
+        return "looks like milliseconds; send Unix seconds"
+    if seconds < MIN_TIMESTAMP_S:
+        return "is before 2000-01-01; is the device clock set (NTP)?"
+    if seconds > now_s + MAX_FUTURE_S:
+        return "is more than 5 minutes in the future"
+    return int(round(seconds * 1000))
+
+
+def validate_reading(
+    body: Any, *, now_s: float | None = None, require_timestamp: bool = False
+) -> tuple[dict[str, Any] | None, list[dict[str, str]]]:
+    """Check one reading.
+
+    Returns ``(row, [])`` with a clean row (floats, ``ts_ms`` or ``None`` and the
+    optional ``facility_id`` and ``device_id``), or ``(None, details)`` where every
+    detail names its field. Unknown fields are ignored.
+    """
+    if type(body) is not dict:
+        return None, [{"field": "", "message": "each reading must be a JSON object"}]
+    now_s = time.time() if now_s is None else now_s
+    row: dict[str, Any] = {}
+    errors: list[dict[str, str]] = []
+    get = body.get
+    for name, required, minimum, maximum in _SPECS:
+        value = get(name)
+        if value is None:
+            if required:
+                errors.append({"field": name, "message": "is required"})
+            row[name] = None
+            continue
+        number = _number(value)
+        if type(number) is str:
+            errors.append({"field": name, "message": number})
+            continue
+        if minimum is not None and number < minimum:
+            errors.append({"field": name, "message": f"must be >= {minimum:g}"})
+        elif maximum is not None and number > maximum:
+            errors.append({"field": name, "message": f"must be <= {maximum:g}"})
+        row[name] = number
+
+    stamp = get("timestamp")
+    if stamp is None:
+        if require_timestamp:
+            errors.append({"field": "timestamp", "message": "is required"})
+        row["ts_ms"] = None
+    else:
+        parsed = parse_timestamp(stamp, now_s)
+        if type(parsed) is str:
+            errors.append({"field": "timestamp", "message": parsed})
+        row["ts_ms"] = parsed
+
+    device = get("device_id")
+    if device is not None:
+        if type(device) is not str or not device.strip():
+            errors.append({"field": "device_id", "message": "must be a non-empty string"})
+        elif len(device) > MAX_DEVICE_ID:
+            errors.append(
+                {"field": "device_id", "message": f"must be at most {MAX_DEVICE_ID} "
+                 "characters"}
+            )
+        else:
+            device = device.strip()
+    row["device_id"] = device
+
+    facility = get("facility_id")
+    if facility is not None:
+        if type(facility) is str and facility.strip().isdigit():
+            facility = int(facility.strip())
+        elif type(facility) is float and facility.is_integer():
+            facility = int(facility)
+        if type(facility) is not int:
+            errors.append({"field": "facility_id", "message": "must be an integer"})
+    row["facility_id"] = facility
+
+    if errors:
+        return None, errors
+    return row, errors
+
+
+def reading_schema() -> dict[str, Any]:
+    """JSON Schema (2020-12, as used by OpenAPI 3.1) of one reading."""
+    properties: dict[str, Any] = {}
+    for f in NUMBER_FIELDS:
+        number: dict[str, Any] = {"type": "number"}
+        if f.minimum is not None:
+            number["minimum"] = f.minimum
+        if f.maximum is not None:
+            number["maximum"] = f.maximum
+        unit = f" [{f.unit}]" if f.unit else ""
+        properties[f.name] = {
+            "description": f"{f.description}{unit}. Numeric strings are accepted.",
+            "oneOf": [number, {"type": "string", "pattern": r"^\s*-?[0-9.eE+-]+\s*$"}],
+        }
+    properties["timestamp"] = {
+        "description": "ISO 8601 with a UTC offset, or Unix seconds; at most 5 minutes "
+        "in the future. Default: time of receipt (required in bulk).",
+        "oneOf": [{"type": "string", "format": "date-time"}, {"type": "number"}],
+    }
+    properties["device_id"] = {
+        "type": "string", "maxLength": MAX_DEVICE_ID, "minLength": 1,
+        "description": "Sending device; default: the API key's name.",
+    }
+    properties["facility_id"] = {
+        "type": "integer", "description": "Optional; must equal the API key's facility."
+    }
+    return {
+        "type": "object",
+        "required": list(REQUIRED),
+        "properties": properties,
+        "additionalProperties": True,
+    }

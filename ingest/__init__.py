@@ -1,0 +1,1 @@
+"""The sensor ingestion API (CONTRACT §4): a Flask blueprint on the app's server."""

@@ -1,0 +1,1 @@
+"""Fixtures for signed-in clients and browser tests (filled in by the app issue)."""
