@@ -1,4 +1,4 @@
-"""The application factory: ``create_app(settings) -> Dash`` is the only place an app is built."""
+"""The application factory: ``create_app(settings)`` is the only place an app is built."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def _reset_page_registry() -> None:
 
 
 def create_app(settings: Settings | None = None) -> Dash:
-    """Build the Dash app, its Flask server, the sensor API and (optionally) the scheduler."""
+    """Build the Dash app, its server, the sensor API and (optionally) the scheduler."""
     settings = settings or Settings.from_env()
     settings.validate()
     _reset_page_registry()
@@ -41,7 +41,9 @@ def create_app(settings: Settings | None = None) -> Dash:
         suppress_callback_exceptions=True,
         serve_locally=True,
         external_stylesheets=[],
-        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+        meta_tags=[
+            {"name": "viewport", "content": "width=device-width, initial-scale=1"}
+        ],
     )
     server = app.server
     server.config.update(

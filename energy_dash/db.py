@@ -23,7 +23,9 @@ def resolve_url(database_url: str | None = None) -> str:
     return database_url or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_connect(dbapi_connection, _record) -> None:
+    # SQLAlchemy emits BEGIN itself (see _sqlite_begin), so the driver must not.
+    dbapi_connection.isolation_level = None
     # WAL + busy_timeout let several gunicorn workers write without "database is locked".
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -31,6 +33,16 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_begin(conn) -> None:
+    """Writers take the write lock up front (BEGIN IMMEDIATE).
+
+    A deferred transaction that read first and writes later fails at once with
+    SQLITE_BUSY when another process wrote in between; busy_timeout cannot help.
+    """
+    immediate = conn.get_execution_options().get("sqlite_immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def get_engine(database_url: str | None = None) -> Engine:
@@ -55,7 +67,8 @@ def _create_engine(url: str) -> Engine:
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 10}
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
@@ -80,9 +93,19 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 @contextmanager
-def session_scope(database_url: str | None = None) -> Iterator[Session]:
-    """A session that commits on success and rolls back on error."""
-    factory = sessionmaker(get_engine(database_url), expire_on_commit=False)
+def session_scope(
+    database_url: str | None = None, *, write: bool = False
+) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error.
+
+    ``write=True`` is for transactions that insert readings or change alerts: on
+    SQLite it takes the write lock at BEGIN so concurrent writers queue instead of
+    failing.
+    """
+    engine = get_engine(database_url)
+    if write and engine.dialect.name == "sqlite":
+        engine = engine.execution_options(sqlite_immediate=True)
+    factory = sessionmaker(engine, expire_on_commit=False)
     session = factory()
     try:
         yield session

@@ -178,6 +178,44 @@ class Reading(Base):
     power_factor: Mapped[float | None] = mapped_column(Float)
 
 
+class ReadingRollup(Base):
+    """Sums and counts of every field per facility and 15-minute UTC bucket.
+
+    Kept current inside the same transaction as each insert, so charts over months
+    read a few thousand rows instead of every reading. Every zone's UTC offset is a
+    multiple of 15 minutes, so local hours and days are unions of these buckets.
+    """
+
+    __tablename__ = "reading_rollups"
+
+    facility_id: Mapped[int] = mapped_column(
+        ForeignKey("facilities.id", ondelete="CASCADE"), primary_key=True
+    )
+    bucket_ms: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    samples: Mapped[int] = mapped_column(Integer, default=0)
+    self_supplied: Mapped[float] = mapped_column(Float, default=0.0)
+    energy_produced_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    energy_produced_n: Mapped[int] = mapped_column(Integer, default=0)
+    energy_consumed_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    energy_consumed_n: Mapped[int] = mapped_column(Integer, default=0)
+    current_load_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    current_load_n: Mapped[int] = mapped_column(Integer, default=0)
+    voltage_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    voltage_n: Mapped[int] = mapped_column(Integer, default=0)
+    current_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    current_n: Mapped[int] = mapped_column(Integer, default=0)
+    current1_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    current1_n: Mapped[int] = mapped_column(Integer, default=0)
+    current2_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    current2_n: Mapped[int] = mapped_column(Integer, default=0)
+    current3_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    current3_n: Mapped[int] = mapped_column(Integer, default=0)
+    frequency_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    frequency_n: Mapped[int] = mapped_column(Integer, default=0)
+    power_factor_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    power_factor_n: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Alert(Base):
     """One excursion: opened, maybe escalated, closed once (see energy_dash.alerts)."""
 

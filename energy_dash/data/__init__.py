@@ -164,11 +164,16 @@ def read_readings(
 
 def _raw_frame(rows: list[tuple], fields: list[str], tz: str | None) -> pd.DataFrame:
     names = ["facility_id", "ts_ms", "device_id", *fields]
-    frame = pd.DataFrame.from_records(rows, columns=names)
-    frame.index = _index(frame.pop("ts_ms").to_numpy(), tz or "UTC")
-    frame["facility_id"] = frame["facility_id"].astype("int64")
-    for name in fields:
-        frame[name] = frame[name].astype("float64")
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+    frame = pd.DataFrame(
+        {
+            "facility_id": np.asarray(columns[0], dtype="int64"),
+            "device_id": np.asarray(columns[2], dtype=object),
+            **{name: np.asarray(columns[3 + i], dtype="float64")
+               for i, name in enumerate(fields)},
+        },
+        index=_index(np.asarray(columns[1], dtype="int64"), tz or "UTC"),
+    )
     return frame
 
 
@@ -194,32 +199,36 @@ def _zone_offsets_ms(zone: str, start_ms: int | None, end_ms: int | None) -> set
 
 
 def _resampled(conn, facility_id, zone, start_ms, end_ms, fields, rule, tz):
+    """Aggregate one facility: SQL gives sums and counts, pandas only relabels.
+
+    Rules that are whole multiples of 15 minutes (hours, days, weeks, months) read
+    the 15-minute rollups, plus raw readings for unaligned edges of the interval;
+    finer rules bucket raw readings in SQL. Buckets are then combined on the
+    facility's local calendar, so days are local days (23 or 25 hours at DST).
+    """
     offset = to_offset(rule)
-    tick_ms = None
     try:
         tick_ms = int(pd.Timedelta(offset).total_seconds() * 1000)
     except (TypeError, ValueError):
         tick_ms = None  # calendar offsets: W, MS, ME, …
-    offsets = _zone_offsets_ms(zone, start_ms, end_ms)
-    direct = (
-        tick_ms is not None
-        and tick_ms < DAY_MS
-        and len({o % tick_ms for o in offsets}) == 1
-    )
     with_self = set(ENERGY_FIELDS) <= set(fields)
     sql_fields = fields + (["_self"] if with_self else [])
-    if direct:
-        shift = next(iter(offsets)) % tick_ms
-        rows = _bucket_rows(conn, facility_id, start_ms, end_ms, fields, tick_ms, shift,
-                            with_self)
-        frame = _bucket_frame(rows, sql_fields, tick_ms, shift)
-        return _finish(frame, facility_id, fields, with_self, tz)
-    # Local-calendar buckets: hour (or quarter-hour) sums in SQL, rolled up in pandas.
-    base = 3_600_000 if all(o % 3_600_000 == 0 for o in offsets) else 900_000
-    if tick_ms is not None and tick_ms < DAY_MS:
-        base = math.gcd(base, tick_ms)
-    rows = _bucket_rows(conn, facility_id, start_ms, end_ms, fields, base, 0, with_self)
-    frame = _bucket_frame(rows, sql_fields, base, 0)
+    if tick_ms is not None and tick_ms % _readings.BUCKET_MS:
+        offsets = _zone_offsets_ms(zone, start_ms, end_ms)
+        base = math.gcd(tick_ms, _readings.BUCKET_MS)
+        if len({o % tick_ms for o in offsets}) == 1:
+            base = tick_ms  # every local bucket edge is a fixed UTC shift away
+        shift = next(iter(offsets)) % base
+        rows = _readings.fetch_buckets(
+            conn, [facility_id], start_ms, end_ms, fields, base, shift,
+            self_supplied=with_self,
+        )
+        frame = _bucket_frame(rows, sql_fields, base, shift)
+    else:
+        frame = _bucket_frame(
+            _quarter_hour_rows(conn, facility_id, start_ms, end_ms, fields, with_self),
+            sql_fields, _readings.BUCKET_MS, 0,
+        )
     if frame.empty:
         return _finish(frame, facility_id, fields, with_self, tz)
     frame.index = frame.index.tz_convert(zone)
@@ -230,11 +239,27 @@ def _resampled(conn, facility_id, zone, start_ms, end_ms, fields, rule, tz):
     return _finish(summed, facility_id, fields, with_self, tz)
 
 
-def _bucket_rows(conn, facility_id, start_ms, end_ms, fields, bucket_ms, shift, with_self):
-    rows = _readings.fetch_buckets(
-        conn, [facility_id], start_ms, end_ms, fields, bucket_ms, shift,
-        self_supplied=with_self,
+def _quarter_hour_rows(conn, facility_id, start_ms, end_ms, fields, with_self):
+    """15-minute sums: rollups for whole buckets, raw readings for partial edges."""
+    step = _readings.BUCKET_MS
+
+    def raw(lo, hi):
+        return _readings.fetch_buckets(
+            conn, [facility_id], lo, hi, fields, step, 0, self_supplied=with_self
+        )
+
+    first = None if start_ms is None else -(-start_ms // step) * step
+    last = None if end_ms is None else end_ms // step * step
+    if first is not None and last is not None and first > last:
+        return raw(start_ms, end_ms)  # the whole interval lies inside one bucket
+    rows = []
+    if start_ms is not None and first != start_ms:
+        rows += raw(start_ms, first)
+    rows += _readings.fetch_rollups(
+        conn, facility_id, first, last, fields, self_supplied=with_self
     )
+    if end_ms is not None and last != end_ms:
+        rows += raw(last, end_ms)
     return rows
 
 
@@ -242,11 +267,10 @@ def _bucket_frame(rows, sql_fields, bucket_ms, shift) -> pd.DataFrame:
     names = ["facility_id", "bucket", "samples"]
     for name in sql_fields:
         names += [f"{name}__sum", f"{name}__n"]
-    frame = pd.DataFrame.from_records(rows, columns=names)
-    starts = frame.pop("bucket").to_numpy(dtype="int64") * bucket_ms - shift
-    frame.index = _index(starts, "UTC")
-    frame = frame.drop(columns="facility_id")
-    return frame.astype("float64")
+    values = np.array(rows, dtype="float64").reshape(-1, len(names))  # None -> NaN
+    starts = values[:, 1].astype("int64") * bucket_ms - shift
+    frame = pd.DataFrame(values[:, 2:], columns=names[2:], index=_index(starts, "UTC"))
+    return frame.sort_index()
 
 
 def _finish(frame, facility_id, fields, with_self, tz) -> pd.DataFrame:
@@ -293,7 +317,7 @@ def write_readings(
         [...]}]}`` where ``index`` is the row's position in ``frame``.
     """
     rows, rejected = frame_to_rows(frame, facility_id, device_id)
-    with session_scope(database_url) as session:
+    with session_scope(database_url, write=True) as session:
         facility = session.get(Facility, int(facility_id))
         if facility is None:
             raise ValueError(f"facility {facility_id} does not exist")

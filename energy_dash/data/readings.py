@@ -11,15 +11,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from energy_dash.alerts import apply_voltage_alerts
-from energy_dash.models import ENERGY_FIELDS, READING_FIELDS, Facility, Reading
+from energy_dash.models import (
+    ENERGY_FIELDS,
+    READING_FIELDS,
+    Facility,
+    Reading,
+    ReadingRollup,
+)
 
 TABLE = Reading.__table__
+ROLLUP = ReadingRollup.__table__
 COLUMNS = {name: TABLE.c[name] for name in READING_FIELDS}
+BUCKET_MS = 900_000  # rollup granularity: 15 minutes
+_INSERT_COLUMNS = ("facility_id", "device_id", "ts_ms", *READING_FIELDS)
+_INSERT_SQL = (
+    f"INSERT INTO readings ({', '.join(_INSERT_COLUMNS)}) VALUES ({{marks}}) "
+    "ON CONFLICT (facility_id, device_id, ts_ms) DO NOTHING"
+)
+_LOCK_NAMESPACE = 7301  # pg_advisory_xact_lock(namespace, facility_id)
 
 
 def dialect_name(conn: Connection | Session) -> str:
@@ -28,11 +42,18 @@ def dialect_name(conn: Connection | Session) -> str:
     return conn.dialect.name
 
 
-def _insert(session: Session):
-    module = postgresql if dialect_name(session) == "postgresql" else sqlite
-    return module.insert(TABLE).on_conflict_do_nothing(
-        index_elements=["facility_id", "device_id", "ts_ms"]
-    )
+def lock_facility(session: Session, facility_id: int) -> None:
+    """Serialise writers of one facility until the transaction ends.
+
+    Duplicate checks, rollups and the alert state machine all read then write;
+    one writer per facility at a time keeps them exact. SQLite already holds its
+    write lock (``session_scope(write=True)`` begins IMMEDIATE).
+    """
+    if dialect_name(session) == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:ns, :fid)"),
+            {"ns": _LOCK_NAMESPACE, "fid": facility_id},
+        )
 
 
 @dataclass
@@ -42,20 +63,71 @@ class BulkResult:
     alerts: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _db_row(facility_id: int, row: dict[str, Any]) -> dict[str, Any]:
-    values = {name: row.get(name) for name in READING_FIELDS}
-    values["facility_id"] = facility_id
-    values["device_id"] = row["device_id"]
-    values["ts_ms"] = row["ts_ms"]
-    return values
+def _values(facility_id: int, row: dict[str, Any]) -> tuple:
+    get = row.get
+    fields = (get(name) for name in READING_FIELDS)
+    return (facility_id, row["device_id"], row["ts_ms"], *fields)
+
+
+def _insert_rows(session: Session, rows: list[tuple]) -> int:
+    """Plain DB-API executemany: no per-row SQLAlchemy parameter processing."""
+    mark = "?" if dialect_name(session) == "sqlite" else "%s"
+    sql = _INSERT_SQL.format(marks=", ".join([mark] * len(_INSERT_COLUMNS)))
+    result = session.connection().exec_driver_sql(sql, rows)
+    count = result.rowcount
+    return count if count is not None and count >= 0 else len(rows)
+
+
+def _rollup_sql(dialect: str) -> str:
+    least = "min" if dialect == "sqlite" else "least"
+    names = ", ".join(f"{f}_sum, {f}_n" for f in READING_FIELDS)
+    sums = ", ".join(f"COALESCE(SUM({f}), 0), COUNT({f})" for f in READING_FIELDS)
+    updates = ", ".join(
+        f"{c} = reading_rollups.{c} + excluded.{c}"
+        for c in ("samples", "self_supplied",
+                  *(f"{f}_{k}" for f in READING_FIELDS for k in ("sum", "n")))
+    )
+    bucket = f"(ts_ms / {BUCKET_MS}) * {BUCKET_MS}"
+    return (
+        f"INSERT INTO reading_rollups (facility_id, bucket_ms, samples, self_supplied, "
+        f"{names}) SELECT facility_id, {bucket}, COUNT(*), "
+        f"COALESCE(SUM({least}(energy_produced, energy_consumed)), 0), {sums} "
+        f"FROM readings WHERE facility_id = :facility_id AND id >= :first_id "
+        f"GROUP BY facility_id, {bucket} "
+        f"ON CONFLICT (facility_id, bucket_ms) DO UPDATE SET {updates}"
+    )
+
+
+def _add_to_rollups(session: Session, facility_id: int, first_id: int) -> None:
+    """Add this facility's readings with ``id >= first_id`` to their rollups.
+
+    Only the rows this transaction inserted qualify: writers of one facility are
+    serialised (:func:`lock_facility`) and ids only grow. The sums run in SQL.
+    """
+    session.execute(
+        text(_rollup_sql(dialect_name(session))),
+        {"facility_id": facility_id, "first_id": first_id},
+    )
+
+
+def _next_id(session: Session) -> int:
+    return (session.execute(select(func.max(TABLE.c.id))).scalar() or 0) + 1
 
 
 def store_one(
     session: Session, facility: Facility, row: dict[str, Any]
 ) -> tuple[bool, int, list[dict[str, Any]]]:
     """Store one validated row; returns (created, id, alerts opened or escalated)."""
-    stmt = _insert(session).returning(TABLE.c.id)
-    new_id = session.execute(stmt, _db_row(facility.id, row)).scalar()
+    lock_facility(session, facility.id)
+    values = _values(facility.id, row)
+    module = postgresql if dialect_name(session) == "postgresql" else sqlite
+    stmt = (
+        module.insert(TABLE)
+        .on_conflict_do_nothing(index_elements=["facility_id", "device_id", "ts_ms"])
+        .returning(TABLE.c.id)
+    )
+    params = dict(zip(_INSERT_COLUMNS, values, strict=True))
+    new_id = session.execute(stmt, params).scalar()
     if new_id is None:
         existing = session.execute(
             select(TABLE.c.id).where(
@@ -65,6 +137,7 @@ def store_one(
             )
         ).scalar_one()
         return False, existing, []
+    _add_to_rollups(session, facility.id, new_id)
     alerts = []
     if row.get("voltage") is not None:
         alerts = apply_voltage_alerts(
@@ -79,11 +152,13 @@ def store_many(
     """Store validated rows (each with ``ts_ms`` and ``device_id``) in one statement.
 
     Duplicates, against the database or inside the batch, are counted, not stored;
-    voltage alerts are evaluated over the new rows in timestamp order.
+    rollups are updated and voltage alerts evaluated over the new rows in timestamp
+    order.
     """
     result = BulkResult()
     if not rows:
         return result
+    lock_facility(session, facility.id)
     stamps = [r["ts_ms"] for r in rows]
     devices = {r["device_id"] for r in rows}
     existing = set(
@@ -96,23 +171,21 @@ def store_many(
             )
         ).all()
     )
-    fresh: list[dict[str, Any]] = []
+    fresh: list[tuple] = []
     for row in rows:
         key = (row["device_id"], row["ts_ms"])
         if key in existing:
             result.duplicates += 1
             continue
         existing.add(key)
-        fresh.append(_db_row(facility.id, row))
+        fresh.append(_values(facility.id, row))
     if fresh:
-        outcome = session.execute(_insert(session), fresh)
-        stored = outcome.rowcount if outcome.rowcount >= 0 else len(fresh)
-        result.accepted = stored
-        result.duplicates += len(fresh) - stored  # lost a race with a concurrent writer
+        first_id = _next_id(session)
+        result.accepted = _insert_rows(session, fresh)
+        _add_to_rollups(session, facility.id, first_id)
+        voltage_at = 3 + READING_FIELDS.index("voltage")
         voltages = sorted(
-            (r["ts_ms"], r["voltage"], r["device_id"])
-            for r in fresh
-            if r["voltage"] is not None
+            (r[2], r[voltage_at], r[1]) for r in fresh if r[voltage_at] is not None
         )
         result.alerts = apply_voltage_alerts(session, facility, voltages)
     return result
@@ -131,7 +204,7 @@ def fetch_raw(
         *(COLUMNS[c] for c in columns),
     )
     stmt = _where(stmt, facility_ids, start_ms, end_ms)
-    return conn.execute(stmt.order_by(TABLE.c.facility_id, TABLE.c.ts_ms)).all()
+    return _plain(conn.execute(stmt.order_by(TABLE.c.facility_id, TABLE.c.ts_ms)))
 
 
 def fetch_buckets(
@@ -165,7 +238,37 @@ def fetch_buckets(
     stmt = stmt.group_by(TABLE.c.facility_id, bucket).order_by(
         TABLE.c.facility_id, bucket
     )
-    return conn.execute(stmt).all()
+    return _plain(conn.execute(stmt))
+
+
+def fetch_rollups(
+    conn: Connection | Session,
+    facility_id: int,
+    start_ms: int | None,
+    end_ms: int | None,
+    columns: Sequence[str],
+    *,
+    self_supplied: bool = False,
+) -> list[tuple]:
+    """Rollup rows shaped like :func:`fetch_buckets` at 15 minutes (aligned bounds)."""
+    parts = []
+    for name in columns:
+        parts += [ROLLUP.c[f"{name}_sum"], ROLLUP.c[f"{name}_n"]]
+    if self_supplied:
+        parts += [ROLLUP.c.self_supplied, ROLLUP.c.samples]
+    stmt = select(
+        ROLLUP.c.facility_id, ROLLUP.c.bucket_ms // BUCKET_MS, ROLLUP.c.samples, *parts
+    ).where(ROLLUP.c.facility_id == facility_id)
+    if start_ms is not None:
+        stmt = stmt.where(ROLLUP.c.bucket_ms >= start_ms)
+    if end_ms is not None:
+        stmt = stmt.where(ROLLUP.c.bucket_ms < end_ms)
+    return _plain(conn.execute(stmt.order_by(ROLLUP.c.bucket_ms)))
+
+
+def _plain(result) -> list[tuple]:
+    """Rows as plain tuples: numpy and pandas probe Row objects attribute by attribute."""
+    return [tuple(row) for row in result]
 
 
 def _least(conn):
