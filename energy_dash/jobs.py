@@ -1,9 +1,123 @@
-"""Scheduled jobs (placeholder until the forecasting issue)."""
+"""Scheduled jobs, each run exactly once per slot however many workers or hosts run.
+
+Every process may start a scheduler (gunicorn workers, several hosts); before a job
+runs, its process claims the job's current time slot in ``job_leases`` with one
+atomic UPDATE. The first claimant runs the job; the others see the slot taken.
+"""
+
+from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import insert, or_, update
+from sqlalchemy.exc import IntegrityError
+
+from energy_dash.config import Settings
+from energy_dash.db import session_scope
+from energy_dash.models import JobLease
 
 logger = logging.getLogger(__name__)
 
+HOLDER = f"{socket.gethostname()}:{os.getpid()}"
+_started: set[int] = set()
+_lock = threading.Lock()
 
-def start(app, settings) -> None:
-    logger.info("scheduler not configured yet")
+
+def slot_start(now: datetime, interval_s: int) -> datetime:
+    """The start of the slot ``now`` falls in (slots are aligned to the epoch)."""
+    epoch = int(now.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % interval_s, UTC)
+
+
+def claim_slot(
+    database_url: str, name: str, slot: datetime, *, holder: str = HOLDER,
+    ttl_s: int = 3600,
+) -> bool:
+    """True for exactly one caller per (job, slot), across processes and hosts."""
+    with session_scope(database_url) as session:
+        try:
+            with session.begin_nested():
+                session.execute(
+                    insert(JobLease).values(
+                        name=name, holder="", expires_at=slot, last_run_at=None
+                    )
+                )
+        except IntegrityError:
+            pass  # the row exists already: the normal case
+        claimed = session.execute(
+            update(JobLease)
+            .where(
+                JobLease.name == name,
+                or_(JobLease.last_run_at.is_(None), JobLease.last_run_at < slot),
+            )
+            .values(
+                holder=holder,
+                last_run_at=slot,
+                expires_at=datetime.now(UTC) + timedelta(seconds=ttl_s),
+            )
+        )
+        return claimed.rowcount == 1
+
+
+def run_exclusive(
+    settings: Settings, name: str, interval_s: int, job: Callable[[], object],
+    *, now: datetime | None = None,
+) -> bool:
+    """Run ``job`` if this process wins the current slot; True when it ran."""
+    slot = slot_start(now or datetime.now(UTC), interval_s)
+    if not claim_slot(settings.database_url, name, slot):
+        logger.debug("job %s: slot %s taken by another worker", name, slot)
+        return False
+    started = time.perf_counter()
+    try:
+        job()
+    except Exception:  # a failing job must not kill the scheduler thread
+        logger.exception("job %s failed", name)
+    else:
+        logger.info("job %s done in %.1f s", name, time.perf_counter() - started)
+    return True
+
+
+def scheduled_jobs(settings: Settings) -> list[tuple[str, int, Callable[[], object]]]:
+    """(name, interval in seconds, callable) of every job this app runs."""
+    jobs: list[tuple[str, int, Callable[[], object]]] = []
+    refresh = globals().get("refresh_forecasts")
+    if refresh is not None:
+        jobs.append(
+            ("forecast_refresh", settings.forecast_interval_minutes * 60,
+             lambda: refresh(settings))
+        )
+    return jobs
+
+
+def start(app, settings: Settings):
+    """Start the background scheduler once per process (APScheduler 3)."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    with _lock:
+        if os.getpid() in _started:
+            return None
+        _started.add(os.getpid())
+    scheduler = BackgroundScheduler(timezone=UTC, daemon=True)
+    for name, interval_s, job in scheduled_jobs(settings):
+        scheduler.add_job(
+            run_exclusive,
+            "interval",
+            seconds=interval_s,
+            args=(settings, name, interval_s, job),
+            id=name,
+            next_run_time=datetime.now(UTC) + timedelta(seconds=5),
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=interval_s,
+        )
+    scheduler.start()
+    app.server.extensions["energy_dash_scheduler"] = scheduler
+    logger.info("scheduler started with %d job(s)", len(scheduler.get_jobs()))
+    return scheduler
