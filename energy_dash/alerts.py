@@ -203,3 +203,52 @@ def apply_voltage_alerts(
             row.extreme_value = state.extreme
             row.message = _message(row, t)
     return list(reported.values())
+
+
+def check_offline(session: Session, now: datetime) -> list[tuple[str, Alert]]:
+    """Open or close "hardware offline" alerts for every facility.
+
+    A facility whose newest reading is older than twice its expected interval is
+    offline; the alert closes when data arrives again (``ended_at`` = the first
+    reading after the gap, or ``now`` when it cannot be told). Facilities that never
+    sent anything are not alerted. Returns [(event, alert)].
+    """
+    from sqlalchemy import func
+
+    from energy_dash.models import Reading
+
+    open_alerts = {
+        a.facility_id: a
+        for a in session.scalars(
+            select(Alert).where(Alert.kind == "offline", Alert.ended_at.is_(None))
+        )
+    }
+    now_ms = _ms(now)
+    events: list[tuple[str, Alert]] = []
+    for facility in session.scalars(select(Facility)):
+        last_ms = session.scalar(  # one index probe per facility
+            select(func.max(Reading.ts_ms)).where(Reading.facility_id == facility.id)
+        )
+        if last_ms is None:
+            continue
+        silent_s = (now_ms - last_ms) / 1000
+        current = open_alerts.get(facility.id)
+        if silent_s > 2 * facility.expected_interval_s and current is None:
+            alert = Alert(
+                facility_id=facility.id,
+                kind="offline",
+                level="warning",
+                started_at=_dt(last_ms + 2 * facility.expected_interval_s * 1000),
+                message=(
+                    f"Hardware offline: no reading since {_dt(last_ms):%Y-%m-%d %H:%M} "
+                    f"UTC (expected every {facility.expected_interval_s} s)"
+                ),
+            )
+            session.add(alert)
+            events.append(("opened", alert))
+        elif silent_s <= 2 * facility.expected_interval_s and current is not None:
+            current.ended_at = _dt(min(last_ms, now_ms))
+            current.message = "Hardware back online"
+            events.append(("closed", current))
+    session.flush()
+    return events

@@ -84,9 +84,20 @@ def run_exclusive(
     return True
 
 
+def check_offline_now(settings: Settings, now: datetime | None = None) -> list:
+    """Raise or resolve "hardware offline" alerts (see energy_dash.alerts)."""
+    from energy_dash.alerts import check_offline
+
+    with session_scope(settings.database_url, write=True) as session:
+        events = check_offline(session, now or datetime.now(UTC))
+        return [(event, alert.facility_id, alert.id) for event, alert in events]
+
+
 def scheduled_jobs(settings: Settings) -> list[tuple[str, int, Callable[[], object]]]:
     """(name, interval in seconds, callable) of every job this app runs."""
-    jobs: list[tuple[str, int, Callable[[], object]]] = []
+    jobs: list[tuple[str, int, Callable[[], object]]] = [
+        ("offline_check", 60, lambda: check_offline_now(settings)),
+    ]
     refresh = globals().get("refresh_forecasts")
     if refresh is not None:
         jobs.append(

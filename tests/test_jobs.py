@@ -36,3 +36,34 @@ def test_two_schedulers_run_the_job_once(settings):
     first = run_exclusive(settings, "job", 60, lambda: runs.append("a"), now=now)
     second = run_exclusive(settings, "job", 60, lambda: runs.append("b"), now=now)
     assert (first, second, runs) == (True, False, ["a"])
+
+
+def test_offline_detection_with_a_frozen_clock(settings, facility):
+    import pandas as pd
+
+    from energy_dash import data
+    from energy_dash.jobs import check_offline_now
+
+    frame = pd.DataFrame(
+        {"energy_produced": 0.0, "energy_consumed": 0.1, "current_load": 10.0},
+        index=pd.date_range("2025-06-01 10:00", periods=3, freq="1min", tz="UTC"),
+    )
+    data.write_readings(frame, facility, database_url=settings.database_url)
+    last = datetime(2025, 6, 1, 10, 2, tzinfo=UTC)
+    # expected interval 60 s: offline after 120 s of silence, not before
+    assert check_offline_now(settings, last.replace(minute=4)) == []
+    opened = check_offline_now(settings, last.replace(minute=4, second=1))
+    assert [e[0] for e in opened] == ["opened"]
+    assert check_offline_now(settings, last.replace(minute=30)) == []  # once only
+    later = pd.DataFrame(
+        {"energy_produced": 0.0, "energy_consumed": 0.1, "current_load": 10.0},
+        index=[pd.Timestamp("2025-06-01 10:31", tz="UTC")],
+    )
+    data.write_readings(later, facility, database_url=settings.database_url)
+    closed = check_offline_now(settings, last.replace(minute=31, second=30))
+    assert [e[0] for e in closed] == ["closed"]
+    alerts = data.read_alerts(facility, database_url=settings.database_url)
+    row = alerts.iloc[0]
+    assert row["kind"] == "offline"
+    assert row["started_at"] == pd.Timestamp("2025-06-01 10:04", tz="UTC")
+    assert row["ended_at"] == pd.Timestamp("2025-06-01 10:31", tz="UTC")
