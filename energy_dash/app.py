@@ -1,4 +1,4 @@
-"""The application factory: ``create_app(settings)`` is the only place an app is built."""
+"""The application factory: ``create_app(settings)``, the only place an app is built."""
 
 from __future__ import annotations
 

@@ -82,7 +82,7 @@ class Settings:
             mail_outbox=outbox,
             ingest_rate=os.environ.get("ENERGY_DASH_INGEST_RATE", "600/minute").strip(),
             login_rate_storage=os.environ.get("ENERGY_DASH_RATE_STORAGE", "memory://"),
-            forecast_interval_minutes=int(
+            forecast_interval_minutes=_minutes(
                 os.environ.get("ENERGY_DASH_FORECAST_INTERVAL_MINUTES", "60")
             ),
             instance_dir=instance_dir,
@@ -95,7 +95,8 @@ class Settings:
         """Refuse configurations that are unsafe in production."""
         if self.production:
             secret = self.session_secret or ""
-            if secret.strip().lower() in WEAK_SECRETS or len(secret) < MIN_SECRET_LENGTH:
+            weak = secret.strip().lower() in WEAK_SECRETS
+            if weak or len(secret) < MIN_SECRET_LENGTH:
                 raise ConfigError(
                     "SESSION_SECRET must be set to a random value of at least "
                     f"{MIN_SECRET_LENGTH} characters in production "
@@ -103,6 +104,19 @@ class Settings:
                 )
         if self.ingest_rate not in {"0", ""}:
             _parse_rate(self.ingest_rate)
+
+
+def _minutes(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(
+            f"ENERGY_DASH_FORECAST_INTERVAL_MINUTES must be a whole number >= 1, "
+            f"not {text!r}"
+        )
+    return value
 
 
 def _parse_rate(text: str) -> tuple[int, int]:

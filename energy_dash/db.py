@@ -1,4 +1,4 @@
-"""Engines and sessions. Session lifetime belongs to the edges (request, job, reader)."""
+"""Engines and sessions; session lifetime belongs to the edges (request, job)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def resolve_url(database_url: str | None = None) -> str:
 def _sqlite_connect(dbapi_connection, _record) -> None:
     # SQLAlchemy emits BEGIN itself (see _sqlite_begin), so the driver must not.
     dbapi_connection.isolation_level = None
-    # WAL + busy_timeout let several gunicorn workers write without "database is locked".
+    # WAL + busy_timeout: several gunicorn workers write without "database is locked".
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")

@@ -245,7 +245,9 @@ class Forecast(Base):
     """A stored forecast run: 24 hourly points in ``points`` plus its backtest."""
 
     __tablename__ = "forecasts"
-    __table_args__ = (Index("ix_forecasts_lookup", "facility_id", "target", "trained_at"),)
+    __table_args__ = (
+        Index("ix_forecasts_lookup", "facility_id", "target", "trained_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     facility_id: Mapped[int] = mapped_column(

@@ -141,7 +141,9 @@ def validate_reading(
     device = get("device_id")
     if device is not None:
         if type(device) is not str or not device.strip():
-            errors.append({"field": "device_id", "message": "must be a non-empty string"})
+            errors.append(
+                {"field": "device_id", "message": "must be a non-empty string"}
+            )
         elif len(device) > MAX_DEVICE_ID:
             errors.append(
                 {"field": "device_id", "message": f"must be at most {MAX_DEVICE_ID} "

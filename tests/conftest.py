@@ -1,4 +1,4 @@
-"""Shared fixtures: a migrated database per test on SQLite and PostgreSQL, an app, a client.
+"""Shared fixtures: a migrated database per test (SQLite and PostgreSQL), app, client.
 
 PostgreSQL tests run when ``TEST_DATABASE_URL`` is set; with ``REQUIRE_POSTGRES=1``
 (CI) a missing or unreachable server is a failure, never a skip.
@@ -27,7 +27,7 @@ TEST_SECRET = "test-secret-" + "x" * 40
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory):
-    """A migrated SQLite file, copied for every test (faster than migrating each time)."""
+    """A migrated SQLite file, copied for every test (faster than migrating each)."""
     path = tmp_path_factory.mktemp("template") / "template.db"
     url = f"sqlite:///{path}"
     init_db(url)

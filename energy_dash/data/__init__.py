@@ -1,4 +1,4 @@
-"""Energy Dash data API (CONTRACT §8): tidy, tz-aware pandas frames for notebooks and the app.
+"""Energy Dash data API (CONTRACT §8): tidy, tz-aware frames for notebooks and the app.
 
 Importing this module starts no server, no Dash app and no scheduler. Every
 function opens its own short session on ``database_url`` (default: the
@@ -391,7 +391,8 @@ def frame_to_rows(
         row["device_id"] = str(device)[:64]
         rows.append(row)
     for i in np.flatnonzero(bad).tolist():
-        rejected.append({"index": i, "details": _explain(frame, i, stamps, facility_id)})
+        details = _explain(frame, i, stamps, facility_id)
+        rejected.append({"index": i, "details": details})
     return rows, rejected
 
 
@@ -489,7 +490,8 @@ def read_alerts(
             (Alert.ended_at.is_(None)) | (Alert.ended_at >= start_at.to_pydatetime())
         )
     with get_engine(database_url).connect() as conn:
-        rows = conn.execute(stmt.order_by(Alert.started_at.desc(), Alert.id.desc())).all()
+        stmt = stmt.order_by(Alert.started_at.desc(), Alert.id.desc())
+        rows = conn.execute(stmt).all()
     frame = pd.DataFrame.from_records(rows, columns=list(ALERT_COLUMNS))
     for name in ("started_at", "ended_at", "acknowledged_at"):
         frame[name] = pd.to_datetime(frame[name], utc=True)

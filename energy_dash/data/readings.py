@@ -267,7 +267,7 @@ def fetch_rollups(
 
 
 def _plain(result) -> list[tuple]:
-    """Rows as plain tuples: numpy and pandas probe Row objects attribute by attribute."""
+    """Rows as plain tuples: numpy and pandas probe Row objects attribute by name."""
     return [tuple(row) for row in result]
 
 

@@ -1,4 +1,4 @@
-"""`make bench`: run every tests/benchmarks/bench_*.py in its own process, print figures."""
+"""`make bench`: each tests/benchmarks/bench_*.py in its own process."""
 
 from __future__ import annotations
 

@@ -1,0 +1,45 @@
+"""Settings from the environment; production refuses unsafe configuration."""
+
+import pytest
+
+from energy_dash.config import ConfigError, Settings
+
+
+def test_development_generates_and_keeps_a_secret(monkeypatch, tmp_path):
+    monkeypatch.delenv("SESSION_SECRET", raising=False)
+    monkeypatch.setenv("ENERGY_DASH_INSTANCE", str(tmp_path))
+    monkeypatch.delenv("ENERGY_DASH_ENV", raising=False)
+    first = Settings.from_env()
+    second = Settings.from_env()
+    assert len(first.session_secret) >= 32
+    assert first.session_secret == second.session_secret
+    assert (tmp_path / "session_secret").stat().st_mode & 0o777 == 0o600
+    assert first.mail_outbox == str(tmp_path / "outbox")
+    assert first.scheduler is False
+
+
+@pytest.mark.parametrize("secret", ["", "changeme", "short-secret"])
+def test_production_refuses_a_weak_secret(monkeypatch, secret):
+    monkeypatch.setenv("ENERGY_DASH_ENV", "production")
+    monkeypatch.setenv("SESSION_SECRET", secret)
+    with pytest.raises(ConfigError, match="SESSION_SECRET"):
+        Settings.from_env()
+
+
+def test_production_with_a_strong_secret(monkeypatch):
+    monkeypatch.setenv("ENERGY_DASH_ENV", "production")
+    monkeypatch.setenv("SESSION_SECRET", "s" * 48)
+    monkeypatch.setenv("ENERGY_DASH_SCHEDULER", "0")
+    settings = Settings.from_env(scheduler_default=True)
+    assert settings.production and settings.mail_outbox is None
+    assert settings.scheduler is False
+
+
+def test_bad_values_are_named(monkeypatch):
+    monkeypatch.setenv("ENERGY_DASH_ENV", "staging")
+    with pytest.raises(ConfigError, match="ENERGY_DASH_ENV"):
+        Settings.from_env()
+    monkeypatch.setenv("ENERGY_DASH_ENV", "development")
+    monkeypatch.setenv("ENERGY_DASH_INGEST_RATE", "lots")
+    with pytest.raises(ConfigError, match="ENERGY_DASH_INGEST_RATE"):
+        Settings.from_env()
