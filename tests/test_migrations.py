@@ -1,12 +1,11 @@
 """Alembic: an empty database upgrades to head on both engines."""
 
 from alembic.script import ScriptDirectory
+from conftest import PG_URL, REQUIRE_POSTGRES
 from sqlalchemy import inspect, text
 
 from energy_dash.db import alembic_config, dispose_engine, get_engine, init_db
 from energy_dash.models import Base
-
-from conftest import PG_URL, REQUIRE_POSTGRES
 
 
 def test_empty_database_upgrades_to_head(tmp_path, request):
