@@ -93,10 +93,19 @@ def check_offline_now(settings: Settings, now: datetime | None = None) -> list:
         return [(event, alert.facility_id, alert.id) for event, alert in events]
 
 
+def deliver_alerts_now(settings: Settings, now: datetime | None = None) -> list:
+    """Send owed alert notifications (see energy_dash.notify)."""
+    from energy_dash.notify import deliver_alerts
+
+    with session_scope(settings.database_url, write=True) as session:
+        return deliver_alerts(session, settings, now or datetime.now(UTC))
+
+
 def scheduled_jobs(settings: Settings) -> list[tuple[str, int, Callable[[], object]]]:
     """(name, interval in seconds, callable) of every job this app runs."""
     jobs: list[tuple[str, int, Callable[[], object]]] = [
         ("offline_check", 60, lambda: check_offline_now(settings)),
+        ("alert_delivery", 60, lambda: deliver_alerts_now(settings)),
     ]
     refresh = globals().get("refresh_forecasts")
     if refresh is not None:
