@@ -1,0 +1,667 @@
+"""The ``energy-dash`` command (CONTRACT §3).
+
+Every command honours ``DATABASE_URL``. Exit status: 0 on success, 2 on a usage
+error, 1 on any other error with one readable line on stderr
+(``energy-dash: error: …``); set ``ENERGY_DASH_DEBUG=1`` to see the traceback too.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from energy_dash.config import Settings
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8050
+IMPORT_CHUNK = 5_000
+SHOW_REJECTED = 10
+SIMULATOR_INTERVAL_S = 10.0
+
+
+# --------------------------------------------------------------------- errors
+class CliError(click.ClickException):
+    """A failure that is not a usage error: one line on stderr, exit status 1."""
+
+    exit_code = 1
+
+    def show(self, file=None) -> None:  # noqa: D102 - click's signature
+        click.echo(f"energy-dash: error: {self.message}", err=True)
+
+
+def _first_line(text: str) -> str:
+    for line in text.strip().splitlines():
+        if line.strip():
+            return " ".join(line.split())
+    return ""
+
+
+def describe_error(exc: BaseException) -> str:
+    """One readable line for any exception (no SQL, no traceback)."""
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    if isinstance(exc, DBAPIError):
+        detail = _first_line(str(exc.orig)) or type(exc.orig).__name__
+        lowered = detail.lower()
+        if "no such table" in lowered or (
+            "relation" in lowered and "does not exist" in lowered
+        ):
+            return f"database: {detail} (run `energy-dash init-db` first)"
+        return f"database: {detail}"
+    if isinstance(exc, SQLAlchemyError):
+        return f"database: {_first_line(str(exc)) or type(exc).__name__}"
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    return _first_line(str(exc)) or type(exc).__name__
+
+
+class EnergyDashGroup(click.Group):
+    """Turns every unexpected exception into ``energy-dash: error: <message>``."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except (KeyboardInterrupt, EOFError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the one place errors become a line
+            if os.environ.get("ENERGY_DASH_DEBUG") == "1":
+                traceback.print_exc()
+            raise CliError(describe_error(exc)) from None
+
+
+def _settings(**kwargs: Any) -> Settings:
+    return Settings.from_env(**kwargs)
+
+
+def _session(url: str, *, write: bool = False):
+    from energy_dash.db import session_scope
+
+    return session_scope(url, write=write)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# ----------------------------------------------------------------------- group
+@click.group(
+    cls=EnergyDashGroup, context_settings={"help_option_names": ["-h", "--help"]}
+)
+@click.version_option(package_name="energy-dash", prog_name="energy-dash")
+def main() -> None:
+    """Energy Dash: sensor ingestion, live dashboards and forecasts.
+
+    Every command uses the database at DATABASE_URL (default: the SQLite file
+    under instance/).
+    """
+
+
+# ------------------------------------------------------------------ init-db
+@main.command("init-db")
+def init_db_command() -> None:
+    """Create or migrate (Alembic) the database schema."""
+    from energy_dash.db import init_db
+
+    settings = _settings()
+    init_db(settings.database_url)
+    click.echo(f"Database ready (schema at head): {_safe_url(settings.database_url)}")
+
+
+# --------------------------------------------------------------------- demo
+def _print_demo(result, *, production: bool) -> None:
+    from energy_dash.demo import DEMO_NAME, DEMO_PASSWORD, DEMO_USER
+
+    if not result.seeded:
+        click.echo(
+            f"{DEMO_NAME} (id {result.facility_id}) already has readings; "
+            "nothing changed."
+        )
+        return
+    click.echo(
+        f"Seeded {DEMO_NAME} (id {result.facility_id}): {result.readings} readings, "
+        f"{result.alerts} voltage alerts."
+    )
+    if not production:
+        click.echo(f"Sign in as {DEMO_USER} / {DEMO_PASSWORD}.")
+    if result.api_key:
+        click.echo(f"Demo sensor API key (shown once): {result.api_key}")
+
+
+@main.command()
+@click.option("--days", type=click.IntRange(1, 3660), default=30, show_default=True,
+              help="Days of one-minute history ending now.")
+def demo(days: int) -> None:
+    """Seed the demo facility, user, sensor key and history (idempotent)."""
+    from energy_dash.db import init_db
+    from energy_dash.demo import seed_demo
+
+    settings = _settings()
+    init_db(settings.database_url)
+    started = time.monotonic()
+    result = seed_demo(settings.database_url, days=days, production=settings.production)
+    _print_demo(result, production=settings.production)
+    if result.seeded:
+        logger.info("demo seeded in %.1f s", time.monotonic() - started)
+
+
+# --------------------------------------------------------------- accounts
+ROLE = click.Choice(["admin", "operator", "viewer"])
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        line = sys.stdin.readline()
+        password = line.rstrip("\r\n")
+        if not password:
+            raise CliError("no password on standard input")
+        return password
+    return click.prompt(
+        "Password", hide_input=True, confirmation_prompt=True, err=True
+    )
+
+
+@main.command("create-user")
+@click.argument("username")
+@click.option("--email", default=None, help="Address for password resets and alerts.")
+@click.option("--role", type=ROLE, default="viewer", show_default=True)
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of standard input.")
+def create_user_command(
+    username: str, email: str | None, role: str, password_stdin: bool
+) -> None:
+    """Create a user and print its id (the password is asked for, hidden)."""
+    from energy_dash.data import accounts
+
+    settings = _settings()
+    password = _read_password(password_stdin)
+    with _session(settings.database_url) as session:
+        user = accounts.create_user(session, username, password, email=email, role=role)
+        user_id = user.id
+    click.echo(user_id)
+
+
+@main.command()
+@click.argument("username")
+@click.option("--facility", "facility_id", type=int, required=True)
+@click.option("--role", type=ROLE, default="viewer", show_default=True)
+def grant(username: str, facility_id: int, role: str) -> None:
+    """Make a user a member of a facility (or change their role there)."""
+    from energy_dash.data import accounts
+
+    settings = _settings()
+    with _session(settings.database_url) as session:
+        accounts.grant(session, username, facility_id, role)
+    click.echo(f"{username} is now {role} of facility {facility_id}.")
+
+
+@main.command("create-facility")
+@click.argument("name")
+@click.option("--timezone", "timezone", default="UTC", show_default=True,
+              help="IANA time zone, e.g. Europe/Berlin.")
+@click.option("--nominal-voltage", type=float, default=230.0, show_default=True,
+              help="Nominal phase voltage [V].")
+@click.option("--capacity-kw", type=float, default=100.0, show_default=True,
+              help="Capacity [kW]; current_load is a share of it.")
+@click.option("--country", default=None, help="Two-letter country code (holidays).")
+def create_facility(
+    name: str, timezone: str, nominal_voltage: float, capacity_kw: float,
+    country: str | None,
+) -> None:
+    """Create a facility and print its id."""
+    from energy_dash.data import accounts
+    from energy_dash.models import Facility
+
+    values: dict[str, Any] = {
+        "name": name, "timezone": timezone, "nominal_voltage": nominal_voltage,
+        "capacity_kw": capacity_kw,
+    }
+    if country is not None:
+        values["country"] = country
+    try:
+        clean = accounts.clean_facility_values(values)
+    except accounts.FieldError as exc:
+        option = {"name": "NAME", "nominal_voltage": "--nominal-voltage",
+                  "capacity_kw": "--capacity-kw"}.get(exc.field, f"--{exc.field}")
+        raise click.BadParameter(str(exc), param_hint=option) from None
+    settings = _settings()
+    with _session(settings.database_url) as session:
+        facility = Facility(**clean)
+        session.add(facility)
+        session.flush()
+        facility_id = facility.id
+    click.echo(facility_id)
+
+
+# ------------------------------------------------------------ keys, tokens
+@main.command("create-api-key")
+@click.option("--facility", "facility_id", type=int, required=True)
+@click.option("--name", default="sensor", show_default=True,
+              help="Device name; readings without device_id are stored under it.")
+def create_api_key(facility_id: int, name: str) -> None:
+    """Create a sensor API key and print it once (only a hash is stored)."""
+    from energy_dash.data import devices
+
+    settings = _settings()
+    with _session(settings.database_url) as session:
+        key = devices.create_api_key(session, facility_id, name)
+    click.echo(key)
+    click.echo(
+        f"API key {name!r} for facility {facility_id}: store it now, "
+        "it is not shown again. Send it as the X-API-Key header.",
+        err=True,
+    )
+
+
+@main.command("create-display-token")
+@click.option("--facility", "facility_id", type=int, required=True)
+@click.option("--name", default="wall", show_default=True)
+def create_display_token(facility_id: int, name: str) -> None:
+    """Create a read-only /wall display token and print it once."""
+    from energy_dash.data import devices
+
+    settings = _settings()
+    with _session(settings.database_url) as session:
+        token = devices.create_display_token(session, facility_id, name)
+    click.echo(token)
+    click.echo(
+        f"Display token {name!r} for facility {facility_id}: open /wall?token=<token> "
+        "on the screen; it is not shown again.",
+        err=True,
+    )
+
+
+# ----------------------------------------------------------------- CSV in/out
+def _count_rows(path: Path) -> int:
+    lines = 0
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            lines += block.count(b"\n")
+        handle.seek(0, os.SEEK_END)
+        if handle.tell():
+            handle.seek(-1, os.SEEK_END)
+            if handle.read(1) != b"\n":
+                lines += 1
+    return max(0, lines - 1)
+
+
+def _dialect(path: Path) -> type[csv.Dialect] | str:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        sample = handle.read(8192)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t")
+    except csv.Error:
+        return "excel"
+
+
+def _format_details(details: list[dict[str, str]]) -> str:
+    return "; ".join(
+        f"{d['field']}: {d['message']}" if d.get("field") else d["message"]
+        for d in details
+    )
+
+
+def import_csv_file(
+    path: Path,
+    facility_id: int,
+    database_url: str,
+    *,
+    device_id: str = "csv-import",
+    chunk_size: int = IMPORT_CHUNK,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Validate and store a CSV of readings; returns counts and rejected rows.
+
+    ``rejected`` lists ``{"line": n, "details": [...]}`` with the file's line
+    numbers (the header is line 1).
+    """
+    from energy_dash.data.readings import store_many
+    from energy_dash.models import Facility
+    from energy_dash.validation import validate_reading
+
+    with _session(database_url) as session:
+        if session.get(Facility, facility_id) is None:
+            raise LookupError(f"facility {facility_id} does not exist")
+    totals: dict[str, Any] = {"accepted": 0, "duplicates": 0, "rejected": []}
+    now_s = time.time()
+
+    def flush(rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        with _session(database_url, write=True) as session:
+            facility = session.get(Facility, facility_id)
+            result = store_many(session, facility, rows)
+        totals["accepted"] += result.accepted
+        totals["duplicates"] += result.duplicates
+
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle, dialect=_dialect(path))
+        fields = [(f or "").strip() for f in (reader.fieldnames or [])]
+        if "timestamp" not in fields:
+            raise ValueError(f"{path.name} has no 'timestamp' column (header: "
+                             f"{', '.join(fields) or 'empty'})")
+        reader.fieldnames = fields
+        batch: list[dict[str, Any]] = []
+        for record in reader:
+            line = reader.line_num
+            body = {
+                k: v.strip() for k, v in record.items()
+                if k and isinstance(v, str) and v.strip() != ""
+            }
+            row, details = validate_reading(body, now_s=now_s, require_timestamp=True)
+            if row is not None and row["facility_id"] not in (None, facility_id):
+                details = [{"field": "facility_id",
+                            "message": f"must be {facility_id} (--facility)"}]
+                row = None
+            if row is None:
+                totals["rejected"].append({"line": line, "details": details})
+            else:
+                row["device_id"] = row["device_id"] or device_id
+                row["facility_id"] = facility_id
+                batch.append(row)
+                if len(batch) >= chunk_size:
+                    flush(batch)
+                    batch = []
+            if progress is not None:
+                progress.update(1)
+        flush(batch)
+    return totals
+
+
+@main.command("import-csv")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--facility", "facility_id", type=int, required=True)
+@click.option("--device-id", default="csv-import", show_default=True,
+              help="Device of rows without a device_id column.")
+def import_csv(file: Path, facility_id: int, device_id: str) -> None:
+    """Import readings from a CSV file (same validation as the sensor API).
+
+    The file needs a `timestamp` column (ISO 8601 with offset, or Unix seconds)
+    and one column per field (energy_produced, energy_consumed, current_load,
+    voltage, …). Rows should be in time order for the voltage alerts.
+    """
+    settings = _settings()
+    total = _count_rows(file)
+    with click.progressbar(length=total, label=f"Importing {file.name}",
+                           file=sys.stderr) as bar:
+        totals = import_csv_file(
+            file, facility_id, settings.database_url, device_id=device_id,
+            progress=bar,
+        )
+    rejected = totals["rejected"]
+    click.echo(
+        f"accepted {totals['accepted']}, duplicates {totals['duplicates']}, "
+        f"rejected {len(rejected)}"
+    )
+    for item in rejected[:SHOW_REJECTED]:
+        click.echo(f"line {item['line']}: {_format_details(item['details'])}")
+    if len(rejected) > SHOW_REJECTED:
+        click.echo(f"… and {len(rejected) - SHOW_REJECTED} more rejected rows")
+
+
+def _timestamp(_ctx, param, value):
+    if value is None:
+        return None
+    from energy_dash.data import to_utc
+
+    try:
+        return to_utc(value)
+    except (ValueError, TypeError):
+        raise click.BadParameter(
+            f"{value!r} is not a date or ISO 8601 timestamp", param=param
+        ) from None
+
+
+def readings_csv(frame) -> str:
+    """A readings frame as CSV: timestamp (ISO UTC), facility_id, device_id, fields."""
+    from energy_dash.models import READING_FIELDS
+    from energy_dash.simulator import iso_utc
+
+    out = frame.reset_index(drop=True)
+    out.insert(0, "timestamp", iso_utc(frame.index))
+    columns = ["timestamp", "facility_id", "device_id", *READING_FIELDS]
+    return out[columns].to_csv(index=False, na_rep="", lineterminator="\n")
+
+
+@main.command("export-csv")
+@click.option("--facility", "facility_id", type=int, required=True)
+@click.option("--start", callback=_timestamp, help="Inclusive; naive means UTC.")
+@click.option("--end", callback=_timestamp, help="Exclusive; naive means UTC.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="File to write (default: standard output).")
+def export_csv(facility_id: int, start, end, output: Path | None) -> None:
+    """Export readings as CSV (timestamps in UTC)."""
+    from energy_dash import data
+    from energy_dash.models import Facility
+
+    settings = _settings()
+    with _session(settings.database_url) as session:
+        if session.get(Facility, facility_id) is None:
+            raise LookupError(f"facility {facility_id} does not exist")
+    frame = data.read_readings(
+        facility_id, start, end, database_url=settings.database_url
+    )
+    text = readings_csv(frame)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8", newline="")
+    click.echo(f"Wrote {len(frame)} readings to {output}", err=True)
+
+
+# ------------------------------------------------------------------ forecast
+def _print_summary(summary: Any) -> int:
+    """Print the refresh summary, one line per facility and target; count failures."""
+    if summary is None:
+        click.echo("Forecasts refreshed.")
+        return 0
+    items = summary if isinstance(summary, list | tuple) else [summary]
+    failed = 0
+    for item in items:
+        if isinstance(item, dict) and {"facility_id", "target", "status"} <= set(item):
+            line = f"facility {item['facility_id']} {item['target']}: {item['status']}"
+            if item.get("model"):
+                line += f" ({item['model']})"
+            if item.get("message"):
+                line += f" — {item['message']}"
+            failed += item["status"] == "failed"
+            click.echo(line)
+        else:
+            click.echo(json.dumps(item, default=str) if isinstance(item, dict)
+                       else str(item))
+    return failed
+
+
+@main.command()
+@click.option("--facility", "facility_id", type=int, default=None,
+              help="Only this facility (default: all).")
+def forecast(facility_id: int | None) -> None:
+    """Refresh the stored forecasts now."""
+    try:
+        from energy_dash.jobs import refresh_forecasts
+    except ImportError:
+        raise CliError(
+            "forecasting is not available in this build "
+            "(energy_dash.jobs.refresh_forecasts is missing)"
+        ) from None
+    settings = _settings()
+    failed = _print_summary(refresh_forecasts(settings, facility_id=facility_id))
+    if failed:
+        raise CliError(f"{failed} forecast{'s' if failed != 1 else ''} failed")
+
+
+# ------------------------------------------------------------------ simulate
+@main.command()
+@click.option("--url", required=True, envvar="ENERGY_DASH_URL",
+              help="Base URL of the server, e.g. http://127.0.0.1:8050.")
+@click.option("--api-key", required=True, envvar="ENERGY_DASH_API_KEY",
+              help="Sensor API key of the facility.")
+@click.option("--interval", type=click.FloatRange(min=0.05), default=10.0,
+              show_default=True, help="Seconds between readings.")
+@click.option("--count", type=click.IntRange(min=0), default=None,
+              help="Readings to send (default: until interrupted).")
+@click.option("--backfill-days", type=click.FloatRange(min=0), default=0,
+              show_default=True,
+              help="First send this many days of one-minute history in bulk.")
+@click.option("--device-id", default=None, help="Default: the API key's name.")
+@click.option("--retries", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Attempts per request on network errors, 429 and 5xx.")
+@click.option("--backoff", type=click.FloatRange(min=0), default=1.0,
+              show_default=True, help="First retry delay [s]; doubles each time.")
+def simulate(
+    url: str, api_key: str, interval: float, count: int | None, backfill_days: float,
+    device_id: str | None, retries: int, backoff: float,
+) -> None:
+    """Post realistic simulated readings to a server's sensor API."""
+    from energy_dash.simulator import Sender, SimulatorError, run_simulation
+
+    sender = Sender(url, api_key, echo=click.echo, attempts=retries, backoff=backoff)
+    try:
+        summary = run_simulation(
+            url, api_key, interval_s=interval, count=count,
+            backfill_days=backfill_days, device_id=device_id, echo=click.echo,
+            sender=sender,
+        )
+    except SimulatorError as exc:
+        raise CliError(str(exc)) from None
+    except KeyboardInterrupt:
+        click.echo("Stopped.", err=True)
+        return
+    click.echo(
+        f"stored {summary['stored']}, duplicates {summary['duplicates']}, "
+        f"failed {summary['failed']}"
+    )
+    failed = summary["failed"]
+    if failed:
+        raise CliError(f"{failed} reading{'s' if failed != 1 else ''} not stored")
+
+
+# --------------------------------------------------------------------- serve
+def _client_host(host: str) -> str:
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host in ("::", "[::]"):
+        return "[::1]"
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _configure_logging() -> None:
+    debug = os.environ.get("ENERGY_DASH_DEBUG") == "1"
+    level = logging.DEBUG if debug else logging.INFO
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for noisy in ("cmdstanpy", "prophet", "werkzeug", "alembic", "dash"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def _start_demo(settings: Settings, port: int, host: str) -> bool:
+    """Seed when empty and start the simulated sensor; True when the user exists."""
+    from energy_dash import demo as demo_module
+    from energy_dash.simulator import start_background
+
+    url = settings.database_url
+    if demo_module.is_empty(url):
+        click.echo("Seeding the demo (30 days of one-minute history) …")
+        result = demo_module.seed_demo(url, days=30, production=settings.production)
+        _print_demo(result, production=settings.production)
+    facility_id = demo_module.demo_facility_id(url)
+    if facility_id is not None:
+        from energy_dash.data import accounts
+
+        filled = demo_module.fill_gap(url, facility_id)
+        if filled:
+            click.echo(f"Continued the demo history: {filled} readings since last run.")
+
+        with _session(url) as session:
+            facility = accounts.get_facility(session, facility_id)
+        key = demo_module.create_simulator_key(url, facility_id)
+        start_background(
+            f"http://{_client_host(host)}:{port}", key,
+            interval_s=SIMULATOR_INTERVAL_S, model=demo_module.site_model(facility),
+            device_id=demo_module.DEMO_DEVICE,
+        )
+        click.echo(
+            f"Simulated sensor: one reading every {SIMULATOR_INTERVAL_S:g} s to "
+            f"facility {facility_id} through the sensor API."
+        )
+    else:
+        click.echo("Facility 1 is not the demo facility: the simulated sensor is off.")
+    return not settings.production and demo_module.demo_user_exists(url)
+
+
+def _serve_gunicorn(settings: Settings, host: str, port: int) -> None:
+    """Production: gunicorn in this process, the app built in each worker."""
+    from gunicorn.app.base import BaseApplication
+
+    from energy_dash.db import dispose_engines
+
+    bind = f"[{host}]:{port}" if ":" in host and "[" not in host else f"{host}:{port}"
+
+    class _Server(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", bind)
+            self.cfg.set("workers", int(os.environ.get("WEB_CONCURRENCY", "2")))
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", int(os.environ.get("GUNICORN_THREADS", "8")))
+            self.cfg.set("accesslog", None)
+
+        def load(self):
+            from energy_dash.app import create_app
+
+            return create_app(settings).server
+
+    dispose_engines()  # the workers fork: no pooled connection may cross
+    _Server().run()
+
+
+@main.command()
+@click.option("--host", envvar="HOST", default=DEFAULT_HOST, show_default=True,
+              help="Interface to listen on (env HOST).")
+@click.option("--port", envvar="PORT", type=click.IntRange(1, 65535),
+              default=DEFAULT_PORT, show_default=True, help="Port (env PORT).")
+@click.option("--demo", "with_demo", is_flag=True,
+              help="Seed the demo when the database is empty and run a simulated "
+              "sensor that posts a reading every 10 s through the sensor API "
+              "(with a fresh key named 'simulator' per start; older ones are "
+              "revoked, no clear key is stored).")
+def serve(host: str, port: int, with_demo: bool) -> None:
+    """Migrate the database and serve the app (the scheduler runs unless
+    ENERGY_DASH_SCHEDULER=0)."""
+    from energy_dash.db import init_db
+
+    _configure_logging()
+    settings = _settings(scheduler_default=True)
+    init_db(settings.database_url)
+    demo_login = _start_demo(settings, port, host) if with_demo else False
+    shown = f"http://{_client_host(host)}:{port}"
+    line = f"Energy Dash on {shown}"
+    if demo_login:
+        line += " — sign in as demo / password"
+    if settings.production:
+        click.echo(line)
+        _serve_gunicorn(settings, host, port)
+        return
+    from energy_dash.app import create_app
+
+    app = create_app(settings)
+    click.echo(line)
+    app.run(host=host, port=port, debug=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
