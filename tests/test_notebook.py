@@ -99,3 +99,15 @@ def test_notebook_runs_against_a_seeded_database(database_url, monkeypatch):
     alerts = ns["alerts"]
     assert isinstance(alerts, pd.DataFrame)
     assert (alerts["kind"] == "outage").sum() == 1
+
+    # Forecasting section: two days are too few for Prophet or a backtest, and the
+    # notebook says so instead of failing.
+    next_day = ns["next_day"]
+    assert list(next_day.columns) == ["yhat", "yhat_lower", "yhat_upper"]
+    assert len(next_day) == 24
+    assert next_day.index[0] == ns["history"].index[-1] + pd.Timedelta(hours=1)
+    assert next_day.attrs["model"] == "seasonal_naive_day"
+    assert (next_day["yhat_lower"] <= next_day["yhat"]).all()
+    assert (next_day["yhat"] <= next_day["yhat_upper"]).all()
+    assert [t.name for t in ns["forecast_fig"].data][-1] == "Forecast"
+    assert ns["summary"]["note"] == "a backtest needs more than 3 days of history"
