@@ -43,23 +43,29 @@ __all__ = [
     "alert_log",
     "choose_resolution",
     "daily_energy",
+    "daily_power",
     "dashboard_resolution",
     "day_bounds",
     "export_csv",
     "facility_view",
     "imbalance_pct",
     "latest_state",
+    "live_signature",
+    "local_midnight_ms",
     "local_today",
     "newest_ts",
+    "now_ms",
     "open_alerts",
     "period_comparison",
     "power_series",
     "recent_alerts",
+    "resolution_for",
     "today_totals",
     "usage_heatmap",
     "voltage_quality",
     "voltage_series",
     "wall_points",
+    "wall_update",
     "week_bounds",
 ]
 
@@ -321,7 +327,7 @@ def _day_totals(conn, facility: FacilityView, now, day=None) -> dict[str, Any]:
 
 
 def _totals(conn, facility_id: int, start: int, end: int) -> dict[str, Any]:
-    sums = _readings.energy_totals(conn, facility_id, start, end)
+    sums = _range_sums(conn, facility_id, start, end)
     ratio = ratio_from_sums(sums["self_used"], sums["consumed"])
     return {
         "produced_kwh": sums["produced"],
@@ -330,6 +336,41 @@ def _totals(conn, facility_id: int, start: int, end: int) -> dict[str, Any]:
         "self_used_kwh": sums["self_used"],
         "self_sufficiency_pct": None if ratio is None else ratio * 100,
     }
+
+
+def _range_sums(conn, facility_id: int, start: int, end: int) -> dict[str, float]:
+    """kWh produced, consumed and self-supplied in ``[start, end)``.
+
+    Whole 15-minute buckets come from the rollups kept at ingest (a year is
+    35 040 rows, not 525 600), the unaligned edges from raw readings.
+    """
+    rollup = getattr(_readings, "ROLLUP", None)
+    step = getattr(_readings, "BUCKET_MS", None)
+    if rollup is None or not step:
+        return _readings.energy_totals(conn, facility_id, start, end)
+    first = -(-start // step) * step
+    last = end // step * step
+    if first >= last:
+        return _readings.energy_totals(conn, facility_id, start, end)
+    row = conn.execute(
+        select(
+            func.coalesce(func.sum(rollup.c.energy_produced_sum), 0.0),
+            func.coalesce(func.sum(rollup.c.energy_consumed_sum), 0.0),
+            func.coalesce(func.sum(rollup.c.self_supplied), 0.0),
+        ).where(
+            rollup.c.facility_id == facility_id,
+            rollup.c.bucket_ms >= first,
+            rollup.c.bucket_ms < last,
+        )
+    ).one()
+    sums = {"produced": float(row[0]), "consumed": float(row[1]),
+            "self_used": float(row[2])}
+    for lo, hi in ((start, first), (last, end)):
+        if hi > lo:
+            edge = _readings.energy_totals(conn, facility_id, lo, hi)
+            for key in sums:
+                sums[key] += edge[key]
+    return sums
 
 
 # ------------------------------------------------------------ power series
@@ -459,7 +500,8 @@ def daily_energy(
     """One row per local day (every day of the range, NaN where nothing was stored).
 
     Columns ``produced_kwh``, ``consumed_kwh``, ``net_import_kwh``,
-    ``self_sufficiency_pct`` [%]; indexed by local midnight.
+    ``self_used_kwh`` [kWh], ``self_sufficiency_pct`` [%] and ``samples``
+    (readings); indexed by local midnight.
     """
     if facility is None:
         facility = facility_view(facility_id, database_url=database_url)
@@ -479,12 +521,14 @@ def daily_energy(
     produced = np.full(days, np.nan)
     consumed = np.full(days, np.nan)
     self_used = np.full(days, np.nan)
+    samples = np.zeros(days, dtype="int64")
     for k, d in enumerate(wanted):
         i = by_day.get(d)
         if i is not None:
             produced[k] = frame["energy_produced"].iloc[i]
             consumed[k] = frame["energy_consumed"].iloc[i]
             self_used[k] = frame["self_supplied"].iloc[i]
+            samples[k] = frame["samples"].iloc[i]
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(consumed > 0, self_used / consumed * 100, np.nan)
     return pd.DataFrame(
@@ -493,9 +537,36 @@ def daily_energy(
             "consumed_kwh": consumed,
             "net_import_kwh": consumed - produced,
             "self_sufficiency_pct": ratio,
+            "self_used_kwh": self_used,
+            "samples": samples,
         },
         index=index,
     )
+
+
+def daily_power(
+    daily: pd.DataFrame, facility: FacilityView, end_ms: int, *, now: int | None = None
+) -> pd.DataFrame:
+    """Average power [kW] per local day from :func:`daily_energy` (no query).
+
+    The same figures as ``power_series(..., "1D")``: a day's energy over its
+    length (23, 24 or 25 h), the running day over its elapsed part.
+    """
+    now = now_ms() if now is None else int(now)
+    daily = daily[daily["samples"] > 0]
+    hours = _bucket_lengths_h(
+        daily.index, daily["samples"].to_numpy(), "1D", end_ms, now,
+        facility.expected_interval_s,
+    )
+    out = pd.DataFrame(
+        {
+            "production_kw": daily["produced_kwh"].to_numpy() / hours,
+            "consumption_kw": daily["consumed_kwh"].to_numpy() / hours,
+        },
+        index=daily.index,
+    )
+    out["net_import_kw"] = out["consumption_kw"] - out["production_kw"]
+    return out
 
 
 def usage_heatmap(
@@ -524,7 +595,7 @@ def usage_heatmap(
     if frame.empty:
         return grid
     kw = frame["energy_consumed"].groupby(
-        [frame.index.weekday, frame.index.hour]
+        [frame.index.day_of_week, frame.index.hour]
     ).mean()
     for (weekday, hour), value in kw.items():
         grid.iat[int(weekday), int(hour)] = float(value)
@@ -847,13 +918,14 @@ def wall_points(
         return _wall_points(conn, facility, since_ms, limit)
 
 
-def _wall_points(conn, facility: FacilityView, since_ms: int, limit: int):
-    rows = conn.execute(
-        select(R.c.ts_ms, R.c.device_id, R.c.energy_produced, R.c.energy_consumed)
-        .where(R.c.facility_id == facility.id, R.c.ts_ms > since_ms)
-        .order_by(R.c.ts_ms)
-        .limit(limit)
-    ).all()
+def _wall_points(conn, facility: FacilityView, since_ms: int, limit: int,
+                 until_ms: int | None = None):
+    stmt = select(
+        R.c.ts_ms, R.c.device_id, R.c.energy_produced, R.c.energy_consumed
+    ).where(R.c.facility_id == facility.id, R.c.ts_ms > since_ms)
+    if until_ms is not None:
+        stmt = stmt.where(R.c.ts_ms <= until_ms)
+    rows = conn.execute(stmt.order_by(R.c.ts_ms).limit(limit)).all()
     previous: dict[str, int | None] = {}
     summed: dict[int, list[float]] = {}
     for ts, device, produced, consumed in rows:
@@ -875,14 +947,16 @@ def wall_update(
     since_ms: int | None,
     *,
     now: int | None = None,
+    limit: int = 500,
     database_url: str | None = None,
 ) -> dict[str, Any]:
     """Everything one wall tick needs, over a single connection.
 
     Returns ``facility`` (:class:`FacilityView`), ``state`` (:func:`latest_state`),
     ``today`` (:func:`today_totals`), ``alerts`` (:func:`recent_alerts`) and
-    ``points``: readings newer than ``since_ms`` (see :func:`wall_points`; empty
-    when ``since_ms`` is None).
+    ``points``: readings newer than ``since_ms`` up to the newest one in
+    ``state`` (see :func:`wall_points`; empty when ``since_ms`` is None) and
+    ``complete``: False when more than ``limit`` readings arrived (redraw).
     """
     now = now_ms() if now is None else int(now)
     with _engine(database_url).connect() as conn:
@@ -891,7 +965,7 @@ def wall_update(
             raise LookupError(f"facility {facility_id} does not exist")
         state = _latest_state(conn, facility, now)
         points = (
-            _wall_points(conn, facility, since_ms, 500)
+            _wall_points(conn, facility, since_ms, limit + 1, state["last_ms"])
             if since_ms is not None and state["last_ms"] is not None
             and state["last_ms"] > since_ms
             else []
@@ -901,19 +975,65 @@ def wall_update(
             "state": state,
             "today": _day_totals(conn, facility, now),
             "alerts": _recent_alerts(conn, facility.id, now, 24, 10),
-            "points": points,
+            "points": points[:limit],
+            "complete": len(points) <= limit,
         }
 
 
-def wall_signature(
-    facility_id: int, *, database_url: str | None = None
-) -> tuple[int | None, tuple]:
-    """(newest reading [ms], open alerts as (id, level, acknowledged)) — cheap."""
+def live_signature(
+    facility_id: int, *, now: int | None = None, database_url: str | None = None
+) -> dict[str, Any] | None:
+    """What a live page shows changes only when this changes (three indexed reads).
+
+    ``{"facility", "last_ms", "alerts": [[id, level, acknowledged, open]], "day",
+    "connected"}`` — JSON-native so it can be kept in a ``dcc.Store`` and
+    compared; None for an unknown facility.
+    """
+    now = now_ms() if now is None else int(now)
     with _engine(database_url).connect() as conn:
-        last = _newest_ts(conn, facility_id)
+        facility = _facility_row(conn, facility_id)
+        if facility is None:
+            return None
+        last = _newest_ts(conn, facility.id)
         alerts = conn.execute(
             select(Alert.id, Alert.level, Alert.acknowledged_at.is_not(None))
-            .where(Alert.facility_id == int(facility_id), Alert.ended_at.is_(None))
+            .where(Alert.facility_id == facility.id, Alert.ended_at.is_(None))
             .order_by(Alert.id)
         ).all()
-    return last, tuple((int(a), str(b), bool(c)) for a, b, c in alerts)
+    return {
+        "facility": facility.id,
+        "last_ms": last,
+        "alerts": [[int(a), str(b), bool(c)] for a, b, c in alerts],
+        "day": local_today(now, facility.timezone).isoformat(),
+        "connected": last is not None and now - last < facility.stale_after_ms(),
+        "settings": [facility.timezone, facility.expected_interval_s,
+                     *facility.bands().values()],
+    }
+
+
+def resolution_for(
+    facility: FacilityView, start_ms: int, end_ms: int, *,
+    database_url: str | None = None, max_points: int = MAX_POINTS,
+) -> str:
+    """The finest resolution with at most ``max_points`` per trace for this range.
+
+    Raw readings are chosen only when they are actually few enough (a device may
+    report faster than the facility's expected interval).
+    """
+    span_s = max(0, end_ms - start_ms) / 1000
+    rule = choose_resolution(span_s, facility.expected_interval_s, max_points)
+    if rule != "raw":
+        return rule
+    with _engine(database_url).connect() as conn:
+        count = conn.execute(
+            select(func.count()).where(
+                R.c.facility_id == facility.id, R.c.ts_ms >= start_ms,
+                R.c.ts_ms < end_ms,
+            )
+        ).scalar_one()
+    if count <= max_points:
+        return "raw"
+    for candidate, step in RESOLUTION_STEPS:
+        if span_s / step <= max_points:
+            return candidate
+    return "1D"

@@ -1,0 +1,163 @@
+"""Callbacks of /dashboard: one refresh per interval tick, nothing sent when nothing
+changed (the newest reading, open alerts, local day and connection state are kept
+in a store and compared first).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import dash_bootstrap_components as dbc
+from dash import Dash, Input, Output, State
+from dash.exceptions import PreventUpdate
+from flask import current_app
+
+from components import dashboard as ui
+from components import figures, ids
+from components import formatting as fmt
+from energy_dash import auth
+from energy_dash.data import views
+
+logger = logging.getLogger(__name__)
+
+DAY_MS = 86_400_000
+FUTURE_MS = 300_000  # devices may be up to 5 minutes ahead (CONTRACT §4)
+TREND_DAYS = 14
+
+
+def database_url() -> str:
+    """The app's database (set by ``create_app``)."""
+    return current_app.config["ENERGY_DASH"].database_url
+
+
+def allowed_facility(value: Any) -> int | None:
+    """The facility id when this session may read it, else None (never raises).
+
+    A wall display session may read only its own facility.
+    """
+    if value is None:
+        return None
+    try:
+        return auth.check_facility(value)
+    except PermissionError:
+        return None
+
+
+def notice(text: str, color: str = "secondary") -> dbc.Alert:
+    return dbc.Alert(text, color=color, className="py-2 small")
+
+
+NO_FACILITY = "Select a facility (or ask a facility admin to add you to one)."
+FORBIDDEN = "You do not have access to this facility."
+
+OUTPUTS = [
+    Output(ui.MESSAGE, "children"),
+    Output(ui.PRODUCTION, "children"),
+    Output(ui.CONSUMPTION, "children"),
+    Output(ui.NET_IMPORT, "children"),
+    Output(ui.LOAD, "children"),
+    Output(ui.TODAY_PRODUCED, "children"),
+    Output(ui.TODAY_CONSUMED, "children"),
+    Output(ui.SELF_SUFFICIENCY, "children"),
+    Output(ui.STATUS, "children"),
+    Output(ui.LAST_SEEN, "children"),
+    Output(ui.POWER_CHART, "figure"),
+    Output(ui.TREND_CHART, "figure"),
+    Output(ui.VOLTAGE_GAUGE, "figure"),
+    Output(ui.VOLTAGE_TEXT, "children"),
+    Output(ui.ALERTS, "children"),
+    Output(ui.STORE, "data"),
+]
+
+
+def blank(message: Any) -> tuple:
+    """Every output emptied (no data of any facility), with a message."""
+    empty = figures.empty_figure("No data", uirevision="blank")
+    texts = [fmt.MISSING] * 8
+    return (message, *texts, "", empty, empty, empty, "", "", None)
+
+
+def status_badge(state: dict[str, Any]) -> Any:
+    if state["last_ms"] is None:
+        return dbc.Badge("No readings yet", color="secondary")
+    if state["connected"]:
+        return dbc.Badge("Connected", color="success")
+    return dbc.Badge("Disconnected", color="danger")
+
+
+def voltage_note(voltage: float | None, bands: dict[str, float]) -> str:
+    level = figures.voltage_level(voltage, bands)
+    words = {"ok": "Normal", "warning": "Warning", "critical": "Critical",
+             "outage": "Outage", "unknown": "No voltage reading"}
+    return (
+        f"{words[level]} · normal {fmt.volts(bands['warning_low'])}–"
+        f"{fmt.volts(bands['warning_high'])}, critical below "
+        f"{fmt.volts(bands['critical_low'])} or above "
+        f"{fmt.volts(bands['critical_high'])}"
+    )
+
+
+def dashboard_outputs(fid: int, now: int, url: str, signature: dict) -> tuple:
+    """Every output of the dashboard for one facility at ``now``."""
+    facility = views.facility_view(fid, database_url=url)
+    tz = facility.timezone
+    state = views.latest_state(fid, now=now, database_url=url)
+    today = views.today_totals(fid, now=now, database_url=url)
+    rule = views.dashboard_resolution(facility.expected_interval_s)
+    bucket_ms = {"5min": 300_000, "10min": 600_000, "15min": 900_000}[rule]
+    start = (now - DAY_MS) // bucket_ms * bucket_ms
+    power = views.power_series(fid, start, now + FUTURE_MS, rule, now=now,
+                               database_url=url, facility=facility)
+    first_day = views.local_today(now, tz) - timedelta(days=TREND_DAYS - 1)
+    daily = views.daily_energy(fid, first_day, TREND_DAYS, database_url=url,
+                               facility=facility)
+    alerts = views.open_alerts(fid, database_url=url)
+    bands = facility.bands()
+    revision = f"dashboard-{fid}"
+    last_seen = (
+        "last seen " + fmt.local_time(state["last_ms"], tz)
+        if state["last_ms"] is not None else "no reading received yet"
+    )
+    return (
+        None,
+        fmt.kw(state["production_kw"]),
+        fmt.kw(state["consumption_kw"]),
+        fmt.kw(state["net_import_kw"]),
+        fmt.pct(state["load_pct"]),
+        fmt.kwh(today["produced_kwh"]),
+        fmt.kwh(today["consumed_kwh"]),
+        fmt.pct(today["self_sufficiency_pct"]),
+        status_badge(state),
+        last_seen,
+        figures.power_figure(power, uirevision=revision),
+        figures.self_sufficiency_figure(daily, uirevision=revision),
+        figures.voltage_gauge(state["voltage"], bands, uirevision=revision),
+        voltage_note(state["voltage"], bands),
+        ui.alert_items(alerts, tz),
+        signature,
+    )
+
+
+def register(app: Dash) -> None:
+    @app.callback(
+        *OUTPUTS,
+        Input(ids.FACILITY, "value"),
+        Input(ui.INTERVAL, "n_intervals"),
+        State(ui.STORE, "data"),
+    )
+    def refresh_dashboard(facility_id, _tick, seen):
+        if facility_id is None:
+            return blank(notice(NO_FACILITY))
+        fid = allowed_facility(facility_id)
+        if fid is None:
+            return blank(notice(FORBIDDEN, "danger"))
+        url = database_url()
+        now = views.now_ms()
+        signature = views.live_signature(fid, now=now, database_url=url)
+        if signature is None:
+            return blank(notice(FORBIDDEN, "danger"))
+        if seen == signature:
+            raise PreventUpdate  # nothing new: HTTP 204, nothing redrawn
+        return dashboard_outputs(fid, now, url, signature)

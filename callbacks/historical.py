@@ -1,0 +1,187 @@
+"""Callbacks of /historical: the chosen range, its totals against the previous period
+of equal length, charts at an automatic resolution, and the CSV download.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from dash import Dash, Input, Output, State, dcc
+from dash.exceptions import PreventUpdate
+
+from callbacks.dashboard import (
+    FORBIDDEN,
+    NO_FACILITY,
+    allowed_facility,
+    database_url,
+    notice,
+)
+from components import figures, ids
+from components import historical as ui
+from energy_dash.data import views
+
+PRESETS = {"7": 7, "30": 30, "90": 90}
+
+
+def _parse_day(value: Any) -> date | None:
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def chosen_days(range_value: Any, start: Any, end: Any, today: date
+                ) -> tuple[date, int]:
+    """(first local day, number of days) of the chosen range, ending today for presets.
+
+    A custom range covers whole local days from ``start`` to ``end`` inclusive
+    (swapped if reversed, at most ``MAX_CUSTOM_DAYS``); without both dates it
+    falls back to the last 7 days.
+    """
+    if range_value in PRESETS:
+        days = PRESETS[range_value]
+        return today - timedelta(days=days - 1), days
+    first, last = _parse_day(start), _parse_day(end)
+    if first is None or last is None:
+        return today - timedelta(days=6), 7
+    if last < first:
+        first, last = last, first
+    days = min((last - first).days + 1, ui.MAX_CUSTOM_DAYS)
+    return first, days
+
+
+def period_label(first: date, days: int) -> str:
+    last = first + timedelta(days=days - 1)
+    if days == 1:
+        return first.isoformat()
+    return f"{first.isoformat()} – {last.isoformat()}"
+
+
+OUTPUTS = [
+    Output(ui.MESSAGE, "children"),
+    Output(ui.PERIOD, "children"),
+    Output(ui.RESOLUTION, "children"),
+    Output(ui.TOTALS, "children"),
+    Output(ui.POWER_CHART, "figure"),
+    Output(ui.DAILY_CHART, "figure"),
+    Output(ui.TREND_CHART, "figure"),
+    Output(ui.HEATMAP, "figure"),
+]
+
+
+def blank(message: Any) -> tuple:
+    empty = figures.empty_figure("No data", uirevision="blank")
+    return (message, "", "", "", empty, empty, empty, empty)
+
+
+def historical_outputs(fid: int, range_value, start, end, url: str,
+                       now: int | None = None) -> tuple:
+    now = views.now_ms() if now is None else now
+    facility = views.facility_view(fid, database_url=url)
+    tz = facility.timezone
+    first, days = chosen_days(range_value, start, end, views.local_today(now, tz))
+    start_ms, end_ms = views.day_bounds(first, tz, days)
+    previous_first = first - timedelta(days=days)
+    previous_start = views.local_midnight_ms(previous_first, tz)
+    rule = views.resolution_for(facility, start_ms, end_ms, database_url=url)
+    daily = views.daily_energy(fid, first, days, database_url=url, facility=facility)
+    if rule == "1D":  # long ranges: the daily frame already holds the sums
+        power = views.daily_power(daily, facility, end_ms, now=now)
+    else:
+        power = views.power_series(fid, start_ms, end_ms, rule, now=now,
+                                   database_url=url, facility=facility)
+    comparison = views.period_comparison(fid, start_ms, end_ms, previous_start,
+                                         database_url=url)
+    heat = views.usage_heatmap(fid, start_ms, end_ms, database_url=url,
+                               facility=facility)
+    revision = f"historical-{fid}-{first.isoformat()}-{days}"
+    totals = ui.totals_table(
+        comparison,
+        current_label=period_label(first, days),
+        previous_label=period_label(previous_first, days),
+    )
+    return (
+        None,
+        f"{period_label(first, days)} ({days} local days, {tz})",
+        f"Resolution: {views.RESOLUTION_LABELS.get(rule, rule)}",
+        totals,
+        figures.power_figure(power, uirevision=revision),
+        figures.daily_energy_figure(daily, uirevision=revision),
+        figures.self_sufficiency_figure(daily, uirevision=revision),
+        figures.heatmap_figure(heat, uirevision=revision),
+    )
+
+
+def register(app: Dash) -> None:
+    @app.callback(
+        *OUTPUTS,
+        Input(ids.FACILITY, "value"),
+        Input(ui.RANGE, "value"),
+        Input(ui.DATES, "start_date"),
+        Input(ui.DATES, "end_date"),
+    )
+    def refresh_historical(facility_id, range_value, start, end):
+        if facility_id is None:
+            return blank(notice(NO_FACILITY))
+        fid = allowed_facility(facility_id)
+        if fid is None:
+            return blank(notice(FORBIDDEN, "danger"))
+        return historical_outputs(fid, range_value, start, end, database_url())
+
+    @app.callback(
+        Output(ui.DOWNLOAD, "data"),
+        Input(ui.DOWNLOAD_BUTTON, "n_clicks"),
+        State(ids.FACILITY, "value"),
+        State(ui.RANGE, "value"),
+        State(ui.DATES, "start_date"),
+        State(ui.DATES, "end_date"),
+        prevent_initial_call=True,
+    )
+    def download_csv(clicks, facility_id, range_value, start, end):
+        if not clicks:
+            raise PreventUpdate
+        fid = allowed_facility(facility_id)
+        if fid is None:
+            raise PreventUpdate  # never another facility's data
+        url = database_url()
+        facility = views.facility_view(fid, database_url=url)
+        first, days = chosen_days(
+            range_value, start, end, views.local_today(None, facility.timezone)
+        )
+        start_ms, end_ms = views.day_bounds(first, facility.timezone, days)
+        text = views.export_csv(fid, start_ms, end_ms, database_url=url,
+                                facility=facility)
+        last = first + timedelta(days=days - 1)
+        name = f"energy-dash-facility-{fid}-{first.isoformat()}-{last.isoformat()}.csv"
+        return dcc.send_string(text, name, type="text/csv")
+
+    # The date picker shows only for a custom range; it starts on the last 7 days.
+    app.clientside_callback(
+        """
+        function(range, start, end) {
+            var custom = range === "custom";
+            var style = {"display": custom ? "block" : "none"};
+            if (!custom || (start && end)) {
+                return [style, window.dash_clientside.no_update,
+                        window.dash_clientside.no_update];
+            }
+            var day = 86400000, now = new Date();
+            var iso = function(d) {
+                var p = function(n) { return (n < 10 ? "0" : "") + n; };
+                return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" +
+                    p(d.getDate());
+            };
+            return [style, iso(new Date(now.getTime() - 6 * day)), iso(now)];
+        }
+        """,
+        Output(ui.CUSTOM, "style"),
+        Output(ui.DATES, "start_date"),
+        Output(ui.DATES, "end_date"),
+        Input(ui.RANGE, "value"),
+        State(ui.DATES, "start_date"),
+        State(ui.DATES, "end_date"),
+    )
+
