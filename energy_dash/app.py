@@ -61,6 +61,9 @@ def create_app(settings: Settings | None = None) -> Dash:
     app.layout = shell.layout
 
     ingest_api.init_app(server, settings)
+    from energy_dash import predictions_api
+
+    predictions_api.init_app(server)
     web.init_app(app, settings)
 
     import callbacks
