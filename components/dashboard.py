@@ -11,6 +11,7 @@ from dash import dcc, html
 
 from components import figures
 from components import formatting as fmt
+from energy_dash.alerts import KIND_LABELS
 
 REFRESH_MS = 30_000
 
@@ -149,8 +150,7 @@ def layout() -> html.Div:
 
 
 LEVEL_BADGE = {"critical": "danger", "warning": "warning"}
-KIND_LABEL = {"voltage_high": "High voltage", "voltage_low": "Low voltage",
-              "outage": "Outage", "offline": "Hardware offline"}
+KIND_LABEL = KIND_LABELS
 
 
 def alert_items(alerts: list[dict[str, Any]], tz: str, *,

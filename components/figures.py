@@ -166,7 +166,7 @@ def heatmap_figure(grid: pd.DataFrame, *, uirevision: str,
          for row in grid.to_numpy()]
     data = [{
         "type": "heatmap", "z": z, "x": [int(h) for h in grid.columns],
-        "y": list(grid.index), "colorscale": "YlOrRd",
+        "y": list(grid.index), "colorscale": "YlOrRd", "reversescale": True,
         "colorbar": {"title": {"text": "kW"}},
         "hovertemplate": "%{y} %{x}:00 — %{z:.2f} kW<extra></extra>",
     }]

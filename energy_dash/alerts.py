@@ -11,12 +11,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from energy_dash.models import Alert, Facility
 
 VOLTAGE_KINDS = ("voltage_high", "voltage_low", "outage")
+KIND_LABELS = {  # how every page, mail and webhook names an alert kind
+    "voltage_high": "High voltage",
+    "voltage_low": "Low voltage",
+    "outage": "Supply outage",
+    "offline": "Hardware offline",
+    "unusual_consumption": "Unusual consumption",
+}
 LEVEL_RANK = {"warning": 1, "critical": 2}
 OUTAGE_SHARE = 0.05  # below 5 % of nominal the supply is lost
 
@@ -139,6 +146,17 @@ def _message(alert: Alert, t: Thresholds) -> str:
     )
 
 
+_OPEN_VOLTAGE_ALERT = (
+    select(Alert.id)
+    .where(
+        Alert.facility_id == bindparam("facility_id"),
+        Alert.ended_at.is_(None),
+        Alert.kind.in_(VOLTAGE_KINDS),
+    )
+    .limit(1)
+)
+
+
 def apply_voltage_alerts(
     session: Session, facility: Facility, readings: list[tuple[int, float, str]]
 ) -> list[dict[str, Any]]:
@@ -149,6 +167,12 @@ def apply_voltage_alerts(
     if not readings:
         return []
     t = Thresholds.of(facility)
+    if all(classify(v, t) is None for _, v, _ in readings):
+        open_id = session.connection().execute(
+            _OPEN_VOLTAGE_ALERT, {"facility_id": facility.id}
+        ).first()
+        if open_id is None:
+            return []  # the common case: normal voltage, nothing open
     row = session.scalars(
         select(Alert)
         .where(

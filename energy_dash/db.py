@@ -79,17 +79,35 @@ def dispose_engines() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+        _factories.clear()
 
 
 def dispose_engine(database_url: str) -> None:
     with _lock:
         engine = _engines.pop(database_url, None)
+        _factories.pop((database_url, False), None)
+        _factories.pop((database_url, True), None)
     if engine is not None:
         engine.dispose()
 
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+_factories: dict[tuple[str, bool], sessionmaker] = {}
+
+
+def _session_factory(url: str, write: bool) -> sessionmaker:
+    """One sessionmaker per (URL, write): building them costs more than a query."""
+    factory = _factories.get((url, write))
+    if factory is None:
+        engine = get_engine(url)
+        if write and engine.dialect.name == "sqlite":
+            engine = engine.execution_options(sqlite_immediate=True)
+        factory = sessionmaker(engine, expire_on_commit=False)
+        _factories[(url, write)] = factory
+    return factory
 
 
 @contextmanager
@@ -102,11 +120,7 @@ def session_scope(
     SQLite it takes the write lock at BEGIN so concurrent writers queue instead of
     failing.
     """
-    engine = get_engine(database_url)
-    if write and engine.dialect.name == "sqlite":
-        engine = engine.execution_options(sqlite_immediate=True)
-    factory = sessionmaker(engine, expire_on_commit=False)
-    session = factory()
+    session = _session_factory(resolve_url(database_url), write)()
     try:
         yield session
         session.commit()

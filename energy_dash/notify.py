@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from energy_dash.alerts import KIND_LABELS
 from energy_dash.models import Alert, Facility, Membership, User
 
 logger = logging.getLogger(__name__)
@@ -34,13 +35,6 @@ logger = logging.getLogger(__name__)
 LEVELS = ("warning", "critical")
 RECENT = timedelta(hours=1)  # older state changes are marked, not announced
 WEBHOOK_TIMEOUT_S = 5.0
-KIND_TITLES = {
-    "voltage_high": "High voltage",
-    "voltage_low": "Low voltage",
-    "outage": "Supply outage",
-    "offline": "Hardware offline",
-    "unusual_consumption": "Unusual consumption",
-}
 
 
 @dataclass(frozen=True)
@@ -111,7 +105,7 @@ def payload(alert: Alert, facility: Facility, event: str) -> dict[str, Any]:
     zone = ZoneInfo(facility.timezone)
     started = _aware(alert.started_at).astimezone(zone)
     ended = _aware(alert.ended_at)
-    title = KIND_TITLES.get(alert.kind, alert.kind.replace("_", " ").capitalize())
+    title = KIND_LABELS.get(alert.kind, alert.kind.replace("_", " ").capitalize())
     verb = {"opened": "started", "escalated": "escalated to critical",
             "resolved": "resolved"}[event]
     text = f"[{facility.name}] {title} ({alert.level}) {verb}: {alert.message}".strip()

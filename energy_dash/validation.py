@@ -15,6 +15,9 @@ from typing import Any
 MAX_FUTURE_S = 300
 MIN_TIMESTAMP_S = 946_684_800  # 2000-01-01: a board without NTP sends 0 or 1970
 MAX_DEVICE_ID = 64
+DEVICE_TEXT_MESSAGE = (
+    "must be printable text (no NUL, control characters or unpaired surrogates)"
+)
 
 
 @dataclass(frozen=True)
@@ -50,15 +53,17 @@ _SPECS = tuple((f.name, f.required, f.minimum, f.maximum) for f in NUMBER_FIELDS
 def _number(value: Any) -> float | str:
     """A finite float, or the message that explains why the value is not one."""
     kind = type(value)
-    if kind is float or kind is int:
-        number = float(value)
-    elif kind is str:
-        try:
+    try:
+        if kind is float or kind is int:
+            number = float(value)
+        elif kind is str:
             number = float(value.strip())
-        except ValueError:
+        else:
             return "must be a number"
-    else:
+    except ValueError:
         return "must be a number"
+    except OverflowError:
+        return "must be a finite number"
     if not math.isfinite(number):
         return "must be a finite number"
     return number
@@ -81,7 +86,10 @@ def parse_timestamp(value: Any, now_s: float) -> int | str:
                 return "must include a UTC offset (e.g. 2025-01-01T12:00:00Z)"
             seconds = moment.timestamp()
     elif kind is int or kind is float:
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:
+            return "must be a finite number of seconds"
     else:
         return "must be ISO 8601 with a UTC offset or Unix seconds"
     if not math.isfinite(seconds):
@@ -144,6 +152,10 @@ def validate_reading(
             errors.append(
                 {"field": "device_id", "message": "must be a non-empty string"}
             )
+        elif not device.isprintable():  # NUL, control characters, lone surrogates
+            errors.append(
+                {"field": "device_id", "message": DEVICE_TEXT_MESSAGE}
+            )
         elif len(device) > MAX_DEVICE_ID:
             errors.append(
                 {"field": "device_id", "message": f"must be at most {MAX_DEVICE_ID} "
@@ -155,7 +167,9 @@ def validate_reading(
 
     facility = get("facility_id")
     if facility is not None:
-        if type(facility) is str and facility.strip().isdigit():
+        if type(facility) is str and facility.strip().isascii() and (
+            facility.strip().isdigit()
+        ):
             facility = int(facility.strip())
         elif type(facility) is float and facility.is_integer():
             facility = int(facility)

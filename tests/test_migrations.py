@@ -1,11 +1,15 @@
 """Alembic: an empty database upgrades to head on both engines."""
 
+import os
+
 from alembic.script import ScriptDirectory
-from conftest import PG_URL, REQUIRE_POSTGRES
 from sqlalchemy import inspect, text
 
 from energy_dash.db import alembic_config, dispose_engine, get_engine, init_db
 from energy_dash.models import Base
+
+PG_URL = os.environ.get("TEST_DATABASE_URL")
+REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 
 
 def test_empty_database_upgrades_to_head(tmp_path, request):

@@ -92,26 +92,42 @@ def _rollup_sql(dialect: str) -> str:
         f"INSERT INTO reading_rollups (facility_id, bucket_ms, samples, self_supplied, "
         f"{names}) SELECT facility_id, {bucket}, COUNT(*), "
         f"COALESCE(SUM({least}(energy_produced, energy_consumed)), 0), {sums} "
-        f"FROM readings WHERE facility_id = :facility_id AND id >= :first_id "
+        f"FROM readings WHERE facility_id = :facility_id "
+        f"AND ts_ms BETWEEN :lo AND :hi AND id >= :first_id "
         f"GROUP BY facility_id, {bucket} "
         f"ON CONFLICT (facility_id, bucket_ms) DO UPDATE SET {updates}"
     )
 
 
-def _add_to_rollups(session: Session, facility_id: int, first_id: int) -> None:
+_ROLLUP_SQL = {name: text(_rollup_sql(name)) for name in ("sqlite", "postgresql")}
+
+
+def _add_to_rollups(
+    session: Session, facility_id: int, first_id: int, lo_ms: int, hi_ms: int
+) -> None:
     """Add this facility's readings with ``id >= first_id`` to their rollups.
 
     Only the rows this transaction inserted qualify: writers of one facility are
-    serialised (:func:`lock_facility`) and ids only grow. The sums run in SQL.
+    serialised (:func:`lock_facility`) and ids only grow. ``lo_ms``..``hi_ms`` (the
+    batch's time range) keeps the scan on the (facility, time) index. The sums run
+    in SQL.
     """
     session.execute(
-        text(_rollup_sql(dialect_name(session))),
-        {"facility_id": facility_id, "first_id": first_id},
+        _ROLLUP_SQL[dialect_name(session)],
+        {"facility_id": facility_id, "first_id": first_id, "lo": lo_ms, "hi": hi_ms},
     )
 
 
 def _next_id(session: Session) -> int:
     return (session.execute(select(func.max(TABLE.c.id))).scalar() or 0) + 1
+
+
+_INSERT_ONE = {
+    name: module.insert(TABLE)
+    .on_conflict_do_nothing(index_elements=["facility_id", "device_id", "ts_ms"])
+    .returning(TABLE.c.id)
+    for name, module in (("sqlite", sqlite), ("postgresql", postgresql))
+}
 
 
 def store_one(
@@ -120,14 +136,8 @@ def store_one(
     """Store one validated row; returns (created, id, alerts opened or escalated)."""
     lock_facility(session, facility.id)
     values = _values(facility.id, row)
-    module = postgresql if dialect_name(session) == "postgresql" else sqlite
-    stmt = (
-        module.insert(TABLE)
-        .on_conflict_do_nothing(index_elements=["facility_id", "device_id", "ts_ms"])
-        .returning(TABLE.c.id)
-    )
     params = dict(zip(_INSERT_COLUMNS, values, strict=True))
-    new_id = session.execute(stmt, params).scalar()
+    new_id = session.execute(_INSERT_ONE[dialect_name(session)], params).scalar()
     if new_id is None:
         existing = session.execute(
             select(TABLE.c.id).where(
@@ -137,7 +147,7 @@ def store_one(
             )
         ).scalar_one()
         return False, existing, []
-    _add_to_rollups(session, facility.id, new_id)
+    _add_to_rollups(session, facility.id, new_id, row["ts_ms"], row["ts_ms"])
     alerts = []
     if row.get("voltage") is not None:
         alerts = apply_voltage_alerts(
@@ -182,7 +192,7 @@ def store_many(
     if fresh:
         first_id = _next_id(session)
         result.accepted = _insert_rows(session, fresh)
-        _add_to_rollups(session, facility.id, first_id)
+        _add_to_rollups(session, facility.id, first_id, min(stamps), max(stamps))
         voltage_at = 3 + READING_FIELDS.index("voltage")
         voltages = sorted(
             (r[2], r[voltage_at], r[1]) for r in fresh if r[voltage_at] is not None

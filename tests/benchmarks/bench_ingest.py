@@ -1,0 +1,334 @@
+"""Sensor API benchmark: the ingest hot path against a bare Flask peer, bulk rows/s.
+
+    python tests/benchmarks/bench_ingest.py [--seconds S] [--clients N]
+
+1. ``POST /api/hardware/data`` requests/s of the app under gunicorn (2 sync workers,
+   a temporary SQLite database, one facility, one key, rate limit off) against
+   ``/work/shared/bench/bare_flask.py`` under the same server, loaded by the same
+   client; prints both and the ratio (target >= 0.5, aim 0.7).
+2. Bulk ingest over HTTP: 10 000-row JSON arrays, rows/s, one request at a time
+   and two at a time (one per worker; the target >= 100 000 applies to this).
+3. ``data.write_readings`` rows/s in-process (target >= 100 000).
+
+The client is a few processes of raw-socket loops (one request per connection,
+as gunicorn's sync workers close every connection). Client and servers share the
+machine's cores, so absolute figures understate a dedicated server; the ratio is
+what compares. Everything stays on loopback and is bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED_BENCH = (REPO / ".." / "shared" / "bench").resolve()
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+RATIO_TARGET, RATIO_AIM = 0.5, 0.7
+ROWS_TARGET = 100_000
+READING = {
+    "energy_produced": 75.5, "energy_consumed": 62.3, "current_load": 35.8,
+    "voltage": 230.5, "current": 15.2, "current1": 5.1, "current2": 5.0,
+    "current3": 5.1, "frequency": 50.0, "power_factor": 0.95, "facility_id": 1,
+}
+
+
+# ------------------------------------------------------------------ servers
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(target: str, port: int, env: dict[str, str], chdir: Path | None,
+                   log: Path) -> subprocess.Popen:
+    cmd = [GUNICORN, "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning"]
+    if chdir is not None:
+        cmd += ["--chdir", str(chdir)]
+    cmd.append(target)
+    return subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log.open("wb"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def wait_ready(port: int, path: str, proc: subprocess.Popen, timeout_s: float = 90):
+    """Until ``path`` answers (any HTTP status) on both workers, or fail."""
+    deadline = time.monotonic() + timeout_s
+    answered = 0
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server on port {port} exited with {proc.returncode}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5).read()
+            answered += 1
+        except urllib.error.HTTPError:
+            answered += 1
+        except OSError:
+            time.sleep(0.2)
+            continue
+        if answered >= 4:
+            return
+    raise RuntimeError(f"server on port {port} did not start in {timeout_s} s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+# ------------------------------------------------------------------- client
+def _request_bytes(path: str, key: str, body: bytes) -> bytes:
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Content-Type: application/json\r\nX-API-Key: {key}\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def _exchange(port: int, payload: bytes) -> int:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(payload)
+        chunks = []
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    response = b"".join(chunks)
+    return int(response[9:12]) if len(response) >= 12 else 0
+
+
+def _load_worker(port, key, worker, base_ts, stop_at, max_requests, queue):
+    statuses: dict[int, int] = {}
+    done = 0
+    device = f"bench-{worker}"
+    while done < max_requests and time.monotonic() < stop_at:
+        body = dict(READING, device_id=device, timestamp=base_ts + done)
+        payload = _request_bytes("/api/hardware/data", key, json.dumps(body).encode())
+        try:
+            status = _exchange(port, payload)
+        except OSError:
+            status = 0
+        statuses[status] = statuses.get(status, 0) + 1
+        done += 1
+    queue.put(statuses)
+
+
+def load(port: int, key: str, seconds: float, clients: int, base_ts: int,
+         max_requests: int = 200_000) -> tuple[float, dict[int, int]]:
+    """Requests/s over ``seconds`` with ``clients`` processes; and the statuses."""
+    if max_requests // clients > 86_400:
+        raise ValueError("one day of seconds per client must hold its requests")
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    start = time.monotonic()
+    stop_at = start + seconds
+    procs = [
+        ctx.Process(target=_load_worker, args=(
+            port, key, i, base_ts + i * 86_400, stop_at,
+            max_requests // clients, queue))
+        for i in range(clients)
+    ]
+    for p in procs:
+        p.start()
+    statuses: dict[int, int] = {}
+    for _ in procs:
+        for status, n in queue.get(timeout=seconds + 60).items():
+            statuses[status] = statuses.get(status, 0) + n
+    for p in procs:
+        p.join(10)
+    elapsed = time.monotonic() - start
+    return sum(statuses.values()) / elapsed, statuses
+
+
+# -------------------------------------------------------------------- setup
+def prepare_database(workdir: Path) -> tuple[str, str]:
+    from energy_dash.data.devices import create_api_key
+    from energy_dash.db import dispose_engines, init_db, session_scope
+    from energy_dash.models import Facility
+
+    url = f"sqlite:///{workdir / 'bench.db'}"
+    init_db(url)
+    with session_scope(url) as session:
+        session.add(Facility(name="Bench", timezone="Europe/Berlin",
+                             expected_interval_s=60))
+        session.flush()
+        key = create_api_key(session, 1, "bench")
+    dispose_engines()
+    return url, key
+
+
+def _send_bulk(port: int, payload: bytes) -> int:
+    with socket.create_connection(("127.0.0.1", port), timeout=120) as sock:
+        sock.sendall(payload)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    if head[9:12] != b"200":
+        raise RuntimeError(f"bulk request failed: {head[:12]!r} {body[:200]!r}")
+    return json.loads(body)["accepted"]
+
+
+def bulk_rows_per_s(port: int, key: str, base_ts: int, senders: int = 1,
+                    batches: int = 4) -> float:
+    """Rows/s of 10 000-row JSON arrays, ``senders`` requests in flight at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    total = senders * batches
+    payloads = []
+    for b in range(total):
+        rows = [
+            dict(READING, device_id="bulk", timestamp=base_ts + b * 10_000 + i,
+                 voltage=230.0 + (i % 7))
+            for i in range(10_000)
+        ]
+        payloads.append(_request_bytes("/api/hardware/data/bulk", key,
+                                       json.dumps(rows).encode()))
+    start = time.perf_counter()
+    with ThreadPoolExecutor(senders) as pool:
+        accepted = sum(pool.map(lambda p: _send_bulk(port, p), payloads))
+    elapsed = time.perf_counter() - start
+    if accepted != total * 10_000:
+        raise RuntimeError(f"bulk accepted {accepted} of {total * 10_000}")
+    return accepted / elapsed
+
+
+def write_readings_rows_per_s(url: str, rows: int = 100_000) -> float:
+    import numpy as np
+    import pandas as pd
+
+    from energy_dash import data
+
+    index = pd.date_range(end=pd.Timestamp.now(tz="UTC").floor("min")
+                          - pd.Timedelta(days=400), periods=rows, freq="min",
+                          name="timestamp")
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(
+        {
+            "energy_produced": rng.uniform(0, 2, rows),
+            "energy_consumed": rng.uniform(0, 2, rows),
+            "current_load": rng.uniform(0, 100, rows),
+            "voltage": rng.normal(230, 2, rows),
+        },
+        index=index,
+    )
+    start = time.perf_counter()
+    result = data.write_readings(frame, 1, device_id="notebook", database_url=url)
+    elapsed = time.perf_counter() - start
+    if result["accepted"] != rows:
+        raise RuntimeError(f"write_readings accepted {result['accepted']} of {rows}")
+    return rows / elapsed
+
+
+def verdict(value: float, target: float) -> str:
+    return "OK" if value >= target else "BELOW TARGET"
+
+
+# --------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0,
+                        help="measurement time per round and server (default 5)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="alternating rounds per server (default 2)")
+    parser.add_argument("--clients", type=int, default=4,
+                        help="client processes (default 4)")
+    args = parser.parse_args(argv)
+
+    if not (SHARED_BENCH / "bare_flask.py").exists():
+        raise SystemExit(f"bare_flask.py not found in {SHARED_BENCH}")
+    workdir = Path(tempfile.mkdtemp(prefix="bench_ingest_"))
+    procs: list[subprocess.Popen] = []
+    try:
+        url, key = prepare_database(workdir)
+        env = dict(
+            os.environ,
+            DATABASE_URL=url,
+            ENERGY_DASH_ENV="development",
+            ENERGY_DASH_INSTANCE=str(workdir),
+            ENERGY_DASH_SCHEDULER="0",
+            ENERGY_DASH_INGEST_RATE="0",
+            SESSION_SECRET="bench-" + "s" * 48,
+            ENERGY_DASH_MAIL_OUTBOX=str(workdir / "outbox"),
+        )
+        env.pop("HARDWARE_API_KEY", None)
+        app_port, bare_port = free_port(), free_port()
+        app_proc = start_gunicorn("energy_dash.wsgi:server", app_port, env, None,
+                                  workdir / "app.log")
+        procs.append(app_proc)
+        bare_proc = start_gunicorn("bare_flask:app", bare_port, env, SHARED_BENCH,
+                                   workdir / "bare.log")
+        procs.append(bare_proc)
+        wait_ready(app_port, "/healthz", app_proc)
+        wait_ready(bare_port, "/api/hardware/data", bare_proc)
+
+        load1, load5, _ = os.getloadavg()
+        print(f"gunicorn -w 2 (sync), {os.cpu_count()} CPU(s) shared with "
+              f"{args.clients} client processes; SQLite in {workdir}; load average "
+              f"before the run {load1:.1f} (1 min) {load5:.1f} (5 min)")
+        # Every load gets its own block of days: readings are all new, none in the
+        # future (each client process sends one reading per second of its own day).
+        blocks = iter(range(int(time.time()) - 300 * 86400, int(time.time()),
+                            (args.clients + 1) * 86400))
+        # Warm-up: first requests build Dash's server-side state in each worker.
+        load(bare_port, key, 1.0, args.clients, next(blocks))
+        load(app_port, key, 1.0, args.clients, next(blocks))
+        rates: dict[str, list[float]] = {"bare": [], "app": []}
+        for _ in range(args.rounds):
+            for name, port in (("bare", bare_port), ("app", app_port)):
+                rps, statuses = load(port, key, args.seconds, args.clients,
+                                     next(blocks))
+                bad = {s: n for s, n in statuses.items() if not 200 <= s < 300}
+                if bad:
+                    raise RuntimeError(f"{name}: non-2xx answers {bad}")
+                rates[name].append(rps)
+        bare = sum(rates["bare"]) / len(rates["bare"])
+        app = sum(rates["app"]) / len(rates["app"])
+        ratio = app / bare
+        print(f"bare Flask      POST /api/hardware/data: {bare:8.0f} req/s "
+              f"(rounds: {', '.join(f'{x:.0f}' for x in rates['bare'])})")
+        print(f"Energy Dash     POST /api/hardware/data: {app:8.0f} req/s "
+              f"(rounds: {', '.join(f'{x:.0f}' for x in rates['app'])})")
+        print(f"ratio app / bare: {ratio:.2f} (target >= {RATIO_TARGET}, aim "
+              f"{RATIO_AIM}) {verdict(ratio, RATIO_TARGET)}")
+
+        bulk_one = bulk_rows_per_s(app_port, key, next(blocks), senders=1)
+        print(f"bulk over HTTP, 10 000-row JSON arrays, 1 request at a time: "
+              f"{bulk_one:8.0f} rows/s")
+        bulk = bulk_rows_per_s(app_port, key, next(blocks), senders=2)
+        print(f"bulk over HTTP, 10 000-row JSON arrays, 2 at a time (2 workers): "
+              f"{bulk:8.0f} rows/s (target >= {ROWS_TARGET}) "
+              f"{verdict(bulk, ROWS_TARGET)}")
+        for proc in procs:
+            stop(proc)
+        write = write_readings_rows_per_s(url)
+        print(f"data.write_readings, 100 000 rows in one call: {write:8.0f} rows/s "
+              f"(target >= {ROWS_TARGET}) {verdict(write, ROWS_TARGET)}")
+        return {"bare_rps": bare, "app_rps": app, "ratio": ratio,
+                "bulk_rows_per_s_serial": bulk_one, "bulk_rows_per_s": bulk,
+                "write_rows_per_s": write}
+    finally:
+        for proc in procs:
+            stop(proc)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
