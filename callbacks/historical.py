@@ -19,7 +19,7 @@ from callbacks.dashboard import (
 )
 from components import figures, ids
 from components import historical as ui
-from energy_dash.data import views
+from energy_dash.data import forecasts, views
 
 PRESETS = {"7": 7, "30": 30, "90": 90}
 
@@ -98,10 +98,15 @@ def historical_outputs(fid: int, range_value, start, end, url: str,
     heat = views.usage_heatmap(fid, start_ms, end_ms, database_url=url,
                                facility=facility)
     revision = f"historical-{fid}-{first.isoformat()}-{days}"
+    costs = (
+        forecasts.cost_of_range(fid, start_ms, end_ms, database_url=url),
+        forecasts.cost_of_range(fid, previous_start, start_ms, database_url=url),
+    )
     totals = ui.totals_table(
         comparison,
         current_label=period_label(first, days),
         previous_label=period_label(previous_first, days),
+        costs=costs,
     )
     return (
         None,

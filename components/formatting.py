@@ -79,6 +79,11 @@ def signed_pct(value: Any, digits: int = 1) -> str:
     return f"{sign}{abs(v):,.{digits}f} %"
 
 
+def money(value: Any, currency: str, digits: int = 2) -> str:
+    """An amount with its currency code (e.g. ``12.40 EUR``)."""
+    return number(value, digits, currency)
+
+
 def power_factor(value: Any) -> str:
     """Power factor, dimensionless, two decimals."""
     return number(value, 2)

@@ -126,8 +126,13 @@ TOTAL_ROWS = (
 
 
 def totals_table(comparison: dict[str, dict[str, Any]], *, current_label: str,
-                 previous_label: str) -> dbc.Table:
-    """This period vs the previous one of equal length, with the change."""
+                 previous_label: str, costs: tuple[dict, dict] | None = None
+                 ) -> dbc.Table:
+    """This period vs the previous one of equal length, with the change.
+
+    ``costs`` (this period, previous period) from ``data.forecasts.cost_of_range``
+    adds the energy cost under the facility's tariff.
+    """
     head = html.Thead(html.Tr([
         html.Th(""), html.Th(current_label), html.Th(previous_label),
         html.Th("Change"),
@@ -150,5 +155,17 @@ def totals_table(comparison: dict[str, dict[str, Any]], *, current_label: str,
                 html.Td(change_text, id=f"historical-change-{key}"),
             ]
         ))
+    if costs is not None:
+        now, before = costs
+        change = (None if not before["total"]
+                  else (now["total"] - before["total"]) / abs(before["total"]) * 100)
+        rows.append(html.Tr([
+            html.Th("Energy cost (tariff)", scope="row"),
+            html.Td(fmt.money(now["total"], now["currency"]),
+                    id="historical-total-cost"),
+            html.Td(fmt.money(before["total"], before["currency"]),
+                    id="historical-previous-cost"),
+            html.Td(fmt.signed_pct(change), id="historical-change-cost"),
+        ]))
     return dbc.Table([head, html.Tbody(rows)], bordered=False, hover=True,
                      size="sm", className="totals-table mb-0")

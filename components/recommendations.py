@@ -17,9 +17,7 @@ from components import formatting as fmt
 PANEL_CLASS = "recommendations-panel"
 
 
-def money(value: Any, currency: str, digits: int = 2) -> str:
-    """``12.34 EUR`` (``—`` when missing)."""
-    return fmt.number(value, digits, currency)
+money = fmt.money
 
 
 def recommendation_item(rec: dict[str, Any], rank: int) -> dbc.ListGroupItem:

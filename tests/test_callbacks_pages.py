@@ -19,7 +19,7 @@ from plotly.utils import PlotlyJSONEncoder
 
 from components import wall as wall_ui
 from energy_dash import data
-from energy_dash.data import views
+from energy_dash.data import forecasts, views
 from energy_dash.data.devices import create_display_token, revoke_display_token
 from energy_dash.db import session_scope
 from energy_dash.models import Alert, DisplayToken, Facility
@@ -214,6 +214,9 @@ def test_historical_totals_change_with_the_range(app, auth_client, database_url,
     before = views.local_midnight_ms(today - timedelta(days=40), tz) + 3_600_000
     write(database_url, facility, [(before, 8.0, 2.0), (older, 4.0, 10.0),
                                    (noon, 6.0, 5.0)])
+    forecasts.set_tariff(facility, {"currency": "EUR", "import_price": 0.30,
+                                    "export_price": 0.10, "standing_charge": 0.50},
+                         database_url=database_url)
     client = auth_client("alice", facility_role="viewer")
 
     week = callback_result(post_callback(
@@ -225,6 +228,10 @@ def test_historical_totals_change_with_the_range(app, auth_client, database_url,
     assert text_of(find(table, "historical-total-consumed_kwh")) == "5.0 kWh"
     assert text_of(find(table, "historical-previous-produced_kwh")) == "0.0 kWh"
     assert text_of(find(table, "historical-total-self_sufficiency_pct")) == "100.0 %"
+    # 1 kWh exported at 0.10 against 7 standing charges of 0.50: 3.40 vs 3.50
+    assert text_of(find(table, "historical-total-cost")) == "3.40 EUR"
+    assert text_of(find(table, "historical-previous-cost")) == "3.50 EUR"
+    assert text_of(find(table, "historical-change-cost")) == "−2.9 %"
     first = today - timedelta(days=6)
     assert week["historical-period.children"] == (
         f"{first.isoformat()} – {today.isoformat()} (7 local days, Europe/Berlin)"
