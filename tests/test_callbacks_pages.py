@@ -163,7 +163,7 @@ def test_dashboard_shows_an_open_alert_as_text(app, auth_client, database_url,
     out = callback_result(post_callback(client, app, "dashboard-alerts.children",
                                         {FACILITY: facility}))
     alerts = text_of(out["dashboard-alerts.children"])
-    assert "Outage" in alerts and "Supply lost (0 V)" in alerts
+    assert "Supply outage" in alerts and "Supply lost (0 V)" in alerts
     assert out["dashboard-voltage-text.children"].startswith("Outage ·")
 
 
