@@ -55,14 +55,12 @@ def create_app(settings: Settings | None = None) -> Dash:
     )
 
     from components import shell
-    from energy_dash import web
+    from energy_dash import predictions_api, web
     from ingest import api as ingest_api
 
     app.layout = shell.layout
 
     ingest_api.init_app(server, settings)
-    from energy_dash import predictions_api
-
     predictions_api.init_app(server)
     web.init_app(app, settings)
 

@@ -50,6 +50,7 @@ class Settings:
     ingest_rate: str = "600/minute"
     login_rate_storage: str = "memory://"
     forecast_interval_minutes: int = 60
+    base_url: str | None = None  # public URL for links in mail (not the Host header)
     instance_dir: Path = INSTANCE_DIR
     testing: bool = False
 
@@ -86,6 +87,7 @@ class Settings:
                 os.environ.get("ENERGY_DASH_FORECAST_INTERVAL_MINUTES", "60")
             ),
             instance_dir=instance_dir,
+            base_url=(os.environ.get("ENERGY_DASH_BASE_URL") or "").strip() or None,
         )
         settings = replace(settings, **overrides) if overrides else settings
         settings.validate()

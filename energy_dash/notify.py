@@ -7,11 +7,14 @@ whose profile asks for that facility and level; channels are mail and a webhook
 (JSON POST with a ``text`` field, which Slack-compatible receivers and ntfy show).
 Quiet hours (facility local time) hold back warnings, never critical alerts.
 
-Preferences live in ``users.preferences["notifications"]``::
+Preferences live in ``users.preferences["notifications"]``, as the profile page
+stores them (``data.accounts.clean_notifications``)::
 
-    {"facilities": [1, 2] or [] (all), "levels": ["warning", "critical"],
-     "email": true, "webhook_url": "https://…" or "",
-     "quiet_hours": {"start": 22, "end": 7} or null}
+    {"facilities": [1, 2], "levels": ["warning", "critical"],
+     "email": "ops@example.org" or null, "webhook": "https://…" or null,
+     "quiet_hours": {"from": "22:00", "to": "07:00"} or null}
+
+Nothing is sent for a facility the user did not choose.
 """
 
 from __future__ import annotations
@@ -41,43 +44,58 @@ WEBHOOK_TIMEOUT_S = 5.0
 class NotifyPrefs:
     facilities: tuple[int, ...] = ()
     levels: tuple[str, ...] = LEVELS
-    email: bool = False
-    webhook_url: str = ""
-    quiet_start: int | None = None
-    quiet_end: int | None = None
+    email: str | None = None
+    webhook: str | None = None
+    quiet_from: int | None = None  # minutes after local midnight
+    quiet_to: int | None = None
 
     @classmethod
     def of(cls, preferences: dict[str, Any] | None) -> NotifyPrefs:
         raw = (preferences or {}).get("notifications") or {}
         quiet = raw.get("quiet_hours") or {}
-        levels = tuple(lv for lv in raw.get("levels", LEVELS) if lv in LEVELS)
         return cls(
-            facilities=tuple(int(f) for f in raw.get("facilities") or ()),
-            levels=levels,
-            email=bool(raw.get("email", False)),
-            webhook_url=str(raw.get("webhook_url") or "").strip(),
-            quiet_start=_hour(quiet.get("start")),
-            quiet_end=_hour(quiet.get("end")),
+            facilities=tuple(_ints(raw.get("facilities"))),
+            levels=tuple(lv for lv in raw.get("levels") or () if lv in LEVELS),
+            email=str(raw["email"]).strip() if raw.get("email") else None,
+            webhook=str(raw["webhook"]).strip() if raw.get("webhook") else None,
+            quiet_from=_minutes(quiet.get("from")),
+            quiet_to=_minutes(quiet.get("to")),
         )
 
     def wants(self, facility_id: int, level: str) -> bool:
-        in_scope = not self.facilities or facility_id in self.facilities
-        return in_scope and level in self.levels and (self.email or self.webhook_url)
+        return (
+            facility_id in self.facilities
+            and level in self.levels
+            and bool(self.email or self.webhook)
+        )
 
-    def quiet_at(self, local_hour: int) -> bool:
-        if self.quiet_start is None or self.quiet_end is None:
+    def quiet_at(self, local: datetime) -> bool:
+        if self.quiet_from is None or self.quiet_to is None:
             return False
-        if self.quiet_start <= self.quiet_end:
-            return self.quiet_start <= local_hour < self.quiet_end
-        return local_hour >= self.quiet_start or local_hour < self.quiet_end
+        minute = local.hour * 60 + local.minute
+        if self.quiet_from <= self.quiet_to:
+            return self.quiet_from <= minute < self.quiet_to
+        return minute >= self.quiet_from or minute < self.quiet_to
 
 
-def _hour(value: Any) -> int | None:
+def _ints(values: Any) -> list[int]:
+    out = []
+    for value in values or ():
+        try:
+            out.append(int(value))
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def _minutes(value: Any) -> int | None:
+    """``"HH:MM"`` as minutes after midnight, None when absent or malformed."""
     try:
-        hour = int(value)
+        hours, minutes = str(value).split(":")
+        total = int(hours) * 60 + int(minutes)
     except (TypeError, ValueError):
         return None
-    return hour if 0 <= hour <= 24 else None
+    return total if 0 <= total <= 24 * 60 else None
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -167,22 +185,22 @@ def deliver_alerts(session: Session, settings, now: datetime) -> list[dict[str, 
                 Membership.facility_id == alert.facility_id, User.active.is_(True)
             )
         ).scalars().all()
-        local_hour = now.astimezone(ZoneInfo(facility.timezone)).hour
+        local_now = now.astimezone(ZoneInfo(facility.timezone))
         for event in events:
             body = payload(alert, facility, event)
             for user in members:
                 prefs = NotifyPrefs.of(user.preferences)
                 if not prefs.wants(facility.id, alert.level):
                     continue
-                if alert.level != "critical" and prefs.quiet_at(local_hour):
+                if alert.level != "critical" and prefs.quiet_at(local_now):
                     continue
-                if prefs.email and user.email:
-                    send_mail(settings, user.email, body["title"], body["text"],
+                if prefs.email:
+                    send_mail(settings, prefs.email, body["title"], body["text"],
                               background=False)
-                    sent.append({"channel": "email", "to": user.email, **body})
-                if prefs.webhook_url:
+                    sent.append({"channel": "email", "to": prefs.email, **body})
+                if prefs.webhook:
                     try:
-                        post_webhook(prefs.webhook_url, body)
+                        post_webhook(prefs.webhook, body)
                     except (OSError, ValueError) as exc:
                         logger.warning("webhook for user %s failed: %s", user.id, exc)
                     else:

@@ -113,11 +113,14 @@ def test_each_state_change_is_delivered_once(settings, facility, smtp_sink, webh
                        smtp_url=f"smtp://127.0.0.1:{smtp_sink.server_address[1]}")
     hook_url, received = webhook
     add_member(url, facility, "ops", "ops@example.org",
-               {"email": True, "webhook_url": hook_url,
-                "levels": ["warning", "critical"]})
+               {"facilities": [facility], "email": "ops@example.org",
+                "webhook": hook_url, "levels": ["warning", "critical"]})
     add_member(url, facility, "boss", "boss@example.org",
-               {"email": True, "levels": ["critical"]})
-    add_member(url, facility, "muted", "muted@example.org", {"email": False})
+               {"facilities": [facility], "email": "boss@example.org",
+                "levels": ["critical"]})
+    add_member(url, facility, "muted", "muted@example.org",
+               {"facilities": [], "email": "muted@example.org",
+                "levels": ["warning", "critical"]})
 
     volts(url, facility, "2025-06-01 10:00", [230.0, 255.0, 256.0])
     t0 = datetime(2025, 6, 1, 10, 3, tzinfo=UTC)
@@ -154,7 +157,8 @@ def test_quiet_hours_hold_warnings_not_critical(settings, facility, webhook):
     hook_url, received = webhook
     # Berlin 23:00 local (21:00 UTC) is inside quiet hours 22–07
     add_member(url, facility, "sleepy", None,
-               {"webhook_url": hook_url, "quiet_hours": {"start": 22, "end": 7}})
+               {"facilities": [facility], "levels": ["warning", "critical"],
+                "webhook": hook_url, "quiet_hours": {"from": "22:00", "to": "07:00"}})
     volts(url, facility, "2025-06-01 21:00", [255.0])
     assert deliver_alerts_now(settings, datetime(2025, 6, 1, 21, 1, tzinfo=UTC)) == []
     volts(url, facility, "2025-06-01 21:01", [0.0])
@@ -165,7 +169,8 @@ def test_quiet_hours_hold_warnings_not_critical(settings, facility, webhook):
 
 def test_old_alerts_are_not_announced(settings, facility, webhook):
     hook_url, received = webhook
-    add_member(settings.database_url, facility, "late", None, {"webhook_url": hook_url})
+    add_member(settings.database_url, facility, "late", None,
+               {"facilities": [facility], "levels": ["warning"], "webhook": hook_url})
     volts(settings.database_url, facility, "2025-06-01 10:00", [255.0, 230.0])
     assert deliver_alerts_now(settings, datetime(2025, 6, 2, tzinfo=UTC)) == []
     assert received == []
@@ -173,7 +178,12 @@ def test_old_alerts_are_not_announced(settings, facility, webhook):
 
 def test_preferences_parse_defensively():
     prefs = NotifyPrefs.of({"notifications": {"levels": ["critical", "bogus"],
-                                              "quiet_hours": {"start": "x"}}})
-    assert prefs.levels == ("critical",) and prefs.quiet_start is None
-    assert NotifyPrefs(quiet_start=22, quiet_end=7).quiet_at(23)
-    assert not NotifyPrefs(quiet_start=22, quiet_end=7).quiet_at(12)
+                                              "facilities": ["2", "x"],
+                                              "quiet_hours": {"from": "x"}}})
+    assert prefs.levels == ("critical",) and prefs.facilities == (2,)
+    assert prefs.quiet_from is None and not prefs.wants(2, "critical")  # no channel
+    night = NotifyPrefs(quiet_from=22 * 60 + 30, quiet_to=7 * 60)
+    assert night.quiet_at(datetime(2025, 1, 1, 23, 0))
+    assert night.quiet_at(datetime(2025, 1, 1, 6, 59))
+    assert not night.quiet_at(datetime(2025, 1, 1, 22, 29))
+    assert not NotifyPrefs().wants(1, "warning")  # nothing chosen: nothing sent

@@ -67,9 +67,7 @@ def common_passwords() -> frozenset[str]:
         text = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8")
     except OSError:  # pragma: no cover - the file ships with the package
         return frozenset()
-    return frozenset(
-        line.strip().lower() for line in text.splitlines() if line.strip()
-    )
+    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip())
 
 
 def password_problem(password: str, username: str | None = None) -> str | None:
@@ -141,7 +139,9 @@ def _clean_email(email: str | None) -> str | None:
     return value.lower()
 
 
-def _username_taken(session: Session, username: str, exclude: int | None = None) -> bool:
+def _username_taken(
+    session: Session, username: str, exclude: int | None = None
+) -> bool:
     stmt = select(User.id).where(func.lower(User.username) == username.lower())
     if exclude is not None:
         stmt = stmt.where(User.id != exclude)
@@ -212,7 +212,9 @@ def find_user_by_login(session: Session, login: str) -> User | None:
     if not value or len(value) > 254:
         return None
     if "@" in value:
-        found = session.scalar(select(User).where(func.lower(User.email) == value.lower()))
+        found = session.scalar(
+            select(User).where(func.lower(User.email) == value.lower())
+        )
         if found is not None:
             return found
     return get_user(session, value)
@@ -255,7 +257,11 @@ def bump_session_version(session: Session, user_id: int) -> int:
 
 
 def change_password(
-    session: Session, user_id: int, current: str | None, new: str, *,
+    session: Session,
+    user_id: int,
+    current: str | None,
+    new: str,
+    *,
     require_current: bool = True,
 ) -> int:
     """Set a new password and end every other session; returns the new version."""
@@ -273,7 +279,10 @@ def change_password(
 
 
 def update_profile(
-    session: Session, user_id: int, *, username: str | None = None,
+    session: Session,
+    user_id: int,
+    *,
+    username: str | None = None,
     email: str | None = None,
 ) -> Account:
     """Change username and/or email (``email=""`` removes it)."""
@@ -316,12 +325,84 @@ def get_preferences(session: Session, user_id: int) -> dict[str, Any]:
     return dict(user.preferences or {}) if user is not None else {}
 
 
-def set_preferences(session: Session, user_id: int, preferences: dict[str, Any]) -> None:
+def set_preferences(
+    session: Session, user_id: int, preferences: dict[str, Any]
+) -> None:
     user = session.get(User, user_id)
     if user is None:
         raise ValueError("Unknown user.")
     user.preferences = dict(preferences)
     session.flush()
+
+
+NOTIFY_LEVELS = ("warning", "critical")
+_TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def clean_notifications(
+    values: dict[str, Any], allowed_facilities: list[int]
+) -> dict[str, Any]:
+    """Validate notification preferences; ``FieldError`` names a refused field.
+
+    Returns ``{"facilities": [id…], "levels": [...], "email": str | None,
+    "webhook": str | None, "quiet_hours": {"from": "HH:MM", "to": "HH:MM"} | None}``.
+    """
+    facilities = []
+    for item in values.get("facilities") or []:
+        try:
+            fid = int(item)
+        except (TypeError, ValueError):
+            raise FieldError("facilities", "Unknown facility.") from None
+        if fid not in allowed_facilities:
+            raise FieldError("facilities", "You can only follow your own facilities.")
+        if fid not in facilities:
+            facilities.append(fid)
+    levels = [lv for lv in NOTIFY_LEVELS if lv in (values.get("levels") or [])]
+    if set(values.get("levels") or []) - set(NOTIFY_LEVELS):
+        raise FieldError("levels", "Levels must be warning and/or critical.")
+    try:
+        email = _clean_email(values.get("email"))
+    except ValueError as exc:
+        raise FieldError("email", str(exc)) from None
+    webhook = (values.get("webhook") or "").strip() or None
+    if webhook is not None:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(webhook)
+        if (
+            parts.scheme not in ("https", "http")
+            or not parts.hostname
+            or len(webhook) > 500
+        ):
+            raise FieldError("webhook", "The webhook must be an http(s):// URL.")
+    start = (values.get("quiet_from") or "").strip()
+    end = (values.get("quiet_to") or "").strip()
+    quiet = None
+    if start or end:
+        if not (_TIME_RE.match(start) and _TIME_RE.match(end)):
+            raise FieldError(
+                "quiet_hours", "Quiet hours need a start and an end (HH:MM)."
+            )
+        if start == end:
+            raise FieldError(
+                "quiet_hours", "Quiet hours must not start and end together."
+            )
+        quiet = {"from": start, "to": end}
+    return {
+        "facilities": facilities,
+        "levels": levels,
+        "email": email,
+        "webhook": webhook,
+        "quiet_hours": quiet,
+    }
+
+
+def set_notifications(
+    session: Session, user_id: int, notifications: dict[str, Any]
+) -> None:
+    prefs = get_preferences(session, user_id)
+    prefs["notifications"] = notifications
+    set_preferences(session, user_id, prefs)
 
 
 # --------------------------------------------------------------------------- facilities
@@ -422,7 +503,9 @@ def clean_facility_values(values: dict[str, Any]) -> dict[str, Any]:
                 if number != int(number):
                     raise FieldError(key, f"{label} must be a whole number.")
                 number = int(number)
-            if (low is not None and number < low) or (high is not None and number > high):
+            if (low is not None and number < low) or (
+                high is not None and number > high
+            ):
                 raise FieldError(key, f"{label} must be between {low:g} and {high:g}.")
             clean[key] = number
         else:
@@ -478,7 +561,9 @@ def get_facility(session: Session, facility_id: int) -> dict[str, Any] | None:
     return facility_dict(facility) if facility is not None else None
 
 
-def update_facility(session: Session, facility_id: int, **values: Any) -> dict[str, Any]:
+def update_facility(
+    session: Session, facility_id: int, **values: Any
+) -> dict[str, Any]:
     """Validate and store facility details; ``FieldError`` names a refused field."""
     facility = session.get(Facility, facility_id)
     if facility is None:
@@ -499,7 +584,7 @@ def update_facility(session: Session, facility_id: int, **values: Any) -> dict[s
     return facility_dict(facility)
 
 
-# --------------------------------------------------------------------------- memberships
+# ------------------------------------------------------------------------ memberships
 
 
 def _user_id(session: Session, user: int | str) -> int:
@@ -513,7 +598,9 @@ def _user_id(session: Session, user: int | str) -> int:
     return found.id
 
 
-def grant(session: Session, user: int | str, facility_id: int, role: str = "viewer") -> None:
+def grant(
+    session: Session, user: int | str, facility_id: int, role: str = "viewer"
+) -> None:
     """Make ``user`` (id or username) a member of a facility with ``role``."""
     if role not in ROLES:
         raise ValueError(f"Role must be one of {', '.join(ROLES)}.")
@@ -565,11 +652,14 @@ def list_members(session: Session, facility_id: int) -> list[dict[str, Any]]:
 
 
 def _admin_count(session: Session, facility_id: int) -> int:
-    return session.scalar(
-        select(func.count()).where(
-            Membership.facility_id == facility_id, Membership.role == "admin"
+    return (
+        session.scalar(
+            select(func.count()).where(
+                Membership.facility_id == facility_id, Membership.role == "admin"
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def add_member(session: Session, facility_id: int, username: str, role: str) -> None:
@@ -580,7 +670,9 @@ def add_member(session: Session, facility_id: int, username: str, role: str) -> 
     grant(session, uid, facility_id, role)
 
 
-def set_member_role(session: Session, facility_id: int, user_id: int, role: str) -> None:
+def set_member_role(
+    session: Session, facility_id: int, user_id: int, role: str
+) -> None:
     """Change a member's role; the last admin cannot be demoted."""
     if role not in ROLES:
         raise ValueError(f"Role must be one of {', '.join(ROLES)}.")
@@ -591,7 +683,11 @@ def set_member_role(session: Session, facility_id: int, user_id: int, role: str)
     )
     if membership is None:
         raise ValueError("That user is not a member of this facility.")
-    if membership.role == "admin" and role != "admin" and _admin_count(session, facility_id) <= 1:
+    if (
+        membership.role == "admin"
+        and role != "admin"
+        and _admin_count(session, facility_id) <= 1
+    ):
         raise ValueError("A facility needs at least one admin.")
     membership.role = role
     session.flush()
@@ -612,7 +708,68 @@ def remove_member(session: Session, facility_id: int, user_id: int) -> None:
     session.flush()
 
 
+# ------------------------------------------------------------------ keys and tokens
+
+
+def _when(value) -> str | None:
+    from energy_dash.models import utc
+
+    moment = utc(value)
+    return moment.isoformat() if moment is not None else None
+
+
+def api_keys_info(session: Session, facility_id: int) -> list[dict[str, Any]]:
+    """Device keys of a facility, newest first (no secret: name, prefix, dates)."""
+    from energy_dash.data.devices import list_api_keys
+
+    rows = list_api_keys(session, facility_id)
+    return [
+        {
+            "id": k.id,
+            "name": k.name,
+            "prefix": k.prefix,
+            "created_at": _when(k.created_at),
+            "last_used_at": _when(k.last_used_at),
+            "revoked_at": _when(k.revoked_at),
+        }
+        for k in reversed(rows)
+    ]
+
+
+def display_tokens_info(session: Session, facility_id: int) -> list[dict[str, Any]]:
+    """Wall display tokens of a facility, newest first (no secret)."""
+    from energy_dash.data.devices import list_display_tokens
+
+    rows = list_display_tokens(session, facility_id)
+    return [
+        {
+            "id": t.id,
+            "name": t.name,
+            "prefix": t.prefix,
+            "created_at": _when(t.created_at),
+            "last_used_at": _when(t.last_used_at),
+            "revoked_at": _when(t.revoked_at),
+        }
+        for t in reversed(rows)
+    ]
+
+
+def touch_display_token(session: Session, token_id: int) -> None:
+    from energy_dash.models import DisplayToken, utcnow
+
+    session.execute(
+        update(DisplayToken)
+        .where(DisplayToken.id == token_id)
+        .values(last_used_at=utcnow())
+    )
+
+
 __all__ = [
+    "clean_notifications",
+    "set_notifications",
+    "api_keys_info",
+    "touch_display_token",
+    "display_tokens_info",
     "Account",
     "FieldError",
     "MIN_PASSWORD_LENGTH",

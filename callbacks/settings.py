@@ -1,0 +1,404 @@
+"""Callbacks of /settings. Every write checks the role on the server.
+
+Admins and operators may change the facility, its device keys and display tokens;
+only admins manage members; viewers see everything read-only. A request that is
+not allowed changes nothing and answers with a message.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
+from flask import request
+from flask_login import current_user
+
+from components import ids
+from components import settings as view
+from energy_dash import auth
+from energy_dash.data import accounts, devices
+from energy_dash.db import session_scope
+
+logger = logging.getLogger(__name__)
+
+FIELD_ORDER = [
+    "name",
+    "location",
+    "timezone",
+    "capacity_kw",
+    "panel_count",
+    "nominal_voltage",
+    "expected_interval_s",
+    "voltage_warning_pct",
+    "voltage_critical_pct",
+    "voltage_hysteresis_pct",
+]
+FIELD_COMPONENTS = [view.FIELD_IDS[key] for key in FIELD_ORDER]
+READ_ONLY = "You have read-only access to this facility."
+
+
+def _url() -> str:
+    return auth._db_url()
+
+
+def _tables(fid: int, zone: str, can_edit: bool) -> tuple[Any, Any]:
+    with session_scope(_url()) as db:
+        keys = accounts.api_keys_info(db, fid)
+        tokens = accounts.display_tokens_info(db, fid)
+    return (
+        view.secrets_table(keys, zone, ids.KEY_REVOKE, can_edit, "No device keys yet."),
+        view.secrets_table(
+            tokens, zone, ids.TOKEN_REVOKE, can_edit, "No display tokens yet."
+        ),
+    )
+
+
+def _members(fid: int):
+    with session_scope(_url()) as db:
+        members = accounts.list_members(db, fid)
+    return view.members_table(members, current_user.id)
+
+
+def _facility(fid: int) -> dict[str, Any] | None:
+    with session_scope(_url()) as db:
+        return accounts.get_facility(db, fid)
+
+
+def _refuse(message: str):
+    return view.status(message, "danger")
+
+
+def register(app: Dash) -> None:
+    n_fields = len(FIELD_COMPONENTS)
+
+    @app.callback(
+        Output(ids.SETTINGS_FACILITY_TITLE, "children"),
+        Output(ids.SETTINGS_READONLY, "children"),
+        *[Output(cid, "value") for cid in FIELD_COMPONENTS],
+        *[Output(cid, "disabled") for cid in FIELD_COMPONENTS],
+        Output(ids.SET_SAVE, "disabled"),
+        Output(ids.KEY_CREATE, "disabled"),
+        Output(ids.TOKEN_CREATE, "disabled"),
+        Output(ids.KEY_TABLE, "children"),
+        Output(ids.TOKEN_TABLE, "children"),
+        Output(ids.MEMBERS_SECTION, "style"),
+        Output(ids.MEMBER_TABLE, "children"),
+        Input(ids.FACILITY, "value"),
+        Input(ids.SETTINGS_REFRESH, "data"),
+    )
+    def load(facility_id, _refresh):
+        try:
+            fid = auth.check_facility(facility_id)
+        except PermissionError:
+            note = view.status(
+                "You are not a member of any facility yet. Create one below, or ask "
+                "an admin to add you.",
+                "info",
+            )
+            return (
+                "",
+                note,
+                *([None] * n_fields),
+                *([True] * n_fields),
+                True,
+                True,
+                True,
+                None,
+                None,
+                {"display": "none"},
+                None,
+            )
+        role = auth.current_role(fid)
+        can_edit = role in ("admin", "operator")
+        info = _facility(fid) or {}
+        keys, tokens = _tables(fid, info.get("timezone") or "UTC", can_edit)
+        title = html.Span(
+            [
+                html.Span(info.get("name", ""), className="fw-semibold"),
+                " ",
+                _role_badge(role),
+            ]
+        )
+        readonly = (
+            None
+            if can_edit
+            else view.status(READ_ONLY, "secondary", ids.SETTINGS_READONLY + "-msg")
+        )
+        admin = role == "admin"
+        return (
+            title,
+            readonly,
+            *[info.get(key) for key in FIELD_ORDER],
+            *([not can_edit] * n_fields),
+            not can_edit,
+            not can_edit,
+            not can_edit,
+            keys,
+            tokens,
+            {} if admin else {"display": "none"},
+            _members(fid) if admin else None,
+        )
+
+    @app.callback(
+        Output(ids.SET_SAVE_STATUS, "children"),
+        Output(ids.FACILITY_REFRESH, "data", allow_duplicate=True),
+        Input(ids.SET_SAVE, "n_clicks"),
+        State(ids.FACILITY, "value"),
+        *[State(cid, "value") for cid in FIELD_COMPONENTS],
+        prevent_initial_call=True,
+    )
+    def save(n_clicks, facility_id, *values):
+        if not n_clicks:
+            return no_update, no_update
+        try:
+            fid = auth.check_facility(facility_id, write=True)
+        except PermissionError as exc:
+            return _refuse(_sentence(exc)), no_update
+        changes = dict(zip(FIELD_ORDER, values, strict=True))
+        try:
+            with session_scope(_url()) as db:
+                accounts.update_facility(db, fid, **changes)
+        except accounts.FieldError as exc:
+            return _refuse(str(exc)), no_update
+        except (ValueError, LookupError) as exc:
+            return _refuse(str(exc)), no_update
+        return view.status("Saved.", "success", ids.SET_SAVE_STATUS + "-ok"), {
+            "n": n_clicks,
+            "select": fid,
+        }
+
+    # ----------------------------------------------------------------- keys
+
+    @app.callback(
+        Output(ids.KEY_SECRET, "children"),
+        Output(ids.KEY_TABLE, "children", allow_duplicate=True),
+        Output(ids.KEY_NAME, "value"),
+        Input(ids.KEY_CREATE, "n_clicks"),
+        State(ids.FACILITY, "value"),
+        State(ids.KEY_NAME, "value"),
+        prevent_initial_call=True,
+    )
+    def create_key(n_clicks, facility_id, name):
+        if not n_clicks:
+            return no_update, no_update, no_update
+        try:
+            fid = auth.check_facility(facility_id, write=True)
+        except PermissionError as exc:
+            return _refuse(_sentence(exc)), no_update, no_update
+        label = (name or "").strip()[:64] or "sensor"
+        with session_scope(_url()) as db:
+            secret = devices.create_api_key(db, fid, label)
+        zone = (_facility(fid) or {}).get("timezone") or "UTC"
+        keys, _tokens = _tables(fid, zone, True)
+        return view.secret_shown_once(f"Key for {label}", secret), keys, ""
+
+    @app.callback(
+        Output(ids.KEY_SECRET, "children", allow_duplicate=True),
+        Output(ids.KEY_TABLE, "children", allow_duplicate=True),
+        Input({"type": ids.KEY_REVOKE, "index": ALL}, "n_clicks"),
+        State(ids.FACILITY, "value"),
+        prevent_initial_call=True,
+    )
+    def revoke_key(clicks, facility_id):
+        target = _clicked(clicks)
+        if target is None:
+            return no_update, no_update
+        try:
+            fid = auth.check_facility(facility_id, write=True)
+        except PermissionError as exc:
+            return _refuse(_sentence(exc)), no_update
+        with session_scope(_url()) as db:
+            done = devices.revoke_api_key(db, fid, target)
+        zone = (_facility(fid) or {}).get("timezone") or "UTC"
+        keys, _tokens = _tables(fid, zone, True)
+        message = "Key revoked." if done else "That key was already revoked."
+        return view.status(message, "success" if done else "warning"), keys
+
+    # --------------------------------------------------------------- tokens
+
+    @app.callback(
+        Output(ids.TOKEN_SECRET, "children"),
+        Output(ids.TOKEN_TABLE, "children", allow_duplicate=True),
+        Output(ids.TOKEN_NAME, "value"),
+        Input(ids.TOKEN_CREATE, "n_clicks"),
+        State(ids.FACILITY, "value"),
+        State(ids.TOKEN_NAME, "value"),
+        prevent_initial_call=True,
+    )
+    def create_token(n_clicks, facility_id, name):
+        if not n_clicks:
+            return no_update, no_update, no_update
+        try:
+            fid = auth.check_facility(facility_id, write=True)
+        except PermissionError as exc:
+            return _refuse(_sentence(exc)), no_update, no_update
+        label = (name or "").strip()[:64] or "wall"
+        with session_scope(_url()) as db:
+            secret = devices.create_display_token(db, fid, label)
+        link = request.host_url.rstrip("/") + "/wall?token=" + secret
+        zone = (_facility(fid) or {}).get("timezone") or "UTC"
+        _keys, tokens = _tables(fid, zone, True)
+        shown = view.secret_shown_once(
+            f"Token for {label}", secret, f"Display URL: {link}"
+        )
+        return shown, tokens, ""
+
+    @app.callback(
+        Output(ids.TOKEN_SECRET, "children", allow_duplicate=True),
+        Output(ids.TOKEN_TABLE, "children", allow_duplicate=True),
+        Input({"type": ids.TOKEN_REVOKE, "index": ALL}, "n_clicks"),
+        State(ids.FACILITY, "value"),
+        prevent_initial_call=True,
+    )
+    def revoke_token(clicks, facility_id):
+        target = _clicked(clicks)
+        if target is None:
+            return no_update, no_update
+        try:
+            fid = auth.check_facility(facility_id, write=True)
+        except PermissionError as exc:
+            return _refuse(_sentence(exc)), no_update
+        with session_scope(_url()) as db:
+            done = devices.revoke_display_token(db, fid, target)
+        zone = (_facility(fid) or {}).get("timezone") or "UTC"
+        _keys, tokens = _tables(fid, zone, True)
+        message = "Token revoked." if done else "That token was already revoked."
+        return view.status(message, "success" if done else "warning"), tokens
+
+    # -------------------------------------------------------------- members
+
+    @app.callback(
+        Output(ids.MEMBER_STATUS, "children"),
+        Output(ids.MEMBER_TABLE, "children", allow_duplicate=True),
+        Output(ids.MEMBER_USERNAME, "value"),
+        Input(ids.MEMBER_ADD, "n_clicks"),
+        State(ids.FACILITY, "value"),
+        State(ids.MEMBER_USERNAME, "value"),
+        State(ids.MEMBER_ROLE, "value"),
+        prevent_initial_call=True,
+    )
+    def add_member(n_clicks, facility_id, username, role):
+        if not n_clicks:
+            return no_update, no_update, no_update
+        try:
+            fid = auth.require_admin(facility_id)
+        except PermissionError as exc:
+            return _refuse(_sentence(exc)), no_update, no_update
+        name = (username or "").strip()
+        try:
+            with session_scope(_url()) as db:
+                accounts.add_member(db, fid, name, role or "viewer")
+        except ValueError as exc:
+            return _refuse(str(exc)), no_update, no_update
+        return (view.status(f"{name} added as {role or 'viewer'}."), _members(fid), "")
+
+    @app.callback(
+        Output(ids.MEMBER_STATUS, "children", allow_duplicate=True),
+        Output(ids.MEMBER_TABLE, "children", allow_duplicate=True),
+        Input({"type": ids.MEMBER_ROLE_SELECT, "index": ALL}, "value"),
+        State(ids.FACILITY, "value"),
+        prevent_initial_call=True,
+    )
+    def change_role(_values, facility_id):
+        trigger = ctx.triggered_id
+        if not isinstance(trigger, dict) or not ctx.triggered:
+            return no_update, no_update
+        role = ctx.triggered[0].get("value")
+        try:
+            fid = auth.require_admin(facility_id)
+            user_id = int(trigger["index"])
+        except PermissionError as exc:
+            return _refuse(_sentence(exc)), no_update
+        except (KeyError, TypeError, ValueError):
+            return no_update, no_update
+        try:
+            with session_scope(_url()) as db:
+                before = accounts.membership_role(db, user_id, fid)
+                if before == role:
+                    return no_update, no_update
+                accounts.set_member_role(db, fid, user_id, role)
+        except ValueError as exc:
+            return _refuse(str(exc)), _members(fid)
+        return view.status("Role changed."), _members(fid)
+
+    @app.callback(
+        Output(ids.MEMBER_STATUS, "children", allow_duplicate=True),
+        Output(ids.MEMBER_TABLE, "children", allow_duplicate=True),
+        Input({"type": ids.MEMBER_REMOVE, "index": ALL}, "n_clicks"),
+        State(ids.FACILITY, "value"),
+        prevent_initial_call=True,
+    )
+    def remove_member(clicks, facility_id):
+        target = _clicked(clicks)
+        if target is None:
+            return no_update, no_update
+        try:
+            fid = auth.require_admin(facility_id)
+        except PermissionError as exc:
+            return _refuse(_sentence(exc)), no_update
+        try:
+            with session_scope(_url()) as db:
+                accounts.remove_member(db, fid, target)
+        except ValueError as exc:
+            return _refuse(str(exc)), _members(fid)
+        return view.status("Member removed."), _members(fid)
+
+    # ------------------------------------------------------------ facility
+
+    @app.callback(
+        Output(ids.NEW_FACILITY_STATUS, "children"),
+        Output(ids.FACILITY_REFRESH, "data", allow_duplicate=True),
+        Output(ids.NEW_FACILITY_NAME, "value"),
+        Input(ids.NEW_FACILITY_CREATE, "n_clicks"),
+        State(ids.NEW_FACILITY_NAME, "value"),
+        State(ids.NEW_FACILITY_TZ, "value"),
+        prevent_initial_call=True,
+    )
+    def create_facility(n_clicks, name, zone):
+        if not n_clicks or not auth.signed_in():
+            return no_update, no_update, no_update
+        try:
+            with session_scope(_url()) as db:
+                facility = accounts.create_facility_for(
+                    db, current_user.id, name or "", zone or "UTC"
+                )
+                new_id, new_name = facility.id, facility.name
+        except ValueError as exc:
+            return _refuse(str(exc)), no_update, no_update
+        return (
+            view.status(f"Facility {new_name} created; you are its admin."),
+            {"n": n_clicks, "select": new_id},
+            "",
+        )
+
+
+def _clicked(clicks) -> int | None:
+    """The index of the pattern-matched button that was really clicked."""
+    trigger = ctx.triggered_id
+    if not isinstance(trigger, dict) or not ctx.triggered:
+        return None
+    if not ctx.triggered[0].get("value"):
+        return None
+    try:
+        return int(trigger["index"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _sentence(exc: Exception) -> str:
+    text = str(exc) or READ_ONLY
+    if "read-only" in text:
+        return READ_ONLY
+    if "admin" in text:
+        return "Only an admin of this facility may manage members."
+    return text[:1].upper() + text[1:] + "."
+
+
+def _role_badge(role: str | None):
+    from dash_bootstrap_components import Badge
+
+    colors = {"admin": "primary", "operator": "info", "viewer": "secondary"}
+    return Badge(
+        role or "—", color=colors.get(role or "", "secondary"), id="settings-role-badge"
+    )

@@ -1,0 +1,431 @@
+"""Layout builders of /settings: facility details, device keys, wall tokens, members.
+
+Pure functions: data in, components out. Callbacks (callbacks/settings.py) fill
+them and enforce every permission on the server.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from components import ids
+
+ROLE_OPTIONS = [
+    {"label": "Admin", "value": "admin"},
+    {"label": "Operator", "value": "operator"},
+    {"label": "Viewer", "value": "viewer"},
+]
+DETAIL_FIELDS = (
+    # (id, facility key, label, input type, step, unit help)
+    (ids.SET_NAME, "name", "Name", "text", None, None),
+    (ids.SET_LOCATION, "location", "Location", "text", None, None),
+    (ids.SET_CAPACITY, "capacity_kw", "Capacity", "number", "any", "kW"),
+    (ids.SET_PANELS, "panel_count", "Panel count", "number", 1, None),
+    (ids.SET_VOLTAGE, "nominal_voltage", "Nominal voltage", "number", "any", "V"),
+    (ids.SET_INTERVAL, "expected_interval_s", "Reporting interval", "number", 1, "s"),
+    (ids.SET_WARNING, "voltage_warning_pct", "Warning threshold", "number", "any", "%"),
+    (
+        ids.SET_CRITICAL,
+        "voltage_critical_pct",
+        "Critical threshold",
+        "number",
+        "any",
+        "%",
+    ),
+    (ids.SET_HYSTERESIS, "voltage_hysteresis_pct", "Hysteresis", "number", "any", "%"),
+)
+FIELD_IDS = {key: cid for cid, key, *_ in DETAIL_FIELDS}
+FIELD_IDS["timezone"] = ids.SET_TIMEZONE
+
+
+def local_time(value: str | None, zone: str) -> str:
+    """``2024-05-01 14:03`` in the facility's zone, or ``—``."""
+    if not value:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(value).astimezone(ZoneInfo(zone))
+    except (ValueError, KeyError):
+        return value
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def _field(cid: str, label: str, kind: str, step, unit: str | None) -> dbc.Col:
+    control = dbc.Input(id=cid, type=kind, step=step, debounce=False)
+    if unit:
+        control = dbc.InputGroup([control, dbc.InputGroupText(unit)])
+    return dbc.Col(
+        [dbc.Label(label, html_for=cid), control],
+        md=6,
+        lg=4,
+        className="mb-3",
+    )
+
+
+def details_card(zones: list[str]) -> dbc.Card:
+    fields = [
+        _field(cid, label, kind, step, unit)
+        for cid, _k, label, kind, step, unit in DETAIL_FIELDS
+    ]
+    fields.insert(
+        2,
+        dbc.Col(
+            [
+                dbc.Label("Time zone", html_for=ids.SET_TIMEZONE),
+                dcc.Dropdown(
+                    id=ids.SET_TIMEZONE,
+                    options=zones,
+                    clearable=False,
+                    searchable=True,
+                    placeholder="IANA time zone, e.g. Europe/Berlin",
+                ),
+            ],
+            md=6,
+            lg=4,
+            className="mb-3",
+        ),
+    )
+    return dbc.Card(
+        [
+            dbc.CardHeader(html.H2("Facility details", className="h5 mb-0")),
+            dbc.CardBody(
+                [
+                    dbc.Row(fields),
+                    html.Div(
+                        [
+                            dbc.Button(
+                                "Save changes",
+                                id=ids.SET_SAVE,
+                                color="primary",
+                                n_clicks=0,
+                            ),
+                            html.Div(
+                                id=ids.SET_SAVE_STATUS, className="ms-3 flex-grow-1"
+                            ),
+                        ],
+                        className="d-flex align-items-center",
+                    ),
+                ]
+            ),
+        ],
+        className="settings-section",
+    )
+
+
+def secrets_card(
+    title: str,
+    help_text: str,
+    name_id: str,
+    create_id: str,
+    secret_id: str,
+    table_id: str,
+    placeholder: str,
+) -> dbc.Card:
+    return dbc.Card(
+        [
+            dbc.CardHeader(html.H2(title, className="h5 mb-0")),
+            dbc.CardBody(
+                [
+                    html.P(help_text, className="text-body-secondary small"),
+                    dbc.InputGroup(
+                        [
+                            dbc.Input(
+                                id=name_id,
+                                placeholder=placeholder,
+                                maxLength=64,
+                                type="text",
+                            ),
+                            dbc.Button(
+                                "Create", id=create_id, color="primary", n_clicks=0
+                            ),
+                        ],
+                        className="mb-3",
+                    ),
+                    html.Div(id=secret_id),
+                    html.Div(id=table_id),
+                ]
+            ),
+        ],
+        className="settings-section",
+    )
+
+
+def members_card() -> dbc.Card:
+    return dbc.Card(
+        [
+            dbc.CardHeader(html.H2("Members and roles", className="h5 mb-0")),
+            dbc.CardBody(
+                [
+                    html.P(
+                        "Admins manage everything here; operators change settings, "
+                        "keys and display tokens; viewers only look.",
+                        className="text-body-secondary small",
+                    ),
+                    dbc.InputGroup(
+                        [
+                            dbc.Input(
+                                id=ids.MEMBER_USERNAME,
+                                placeholder="Username",
+                                type="text",
+                                maxLength=64,
+                            ),
+                            dbc.Select(
+                                id=ids.MEMBER_ROLE, options=ROLE_OPTIONS, value="viewer"
+                            ),
+                            dbc.Button(
+                                "Add member",
+                                id=ids.MEMBER_ADD,
+                                color="primary",
+                                n_clicks=0,
+                            ),
+                        ],
+                        className="mb-3",
+                    ),
+                    html.Div(id=ids.MEMBER_STATUS),
+                    html.Div(id=ids.MEMBER_TABLE),
+                ]
+            ),
+        ],
+        id=ids.MEMBERS_SECTION,
+        className="settings-section",
+        style={"display": "none"},
+    )
+
+
+def new_facility_card(zones: list[str]) -> dbc.Card:
+    return dbc.Card(
+        [
+            dbc.CardHeader(html.H2("New facility", className="h5 mb-0")),
+            dbc.CardBody(
+                [
+                    html.P(
+                        "You become the admin of a facility you create.",
+                        className="text-body-secondary small",
+                    ),
+                    dbc.Row(
+                        [
+                            dbc.Col(
+                                dbc.Input(
+                                    id=ids.NEW_FACILITY_NAME,
+                                    placeholder="Facility name",
+                                    maxLength=120,
+                                ),
+                                md=5,
+                                className="mb-2",
+                            ),
+                            dbc.Col(
+                                dcc.Dropdown(
+                                    id=ids.NEW_FACILITY_TZ,
+                                    options=zones,
+                                    value="UTC",
+                                    clearable=False,
+                                ),
+                                md=4,
+                                className="mb-2",
+                            ),
+                            dbc.Col(
+                                dbc.Button(
+                                    "Create facility",
+                                    id=ids.NEW_FACILITY_CREATE,
+                                    color="secondary",
+                                    n_clicks=0,
+                                ),
+                                md=3,
+                                className="mb-2",
+                            ),
+                        ]
+                    ),
+                    html.Div(id=ids.NEW_FACILITY_STATUS),
+                ]
+            ),
+        ],
+        className="settings-section",
+    )
+
+
+def tariff_placeholder() -> html.Div:
+    """The forecasting engineer fills this section (tariff editing)."""
+    return html.Div(
+        dbc.Card(
+            [
+                dbc.CardHeader(html.H2("Tariff", className="h5 mb-0")),
+                dbc.CardBody(
+                    html.P(
+                        "Tariff settings are not available yet.",
+                        className="text-body-secondary mb-0",
+                    )
+                ),
+            ],
+            className="settings-section",
+        ),
+        id=ids.TARIFF_SETTINGS,
+    )
+
+
+def layout(zones: list[str]) -> html.Div:
+    return html.Div(
+        [
+            dcc.Store(id=ids.SETTINGS_REFRESH, data=0),
+            html.Div(
+                [
+                    html.H1("Settings", className="h3 mb-0"),
+                    html.Span(id=ids.SETTINGS_FACILITY_TITLE, className="ms-3"),
+                ],
+                className="d-flex align-items-center mb-3",
+            ),
+            html.Div(id=ids.SETTINGS_READONLY),
+            html.Div(id=ids.SETTINGS_ALERT),
+            details_card(zones),
+            secrets_card(
+                "Device API keys",
+                "Sensors send readings with a key in the X-API-Key header. A new key "
+                "is shown once; only its prefix is kept.",
+                ids.KEY_NAME,
+                ids.KEY_CREATE,
+                ids.KEY_SECRET,
+                ids.KEY_TABLE,
+                "Key name, e.g. inverter-roof",
+            ),
+            secrets_card(
+                "Wall display tokens",
+                "A token opens the read-only wall display (/wall) of this facility "
+                "without a sign-in. Revoke it to end that display's access.",
+                ids.TOKEN_NAME,
+                ids.TOKEN_CREATE,
+                ids.TOKEN_SECRET,
+                ids.TOKEN_TABLE,
+                "Display name, e.g. lobby screen",
+            ),
+            members_card(),
+            tariff_placeholder(),
+            new_facility_card(zones),
+        ],
+        className="settings-page container-xl",
+    )
+
+
+def status(message: str, color: str = "success", cid: str | None = None) -> dbc.Alert:
+    kwargs = {"id": cid} if cid else {}
+    return dbc.Alert(
+        message, color=color, className="py-2 mb-0", dismissable=False, **kwargs
+    )
+
+
+def secret_shown_once(label: str, secret: str, extra: str | None = None) -> dbc.Alert:
+    return dbc.Alert(
+        [
+            html.Div(label, className="fw-semibold mb-1"),
+            html.Code(
+                secret,
+                className="secret-once d-block mb-1",
+                id=f"{label.split()[0].lower()}-secret-value",
+            ),
+            html.Div(extra, className="secret-once small mb-1") if extra else None,
+            html.Small(
+                "Copy it now: it is shown only once.", className="text-body-secondary"
+            ),
+        ],
+        color="warning",
+        className="mb-3",
+    )
+
+
+def secrets_table(
+    items: list[dict[str, Any]], zone: str, revoke_type: str, can_edit: bool, empty: str
+) -> html.Div:
+    if not items:
+        return html.P(empty, className="text-body-secondary small mb-0")
+    head = html.Thead(
+        html.Tr(
+            [
+                html.Th("Name"),
+                html.Th("Prefix"),
+                html.Th("Created"),
+                html.Th("Last used"),
+                html.Th("Status"),
+                html.Th(""),
+            ]
+        )
+    )
+    rows = []
+    for item in items:
+        revoked = item["revoked_at"] is not None
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(item["name"]),
+                    html.Td(html.Code(item["prefix"] + "…")),
+                    html.Td(local_time(item["created_at"], zone)),
+                    html.Td(local_time(item["last_used_at"], zone)),
+                    html.Td(
+                        dbc.Badge("revoked", color="secondary")
+                        if revoked
+                        else dbc.Badge("active", color="success")
+                    ),
+                    html.Td(
+                        None
+                        if revoked or not can_edit
+                        else dbc.Button(
+                            "Revoke",
+                            id={"type": revoke_type, "index": item["id"]},
+                            color="outline-danger",
+                            size="sm",
+                            n_clicks=0,
+                        )
+                    ),
+                ],
+                id=f"{revoke_type}-row-{item['id']}",
+            )
+        )
+    return dbc.Table(
+        [head, html.Tbody(rows)],
+        size="sm",
+        hover=True,
+        responsive=True,
+        className="align-middle mb-0",
+    )
+
+
+def members_table(members: list[dict[str, Any]], me: int | None) -> dbc.Table:
+    head = html.Thead(
+        html.Tr([html.Th("User"), html.Th("Email"), html.Th("Role"), html.Th("")])
+    )
+    rows = []
+    for m in members:
+        rows.append(
+            html.Tr(
+                [
+                    html.Td([m["username"], " (you)" if m["user_id"] == me else ""]),
+                    html.Td(m["email"] or "—"),
+                    html.Td(
+                        dbc.Select(
+                            id={"type": ids.MEMBER_ROLE_SELECT, "index": m["user_id"]},
+                            options=ROLE_OPTIONS,
+                            value=m["role"],
+                            size="sm",
+                        )
+                    ),
+                    html.Td(
+                        dbc.Button(
+                            "Remove",
+                            id={"type": ids.MEMBER_REMOVE, "index": m["user_id"]},
+                            color="outline-danger",
+                            size="sm",
+                            n_clicks=0,
+                        )
+                    ),
+                ],
+                id=f"member-row-{m['user_id']}",
+            )
+        )
+    return dbc.Table(
+        [head, html.Tbody(rows)],
+        size="sm",
+        hover=True,
+        responsive=True,
+        className="align-middle mb-0",
+    )
