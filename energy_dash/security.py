@@ -97,7 +97,7 @@ def init_security(app, settings) -> None:
         count = len(app._inline_scripts) + _global_inline_count()
         if count != cache["count"]:
             cache["policy"] = content_security_policy([boot_hash, *app.csp_hashes()])
-            cache["count"] = len(app._inline_scripts)
+            cache["count"] = count
         return str(cache["policy"])
 
     @server.after_request
