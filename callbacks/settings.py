@@ -11,12 +11,11 @@ import logging
 from typing import Any
 
 from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
-from flask import request
 from flask_login import current_user
 
 from components import ids
 from components import settings as view
-from energy_dash import auth
+from energy_dash import auth, web
 from energy_dash.data import accounts, devices
 from energy_dash.db import session_scope
 
@@ -236,7 +235,7 @@ def register(app: Dash) -> None:
         label = (name or "").strip()[:64] or "wall"
         with session_scope(_url()) as db:
             secret = devices.create_display_token(db, fid, label)
-        link = request.host_url.rstrip("/") + "/wall?token=" + secret
+        link = web.public_base_url() + "/wall?token=" + secret
         zone = (_facility(fid) or {}).get("timezone") or "UTC"
         _keys, tokens = _tables(fid, zone, True)
         shown = view.secret_shown_once(

@@ -40,8 +40,9 @@ DEMO_FACILITY = {
     "capacity_kw": 50.0,
     "panel_count": 88,  # 88 × 400 W ≈ 35 kWp, the simulator's array
     "nominal_voltage": 230.0,
-    # History is one reading a minute; the live simulator posts every 10 s.
-    "expected_interval_s": 60,
+    # The live simulator posts every 10 s (history is one reading a minute): live
+    # power, "connected" and the wall's stale badge follow the live sensor.
+    "expected_interval_s": 10,
 }
 
 

@@ -107,6 +107,7 @@ def scheduled_jobs(settings: Settings) -> list[tuple[str, int, Callable[[], obje
     """(name, interval in seconds, callable) of every job this app runs."""
     return [
         ("offline_check", 60, lambda: check_offline_now(settings)),
+        ("alert_delivery", 60, lambda: deliver_alerts_now(settings)),
         (
             "forecast_refresh",
             settings.forecast_interval_minutes * 60,

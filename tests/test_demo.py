@@ -74,7 +74,7 @@ def test_demo_seeds_two_days_of_minute_readings(database_url, seeded):
         )
         assert facility.nominal_voltage == 230.0
         assert facility.capacity_kw == 50.0
-        assert facility.expected_interval_s == 60
+        assert facility.expected_interval_s == 10
         assert facility.panel_count == 88
         tariff = session.scalar(select(Tariff).where(Tariff.facility_id == 1))
         assert (tariff.currency, tariff.import_price, tariff.export_price) == (

@@ -67,3 +67,15 @@ def test_offline_detection_with_a_frozen_clock(settings, facility):
     assert row["kind"] == "offline"
     assert row["started_at"] == pd.Timestamp("2025-06-01 10:04", tz="UTC")
     assert row["ended_at"] == pd.Timestamp("2025-06-01 10:31", tz="UTC")
+
+
+def test_every_job_is_scheduled(settings):
+    from energy_dash.jobs import scheduled_jobs
+
+    jobs = {name: interval for name, interval, _ in scheduled_jobs(settings)}
+    assert jobs == {
+        "offline_check": 60,
+        "alert_delivery": 60,
+        "forecast_refresh": 3600,
+        "anomaly_check": 900,
+    }
