@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from energy_dash.db import driver_cursor, driver_sql
 from energy_dash.models import Alert, Facility
 
 VOLTAGE_KINDS = ("voltage_high", "voltage_low", "outage")
@@ -146,14 +147,10 @@ def _message(alert: Alert, t: Thresholds) -> str:
     )
 
 
-_OPEN_VOLTAGE_ALERT = (
-    select(Alert.id)
-    .where(
-        Alert.facility_id == bindparam("facility_id"),
-        Alert.ended_at.is_(None),
-        Alert.kind.in_(VOLTAGE_KINDS),
-    )
-    .limit(1)
+_OPEN_VOLTAGE_ALERT_SQL = (
+    "SELECT id FROM alerts WHERE facility_id = %s AND ended_at IS NULL AND kind IN ("
+    + ", ".join(f"'{kind}'" for kind in VOLTAGE_KINDS)
+    + ") LIMIT 1"
 )
 
 
@@ -168,10 +165,9 @@ def apply_voltage_alerts(
         return []
     t = Thresholds.of(facility)
     if all(classify(v, t) is None for _, v, _ in readings):
-        open_id = session.connection().execute(
-            _OPEN_VOLTAGE_ALERT, {"facility_id": facility.id}
-        ).first()
-        if open_id is None:
+        cursor = driver_cursor(session)
+        cursor.execute(driver_sql(session, _OPEN_VOLTAGE_ALERT_SQL), (facility.id,))
+        if cursor.fetchone() is None:
             return []  # the common case: normal voltage, nothing open
     row = session.scalars(
         select(Alert)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
-from sqlalchemy import Engine, bindparam, create_engine, select, text
+from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     DataError,
@@ -50,8 +50,8 @@ from energy_dash.data.devices import (
     ensure_bootstrap_key,
     touch_api_key,
 )
-from energy_dash.db import get_engine, session_scope
-from energy_dash.models import ApiKey, Facility
+from energy_dash.db import driver_cursor, driver_sql, get_engine, session_scope
+from energy_dash.models import Facility
 
 from .openapi import (
     API_KEY_HEADER,
@@ -186,25 +186,28 @@ class IngestState:
         return info
 
 
-_KEY_LOOKUP = select(
-    ApiKey.id, ApiKey.facility_id, ApiKey.name, ApiKey.key_hash
-).where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))
+_KEY_LOOKUP_SQL = (
+    "SELECT id, facility_id, name, key_hash FROM api_keys "
+    "WHERE key_hash = %s AND revoked_at IS NULL"
+)
 
 
 def find_key(session, secret: str | None) -> DeviceKey | None:
     """:func:`energy_dash.data.devices.find_api_key` on the hot path.
 
     Same rule (SHA-256 digest looked up by its unique index, compared again in
-    constant time, revoked keys refused) with a statement built once and run on
-    the session's connection: about a third of the ORM query's cost per request.
+    constant time, revoked keys refused) as one plain DB-API statement: a fraction
+    of an ORM query's cost per request.
     """
     if not secret or len(secret) > 256:
         return None
     hashed = digest(secret)
-    row = session.connection().execute(_KEY_LOOKUP, {"key_hash": hashed}).first()
-    if row is None or not hmac.compare_digest(row.key_hash, hashed):
+    cursor = driver_cursor(session)
+    cursor.execute(driver_sql(session, _KEY_LOOKUP_SQL), (hashed,))
+    row = cursor.fetchone()
+    if row is None or not hmac.compare_digest(row[3], hashed):
         return None
-    return DeviceKey(row.id, row.facility_id, row.name)
+    return DeviceKey(row[0], row[1], row[2])
 
 
 def _state() -> IngestState:

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from energy_dash.alerts import apply_voltage_alerts
+from energy_dash.db import driver_cursor, driver_sql
 from energy_dash.models import (
     ENERGY_FIELDS,
     READING_FIELDS,
@@ -122,12 +122,36 @@ def _next_id(session: Session) -> int:
     return (session.execute(select(func.max(TABLE.c.id))).scalar() or 0) + 1
 
 
-_INSERT_ONE = {
-    name: module.insert(TABLE)
-    .on_conflict_do_nothing(index_elements=["facility_id", "device_id", "ts_ms"])
-    .returning(TABLE.c.id)
-    for name, module in (("sqlite", sqlite), ("postgresql", postgresql))
-}
+_INSERT_ONE_SQL = (
+    f"INSERT INTO readings ({', '.join(_INSERT_COLUMNS)}) "
+    f"VALUES ({', '.join(['%s'] * len(_INSERT_COLUMNS))}) "
+    "ON CONFLICT (facility_id, device_id, ts_ms) DO NOTHING RETURNING id"
+)
+_EXISTING_ID_SQL = (
+    "SELECT id FROM readings WHERE facility_id = %s AND device_id = %s AND ts_ms = %s"
+)
+_ROLLUP_COLUMNS = (
+    "facility_id", "bucket_ms", "samples", "self_supplied",
+    *(f"{f}_{k}" for f in READING_FIELDS for k in ("sum", "n")),
+)
+_ROLLUP_ONE_SQL = (
+    f"INSERT INTO reading_rollups ({', '.join(_ROLLUP_COLUMNS)}) "
+    f"VALUES ({', '.join(['%s'] * len(_ROLLUP_COLUMNS))}) "
+    "ON CONFLICT (facility_id, bucket_ms) DO UPDATE SET "
+    + ", ".join(
+        f"{c} = reading_rollups.{c} + excluded.{c}" for c in _ROLLUP_COLUMNS[2:]
+    )
+)
+
+
+def _rollup_one(values: tuple) -> tuple:
+    """The rollup delta of one row built by :func:`_values`."""
+    produced, consumed = values[3], values[4]
+    delta: list[Any] = [values[0], values[2] // BUCKET_MS * BUCKET_MS, 1,
+                        min(produced, consumed)]
+    for value in values[3:]:
+        delta += [0.0, 0] if value is None else [value, 1]
+    return tuple(delta)
 
 
 def store_one(
@@ -136,18 +160,14 @@ def store_one(
     """Store one validated row; returns (created, id, alerts opened or escalated)."""
     lock_facility(session, facility.id)
     values = _values(facility.id, row)
-    params = dict(zip(_INSERT_COLUMNS, values, strict=True))
-    new_id = session.execute(_INSERT_ONE[dialect_name(session)], params).scalar()
-    if new_id is None:
-        existing = session.execute(
-            select(TABLE.c.id).where(
-                TABLE.c.facility_id == facility.id,
-                TABLE.c.device_id == row["device_id"],
-                TABLE.c.ts_ms == row["ts_ms"],
-            )
-        ).scalar_one()
-        return False, existing, []
-    _add_to_rollups(session, facility.id, new_id, row["ts_ms"], row["ts_ms"])
+    cursor = driver_cursor(session)  # the sensor hot path: plain DB-API statements
+    cursor.execute(driver_sql(session, _INSERT_ONE_SQL), values)
+    inserted = cursor.fetchone()
+    if inserted is None:
+        cursor.execute(driver_sql(session, _EXISTING_ID_SQL), values[:3])
+        return False, cursor.fetchone()[0], []
+    new_id = inserted[0]
+    cursor.execute(driver_sql(session, _ROLLUP_ONE_SQL), _rollup_one(values))
     alerts = []
     if row.get("voltage") is not None:
         alerts = apply_voltage_alerts(
