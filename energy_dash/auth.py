@@ -45,6 +45,7 @@ from flask import (
     request,
     session,
 )
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import AnonymousUserMixin, LoginManager, UserMixin, current_user
 from limits import RateLimitItemPerHour, RateLimitItemPerMinute
 from limits.storage import storage_from_string
@@ -64,6 +65,7 @@ CSRF_FIELD = "csrf_token"
 CSRF_SESSION_KEY = "_csrf"
 DISPLAY_SESSION_KEY = "display"
 DEFAULT_AFTER_LOGIN = "/dashboard"
+SENSOR_API = "/api/hardware/"  # devices: authenticated by their key, not a session
 SIGNED_IN_CALLBACK_MAX_BYTES = 4 * 1024 * 1024
 
 PUBLIC_ROUTES = (
@@ -471,6 +473,8 @@ class LoginGate(Auth):
     # The decision, one request at a time.
     def check(self):
         path = request.path
+        if path.startswith(SENSOR_API):
+            return None  # devices authenticate with their key (ingest.api)
         if not _same_origin():
             return _json_error(403, "cross-origin request refused")
         if path == WALL_PATH and "token" in request.args:
@@ -524,12 +528,25 @@ def _same_origin() -> bool:
     """
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return True
-    if request.path.startswith("/api/hardware/"):
+    if request.path.startswith(SENSOR_API):
         return True
     origin = request.headers.get("Origin")
     if origin is None:
         return True
     return origin != "null" and urlsplit(origin).netloc == request.host
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, except for the sensor API.
+
+    Devices never carry a session cookie; skipping the session there saves its
+    serializer set-up on every reading and guarantees no cookie is ever set.
+    """
+
+    def open_session(self, app: Flask, request):
+        if request.path.startswith(SENSOR_API):
+            return self.null_session_class()
+        return super().open_session(app, request)
 
 
 def public_callback(output_spec: str) -> None:
@@ -556,6 +573,7 @@ def init_auth(app, settings) -> LoginGate:
         REMEMBER_COOKIE_REFRESH_EACH_REQUEST=False,
         PERMANENT_SESSION_LIFETIME=timedelta(days=REMEMBER_DAYS),
     )
+    server.session_interface = CookieSessions()
     login_manager.init_app(server)
     server.extensions["energy_dash_login_throttle"] = LoginThrottle(
         settings.login_rate_storage or "memory://"

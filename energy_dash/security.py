@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
+from energy_dash.auth import SENSOR_API
+
 THEME_COOKIE = "energy_dash_theme"
-SENSOR_API = "/api/hardware/"
 THEMES = ("light", "dark")
 
 
