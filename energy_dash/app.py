@@ -16,14 +16,12 @@ ASSETS_FOLDER = PROJECT_ROOT / "assets"
 
 
 def _reset_page_registry() -> None:
-    """The pages registry is global to the process; each new app starts clean."""
-    dash.page_registry.clear()
-    try:
-        from dash import _pages
+    """The pages registry is global to the process; each new app starts clean.
 
-        _pages.CONFIG.clear()
-    except (ImportError, AttributeError):  # pragma: no cover - older Dash
-        pass
+    (Dash rebinds its pages CONFIG to each new app's config, so an earlier app in
+    the same process keeps its own.)
+    """
+    dash.page_registry.clear()
 
 
 def create_app(settings: Settings | None = None) -> Dash:

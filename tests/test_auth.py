@@ -473,3 +473,58 @@ def test_reset_link_ignores_a_forged_host_when_a_base_url_is_set(
     ).get_content()
     assert "https://energy.example.org/reset-password/" in body
     assert "evil.example" not in body
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A private redis-server on a free port (REQUIRE_REDIS=1: missing = failure)."""
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if os.environ.get("REQUIRE_REDIS") == "1":
+            pytest.fail("REQUIRE_REDIS=1 but redis-server is not installed")
+        pytest.skip("redis-server not installed: shared lockout not tested")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    folder = tmp_path_factory.mktemp("redis")
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(folder)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    server.terminate()
+    server.wait(10)
+
+
+def test_lockout_is_shared_by_workers_through_redis(settings, make_user, redis_url):
+    """Two apps (two gunicorn workers) counting failures in the same Redis."""
+    import uuid
+    from dataclasses import replace
+
+    from energy_dash.app import create_app
+
+    shared = replace(settings, login_rate_storage=redis_url)
+    workers = [create_app(shared), create_app(shared)]
+    name = f"carol{uuid.uuid4().hex[:8]}"  # one Redis serves both engines' runs
+    make_user(name)
+    for i in range(10):
+        client = workers[i % 2].server.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"198.51.100.{i + 1}"
+        response = login_client(client, name, "wrong password!", expect_success=False)
+        assert response.status_code == 200
+    for worker in workers:
+        client = worker.server.test_client()
+        client.environ_base["REMOTE_ADDR"] = "198.51.100.200"
+        assert login_client(client, name, expect_success=False).status_code == 429
