@@ -500,6 +500,21 @@ def _valid_rows(items, key: DeviceKey, now_s: float, rejected: list) -> list[dic
     return rows
 
 
+def _keyed_facility(session, state: IngestState, secret: str):
+    """(facility, None) for a valid, unthrottled key; else (None, the refusal)."""
+    key = state.authenticate(session, secret)
+    if key is None:
+        return None, _unauthorized()
+    retry = state.rate_limited(key)
+    if retry:
+        return None, _rate_limited(retry)
+    facility = state.facility(session, key.facility_id, fresh=True)
+    if facility is None:
+        return None, _unauthorized()
+    state.touch(session, key)
+    return facility, None
+
+
 @bp.get("/api/hardware/status")
 def get_status():
     """Is the key's facility connected: last reading, expected interval, 24 h count."""
@@ -510,18 +525,11 @@ def get_status():
     now_ms = int(time.time() * 1000)
     try:
         with session_scope(state.database_url) as session:
-            key = state.authenticate(session, secret)
-            if key is None:
-                return _unauthorized()
-            retry = state.rate_limited(key)
-            if retry:
-                return _rate_limited(retry)
-            facility = state.facility(session, key.facility_id, fresh=True)
-            if facility is None:
-                return _unauthorized()
+            facility, refusal = _keyed_facility(session, state, secret)
+            if refusal is not None:
+                return refusal
             last = _readings.last_reading(session, facility.id)
             count = _readings.count_since(session, facility.id, now_ms - DAY_MS)
-            state.touch(session, key)
     except SQLAlchemyError as exc:
         return _db_failure(exc)
     interval_s = int(facility.expected_interval_s)
@@ -547,16 +555,9 @@ def get_config():
         return _unauthorized()
     try:
         with session_scope(state.database_url) as session:
-            key = state.authenticate(session, secret)
-            if key is None:
-                return _unauthorized()
-            retry = state.rate_limited(key)
-            if retry:
-                return _rate_limited(retry)
-            facility = state.facility(session, key.facility_id, fresh=True)
-            if facility is None:
-                return _unauthorized()
-            state.touch(session, key)
+            facility, refusal = _keyed_facility(session, state, secret)
+            if refusal is not None:
+                return refusal
     except SQLAlchemyError as exc:
         return _db_failure(exc)
     thresholds = Thresholds.of(facility)
