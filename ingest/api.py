@@ -314,9 +314,11 @@ def _read_body(limit: int) -> bytes:
 def post_reading():
     """Store one reading (CONTRACT §4).
 
-    The body is parsed and validated before any database work, so the write
-    transaction (and the SQLite writer lock) lasts only for key lookup, insert and
-    alert evaluation. Answers keep their precedence: 401, 429, then 400/403/422.
+    The body is parsed and validated, and the key checked in a read-only
+    transaction, before the write transaction starts: writers of one database
+    queue behind each other (SQLite's lock), so the write transaction holds only
+    the insert, its rollup and alert evaluation. Answers keep their precedence:
+    401, 429, then 400/403/422.
     """
     received_s = time.time()
     state = _state()
@@ -328,34 +330,23 @@ def post_reading():
         return early
     row, refusal, claimed = _parse_reading(received_s)
     try:
-        if row is None:
-            with session_scope(state.database_url) as session:
-                key = state.authenticate(session, secret)
-            if key is None:
-                return _unauthorized()
-            retry = state.rate_limited(key)
-            if retry:
-                return _rate_limited(retry)
-            if claimed is not None and claimed != key.facility_id:
-                return _forbidden()
-            return refusal
-        writer = state.writer.hold()
-        with writer, session_scope(state.database_url, **_WRITE) as session:
+        with session_scope(state.database_url) as session:
             key = state.authenticate(session, secret)
-            if key is None:
-                return _unauthorized()
-            retry = state.rate_limited(key)
-            if retry:
-                return _rate_limited(retry)
-            if claimed is not None and claimed != key.facility_id:
-                return _forbidden()
-            if row["ts_ms"] is None:
-                row["ts_ms"] = int(received_s * 1000)
-            if row["device_id"] is None:
-                row["device_id"] = key.name
-            facility = state.facility(session, key.facility_id)
-            if facility is None:
-                return _unauthorized()
+            facility = None if key is None else state.facility(session, key.facility_id)
+        if key is None or facility is None:
+            return _unauthorized()
+        retry = state.rate_limited(key)
+        if retry:
+            return _rate_limited(retry)
+        if claimed is not None and claimed != key.facility_id:
+            return _forbidden()
+        if row is None:
+            return refusal
+        if row["ts_ms"] is None:
+            row["ts_ms"] = int(received_s * 1000)
+        if row["device_id"] is None:
+            row["device_id"] = key.name
+        with state.writer.hold(), session_scope(state.database_url, **_WRITE) as session:
             created, reading_id, alerts = _readings.store_one(session, facility, row)
             state.touch(session, key)
     except SQLAlchemyError as exc:
