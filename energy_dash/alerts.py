@@ -147,7 +147,7 @@ def _message(alert: Alert, t: Thresholds) -> str:
     )
 
 
-_OPEN_VOLTAGE_ALERT_SQL = (
+OPEN_VOLTAGE_ALERT_SQL = (
     "SELECT id FROM alerts WHERE facility_id = %s AND ended_at IS NULL AND kind IN ("
     + ", ".join(f"'{kind}'" for kind in VOLTAGE_KINDS)
     + ") LIMIT 1"
@@ -166,7 +166,7 @@ def apply_voltage_alerts(
     t = Thresholds.of(facility)
     if all(classify(v, t) is None for _, v, _ in readings):
         cursor = driver_cursor(session)
-        cursor.execute(driver_sql(session, _OPEN_VOLTAGE_ALERT_SQL), (facility.id,))
+        cursor.execute(driver_sql(session, OPEN_VOLTAGE_ALERT_SQL), (facility.id,))
         if cursor.fetchone() is None:
             return []  # the common case: normal voltage, nothing open
     row = session.scalars(

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     DataError,
@@ -50,8 +50,12 @@ from energy_dash.data.devices import (
     ensure_bootstrap_key,
     touch_api_key,
 )
-from energy_dash.db import driver_cursor, driver_sql, get_engine, session_scope
-from energy_dash.models import Facility
+from energy_dash.db import (
+    as_driver,
+    driver_connection,
+    get_engine,
+    session_scope,
+)
 
 from .openapi import (
     API_KEY_HEADER,
@@ -106,8 +110,9 @@ class FacilityInfo:
     voltage_hysteresis_pct: float
 
 
-_FACILITY_COLUMNS = tuple(
-    getattr(Facility, name) for name in FacilityInfo.__dataclass_fields__
+_FACILITY_SQL = (
+    f"SELECT {', '.join(FacilityInfo.__dataclass_fields__)} FROM facilities "
+    "WHERE id = %s"
 )
 
 
@@ -143,8 +148,9 @@ class IngestState:
                 type(exc).__name__,
             )
 
-    def authenticate(self, session, secret: str) -> DeviceKey | None:
-        key = find_key(session, secret)
+    def authenticate(self, target, secret: str) -> DeviceKey | None:
+        """The key for ``secret`` (``target``: a session or driver transaction)."""
+        key = find_key(target, secret)
         if (
             key is None
             and self._bootstrap_digest is not None
@@ -153,31 +159,38 @@ class IngestState:
             # Facility 1 may have been created after start-up: register lazily. This
             # runs only on the 401 path for the bootstrap secret, so it costs nothing
             # on the hot path.
-            ensure_bootstrap_key(session, self._bootstrap_secret, BOOTSTRAP_FACILITY)
-            key = find_key(session, secret)
+            with session_scope(self.database_url, **_WRITE) as session:
+                ensure_bootstrap_key(
+                    session, self._bootstrap_secret, BOOTSTRAP_FACILITY
+                )
+            key = find_key(target, secret)
         return key
 
     def rate_limited(self, key: DeviceKey) -> int:
         return 0 if self.limiter is None else self.limiter.hit(key.id)
 
-    def touch(self, session, key: DeviceKey) -> None:
+    def touch(self, key: DeviceKey, session=None) -> None:
+        """Record the key's last use, at most once a minute per key and process."""
         now = time.monotonic()
         last = self._touched.get(key.id)
         if last is not None and now - last < TOUCH_EVERY_S:
             return
         self._touched[key.id] = now
-        touch_api_key(session, key.id)
+        if session is not None:
+            touch_api_key(session, key.id)
+            return
+        with session_scope(self.database_url, **_WRITE) as own:
+            touch_api_key(own, key.id)
 
     # -- facilities
-    def facility(self, session, facility_id: int, *, fresh: bool = False):
+    def facility(self, target, facility_id: int, *, fresh: bool = False):
+        """The facility's ingest fields, cached a few seconds per process."""
         now = time.monotonic()
         if not fresh:
             hit = self._facilities.get(facility_id)
             if hit is not None and hit[0] > now:
                 return hit[1]
-        row = session.execute(
-            select(*_FACILITY_COLUMNS).where(Facility.id == facility_id)
-        ).first()
+        row = as_driver(target).execute(_FACILITY_SQL, (facility_id,)).fetchone()
         if row is None:
             self._facilities.pop(facility_id, None)
             return None
@@ -192,7 +205,7 @@ _KEY_LOOKUP_SQL = (
 )
 
 
-def find_key(session, secret: str | None) -> DeviceKey | None:
+def find_key(target, secret: str | None) -> DeviceKey | None:
     """:func:`energy_dash.data.devices.find_api_key` on the hot path.
 
     Same rule (SHA-256 digest looked up by its unique index, compared again in
@@ -202,9 +215,7 @@ def find_key(session, secret: str | None) -> DeviceKey | None:
     if not secret or len(secret) > 256:
         return None
     hashed = digest(secret)
-    cursor = driver_cursor(session)
-    cursor.execute(driver_sql(session, _KEY_LOOKUP_SQL), (hashed,))
-    row = cursor.fetchone()
+    row = as_driver(target).execute(_KEY_LOOKUP_SQL, (hashed,)).fetchone()
     if row is None or not hmac.compare_digest(row[3], hashed):
         return None
     return DeviceKey(row[0], row[1], row[2])
@@ -330,25 +341,31 @@ def post_reading():
         return early
     row, refusal, claimed = _parse_reading(received_s)
     try:
-        with session_scope(state.database_url) as session:
-            key = state.authenticate(session, secret)
-            facility = None if key is None else state.facility(session, key.facility_id)
-        if key is None or facility is None:
-            return _unauthorized()
-        retry = state.rate_limited(key)
-        if retry:
-            return _rate_limited(retry)
-        if claimed is not None and claimed != key.facility_id:
-            return _forbidden()
-        if row is None:
-            return refusal
-        if row["ts_ms"] is None:
-            row["ts_ms"] = int(received_s * 1000)
-        if row["device_id"] is None:
-            row["device_id"] = key.name
-        with state.writer.hold(), session_scope(state.database_url, **_WRITE) as session:
-            created, reading_id, alerts = _readings.store_one(session, facility, row)
-            state.touch(session, key)
+        with driver_connection(state.database_url) as conn:
+            key = state.authenticate(conn, secret)
+            facility = None if key is None else state.facility(conn, key.facility_id)
+            if key is None or facility is None:
+                return _unauthorized()
+            retry = state.rate_limited(key)
+            if retry:
+                return _rate_limited(retry)
+            if claimed is not None and claimed != key.facility_id:
+                return _forbidden()
+            if row is None:
+                return refusal
+            if row["ts_ms"] is None:
+                row["ts_ms"] = int(received_s * 1000)
+            if row["device_id"] is None:
+                row["device_id"] = key.name
+            with state.writer.hold():
+                outcome = _readings.store_one_quick(conn, facility, row)
+        if outcome is None:  # an alert may open, escalate or close: the full path
+            with state.writer.hold(), session_scope(
+                state.database_url, **_WRITE
+            ) as session:
+                outcome = _readings.store_one(session, facility, row)
+        created, reading_id, alerts = outcome
+        state.touch(key)
     except SQLAlchemyError as exc:
         return _db_failure(exc)
     if not created:
@@ -449,7 +466,7 @@ def post_bulk():
                 if facility is None:
                     return _unauthorized()
                 result = _readings.store_many(session, facility, rows)
-                state.touch(session, key)
+                state.touch(key, session)
             accepted, duplicates, alerts = (
                 result.accepted, result.duplicates, result.alerts
             )
@@ -502,7 +519,7 @@ def _keyed_facility(session, state: IngestState, secret: str):
     facility = state.facility(session, key.facility_id, fresh=True)
     if facility is None:
         return None, _unauthorized()
-    state.touch(session, key)
+    state.touch(key, session)
     return facility, None
 
 

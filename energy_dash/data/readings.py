@@ -14,8 +14,13 @@ from typing import Any
 from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session
 
-from energy_dash.alerts import apply_voltage_alerts
-from energy_dash.db import driver_cursor, driver_sql
+from energy_dash.alerts import (
+    OPEN_VOLTAGE_ALERT_SQL,
+    Thresholds,
+    apply_voltage_alerts,
+    classify,
+)
+from energy_dash.db import DriverTransaction, as_driver, driver_cursor
 from energy_dash.models import (
     ENERGY_FIELDS,
     READING_FIELDS,
@@ -42,6 +47,9 @@ def dialect_name(conn: Connection | Session) -> str:
     return conn.dialect.name
 
 
+_LOCK_SQL = "SELECT pg_advisory_xact_lock(%s, %s)"
+
+
 def lock_facility(session: Session, facility_id: int) -> None:
     """Serialise writers of one facility until the transaction ends.
 
@@ -50,10 +58,8 @@ def lock_facility(session: Session, facility_id: int) -> None:
     write lock (``session_scope(write=True)`` begins IMMEDIATE).
     """
     if dialect_name(session) == "postgresql":
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(:ns, :fid)"),
-            {"ns": _LOCK_NAMESPACE, "fid": facility_id},
-        )
+        cursor = driver_cursor(session)
+        cursor.execute(_LOCK_SQL, (_LOCK_NAMESPACE, facility_id))
 
 
 @dataclass
@@ -154,20 +160,49 @@ def _rollup_one(values: tuple) -> tuple:
     return tuple(delta)
 
 
+def _insert_one(execute, values: tuple) -> tuple[bool, int]:
+    """Insert one row and add it to its rollup; (created, id) — an existing id for a
+    duplicate. ``execute(sql, params)`` runs ``%s``-style SQL and returns the cursor.
+    """
+    inserted = execute(_INSERT_ONE_SQL, values).fetchone()
+    if inserted is None:
+        return False, execute(_EXISTING_ID_SQL, values[:3]).fetchone()[0]
+    execute(_ROLLUP_ONE_SQL, _rollup_one(values))
+    return True, inserted[0]
+
+
+def store_one_quick(
+    conn: DriverTransaction, facility: Facility, row: dict[str, Any]
+) -> tuple[bool, int, list[dict[str, Any]]] | None:
+    """:func:`store_one` for the common case, on a plain DB-API connection.
+
+    When no alert can change (voltage absent, or inside its bands with no voltage
+    alert open) the reading needs only its insert and rollup, so the ORM is
+    skipped. Returns None, having written nothing, when the alert state machine
+    has to run: the caller then uses :func:`store_one`.
+    """
+    voltage = row.get("voltage")
+    if voltage is not None and classify(voltage, Thresholds.of(facility)) is not None:
+        return None
+    with conn.writing() as tx:
+        if tx.dialect == "postgresql":
+            tx.execute(_LOCK_SQL, (_LOCK_NAMESPACE, facility.id))
+        if voltage is not None:
+            if tx.execute(OPEN_VOLTAGE_ALERT_SQL, (facility.id,)).fetchone():
+                return None  # an open alert may close: the full path decides
+        created, reading_id = _insert_one(tx.execute, _values(facility.id, row))
+    return created, reading_id, []
+
+
 def store_one(
     session: Session, facility: Facility, row: dict[str, Any]
 ) -> tuple[bool, int, list[dict[str, Any]]]:
     """Store one validated row; returns (created, id, alerts opened or escalated)."""
     lock_facility(session, facility.id)
-    values = _values(facility.id, row)
-    cursor = driver_cursor(session)  # the sensor hot path: plain DB-API statements
-    cursor.execute(driver_sql(session, _INSERT_ONE_SQL), values)
-    inserted = cursor.fetchone()
-    if inserted is None:
-        cursor.execute(driver_sql(session, _EXISTING_ID_SQL), values[:3])
-        return False, cursor.fetchone()[0], []
-    new_id = inserted[0]
-    cursor.execute(driver_sql(session, _ROLLUP_ONE_SQL), _rollup_one(values))
+    execute = as_driver(session).execute  # plain DB-API statements in the session
+    created, new_id = _insert_one(execute, _values(facility.id, row))
+    if not created:
+        return False, new_id, []
     alerts = []
     if row.get("voltage") is not None:
         alerts = apply_voltage_alerts(
@@ -369,4 +404,5 @@ __all__ = [
     "last_reading",
     "store_many",
     "store_one",
+    "store_one_quick",
 ]

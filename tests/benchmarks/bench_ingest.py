@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         )
         env.pop("HARDWARE_API_KEY", None)
         app_port, bare_port = free_port(), free_port()
-        app_proc = start_gunicorn(os.environ.get("BENCH_APP", "energy_dash.wsgi:server"), app_port, env, None,
+        app_proc = start_gunicorn("energy_dash.wsgi:server", app_port, env, None,
                                   workdir / "app.log")
         procs.append(app_proc)
         bare_proc = start_gunicorn("bare_flask:app", bare_port, env, SHARED_BENCH,
