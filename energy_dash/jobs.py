@@ -409,6 +409,7 @@ def start(app, settings: Settings):
         if os.getpid() in _started:
             return None
         _started.add(os.getpid())
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run
     scheduler = BackgroundScheduler(timezone=UTC, daemon=True)
     for name, interval_s, job in scheduled_jobs(settings):
         scheduler.add_job(
