@@ -8,6 +8,8 @@ not allowed changes nothing and answers with a message.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
@@ -66,6 +68,60 @@ def _facility(fid: int) -> dict[str, Any] | None:
 
 def _refuse(message: str):
     return view.status(message, "danger")
+
+
+@dataclass(frozen=True)
+class SecretKind:
+    """Device keys and wall display tokens: created once shown, listed, revoked."""
+
+    word: str  # "Key" / "Token"
+    default_name: str
+    table: int  # position in _tables()
+    create: Callable[..., str]
+    revoke: Callable[..., bool]
+
+
+KEY = SecretKind("Key", "sensor", 0, devices.create_api_key, devices.revoke_api_key)
+TOKEN = SecretKind(
+    "Token", "wall", 1, devices.create_display_token, devices.revoke_display_token
+)
+
+
+def _create_secret(n_clicks, facility_id, name, kind: SecretKind):
+    """Create a key or token; its secret is shown this once, then only its prefix."""
+    if not n_clicks:
+        return no_update, no_update, no_update
+    try:
+        fid = auth.check_facility(facility_id, write=True)
+    except PermissionError as exc:
+        return _refuse(_sentence(exc)), no_update, no_update
+    label = (name or "").strip()[:64] or kind.default_name
+    with session_scope(_url()) as db:
+        secret = kind.create(db, fid, label)
+    zone = (_facility(fid) or {}).get("timezone") or "UTC"
+    table = _tables(fid, zone, True)[kind.table]
+    notes = []
+    if kind is TOKEN:
+        notes.append(f"Display URL: {web.public_base_url()}/wall?token={secret}")
+    shown = view.secret_shown_once(f"{kind.word} for {label}", secret, *notes)
+    return shown, table, ""
+
+
+def _revoke_secret(clicks, facility_id, kind: SecretKind):
+    target = _clicked(clicks)
+    if target is None:
+        return no_update, no_update
+    try:
+        fid = auth.check_facility(facility_id, write=True)
+    except PermissionError as exc:
+        return _refuse(_sentence(exc)), no_update
+    with session_scope(_url()) as db:
+        done = kind.revoke(db, fid, target)
+    zone = (_facility(fid) or {}).get("timezone") or "UTC"
+    table = _tables(fid, zone, True)[kind.table]
+    word = kind.word.lower()
+    message = f"{kind.word} revoked." if done else f"That {word} was already revoked."
+    return view.status(message, "success" if done else "warning"), table
 
 
 def register(app: Dash) -> None:
@@ -179,18 +235,7 @@ def register(app: Dash) -> None:
         prevent_initial_call=True,
     )
     def create_key(n_clicks, facility_id, name):
-        if not n_clicks:
-            return no_update, no_update, no_update
-        try:
-            fid = auth.check_facility(facility_id, write=True)
-        except PermissionError as exc:
-            return _refuse(_sentence(exc)), no_update, no_update
-        label = (name or "").strip()[:64] or "sensor"
-        with session_scope(_url()) as db:
-            secret = devices.create_api_key(db, fid, label)
-        zone = (_facility(fid) or {}).get("timezone") or "UTC"
-        keys, _tokens = _tables(fid, zone, True)
-        return view.secret_shown_once(f"Key for {label}", secret), keys, ""
+        return _create_secret(n_clicks, facility_id, name, KEY)
 
     @app.callback(
         Output(ids.KEY_SECRET, "children", allow_duplicate=True),
@@ -200,19 +245,7 @@ def register(app: Dash) -> None:
         prevent_initial_call=True,
     )
     def revoke_key(clicks, facility_id):
-        target = _clicked(clicks)
-        if target is None:
-            return no_update, no_update
-        try:
-            fid = auth.check_facility(facility_id, write=True)
-        except PermissionError as exc:
-            return _refuse(_sentence(exc)), no_update
-        with session_scope(_url()) as db:
-            done = devices.revoke_api_key(db, fid, target)
-        zone = (_facility(fid) or {}).get("timezone") or "UTC"
-        keys, _tokens = _tables(fid, zone, True)
-        message = "Key revoked." if done else "That key was already revoked."
-        return view.status(message, "success" if done else "warning"), keys
+        return _revoke_secret(clicks, facility_id, KEY)
 
     # --------------------------------------------------------------- tokens
 
@@ -226,22 +259,7 @@ def register(app: Dash) -> None:
         prevent_initial_call=True,
     )
     def create_token(n_clicks, facility_id, name):
-        if not n_clicks:
-            return no_update, no_update, no_update
-        try:
-            fid = auth.check_facility(facility_id, write=True)
-        except PermissionError as exc:
-            return _refuse(_sentence(exc)), no_update, no_update
-        label = (name or "").strip()[:64] or "wall"
-        with session_scope(_url()) as db:
-            secret = devices.create_display_token(db, fid, label)
-        link = web.public_base_url() + "/wall?token=" + secret
-        zone = (_facility(fid) or {}).get("timezone") or "UTC"
-        _keys, tokens = _tables(fid, zone, True)
-        shown = view.secret_shown_once(
-            f"Token for {label}", secret, f"Display URL: {link}"
-        )
-        return shown, tokens, ""
+        return _create_secret(n_clicks, facility_id, name, TOKEN)
 
     @app.callback(
         Output(ids.TOKEN_SECRET, "children", allow_duplicate=True),
@@ -251,19 +269,7 @@ def register(app: Dash) -> None:
         prevent_initial_call=True,
     )
     def revoke_token(clicks, facility_id):
-        target = _clicked(clicks)
-        if target is None:
-            return no_update, no_update
-        try:
-            fid = auth.check_facility(facility_id, write=True)
-        except PermissionError as exc:
-            return _refuse(_sentence(exc)), no_update
-        with session_scope(_url()) as db:
-            done = devices.revoke_display_token(db, fid, target)
-        zone = (_facility(fid) or {}).get("timezone") or "UTC"
-        _keys, tokens = _tables(fid, zone, True)
-        message = "Token revoked." if done else "That token was already revoked."
-        return view.status(message, "success" if done else "warning"), tokens
+        return _revoke_secret(clicks, facility_id, TOKEN)
 
     # -------------------------------------------------------------- members
 
