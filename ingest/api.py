@@ -17,7 +17,6 @@ logged. The rate limit is per key and per process (:mod:`ingest.ratelimit`).
 from __future__ import annotations
 
 import hmac
-import inspect
 import json
 import logging
 import threading
@@ -87,10 +86,6 @@ DAY_MS = 86_400_000
 DASH_CATCH_ALL = "/<path:path>"
 BOOTSTRAP_FACILITY = 1
 
-# The lead adds session_scope(write=True) (SQLite: take the write lock up front);
-# use it as soon as it exists.
-_WRITE_PARAM = "write" in inspect.signature(session_scope).parameters
-_WRITE = {"write": True} if _WRITE_PARAM else {}
 
 bp = Blueprint("ingest", __name__)
 
@@ -159,7 +154,7 @@ class IngestState:
             # Facility 1 may have been created after start-up: register lazily. This
             # runs only on the 401 path for the bootstrap secret, so it costs nothing
             # on the hot path.
-            with session_scope(self.database_url, **_WRITE) as session:
+            with session_scope(self.database_url, write=True) as session:
                 ensure_bootstrap_key(
                     session, self._bootstrap_secret, BOOTSTRAP_FACILITY
                 )
@@ -179,7 +174,7 @@ class IngestState:
         if session is not None:
             touch_api_key(session, key.id)
             return
-        with session_scope(self.database_url, **_WRITE) as own:
+        with session_scope(self.database_url, write=True) as own:
             touch_api_key(own, key.id)
 
     # -- facilities
@@ -361,7 +356,7 @@ def post_reading():
                 outcome = _readings.store_one_quick(conn, facility, row)
         if outcome is None:  # an alert may open, escalate or close: the full path
             with state.writer.hold(), session_scope(
-                state.database_url, **_WRITE
+                state.database_url, write=True
             ) as session:
                 outcome = _readings.store_one(session, facility, row)
         created, reading_id, alerts = outcome
@@ -460,7 +455,7 @@ def post_bulk():
         alerts: list[dict[str, Any]] = []
         if rows:
             with state.writer.hold(), session_scope(
-                state.database_url, **_WRITE
+                state.database_url, write=True
             ) as session:
                 facility = state.facility(session, key.facility_id)
                 if facility is None:

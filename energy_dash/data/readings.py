@@ -376,6 +376,39 @@ def count_since(conn: Connection | Session, facility_id: int, since_ms: int) -> 
 def energy_totals(
     conn: Connection | Session, facility_id: int, start_ms: int, end_ms: int
 ) -> dict[str, float]:
+    """kWh produced, consumed and self-supplied in ``[start_ms, end_ms)``.
+
+    Whole 15-minute buckets come from the rollups (a year is 35 040 rows, not
+    525 600), the unaligned edges from raw readings.
+    """
+    first = -(-start_ms // BUCKET_MS) * BUCKET_MS
+    last = end_ms // BUCKET_MS * BUCKET_MS
+    if first >= last:
+        return _raw_totals(conn, facility_id, start_ms, end_ms)
+    row = conn.execute(
+        select(
+            func.coalesce(func.sum(ROLLUP.c.energy_produced_sum), 0.0),
+            func.coalesce(func.sum(ROLLUP.c.energy_consumed_sum), 0.0),
+            func.coalesce(func.sum(ROLLUP.c.self_supplied), 0.0),
+        ).where(
+            ROLLUP.c.facility_id == facility_id,
+            ROLLUP.c.bucket_ms >= first,
+            ROLLUP.c.bucket_ms < last,
+        )
+    ).one()
+    sums = {"produced": float(row[0]), "consumed": float(row[1]),
+            "self_used": float(row[2])}
+    for lo, hi in ((start_ms, first), (last, end_ms)):
+        if hi > lo:
+            edge = _raw_totals(conn, facility_id, lo, hi)
+            for key in sums:
+                sums[key] += edge[key]
+    return sums
+
+
+def _raw_totals(
+    conn: Connection | Session, facility_id: int, start_ms: int, end_ms: int
+) -> dict[str, float]:
     """kWh produced and consumed in [start, end), plus the self-supplied share."""
     row = conn.execute(
         select(

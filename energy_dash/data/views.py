@@ -327,7 +327,7 @@ def _day_totals(conn, facility: FacilityView, now, day=None) -> dict[str, Any]:
 
 
 def _totals(conn, facility_id: int, start: int, end: int) -> dict[str, Any]:
-    sums = _range_sums(conn, facility_id, start, end)
+    sums = _readings.energy_totals(conn, facility_id, start, end)
     ratio = ratio_from_sums(sums["self_used"], sums["consumed"])
     return {
         "produced_kwh": sums["produced"],
@@ -336,41 +336,6 @@ def _totals(conn, facility_id: int, start: int, end: int) -> dict[str, Any]:
         "self_used_kwh": sums["self_used"],
         "self_sufficiency_pct": None if ratio is None else ratio * 100,
     }
-
-
-def _range_sums(conn, facility_id: int, start: int, end: int) -> dict[str, float]:
-    """kWh produced, consumed and self-supplied in ``[start, end)``.
-
-    Whole 15-minute buckets come from the rollups kept at ingest (a year is
-    35 040 rows, not 525 600), the unaligned edges from raw readings.
-    """
-    rollup = getattr(_readings, "ROLLUP", None)
-    step = getattr(_readings, "BUCKET_MS", None)
-    if rollup is None or not step:
-        return _readings.energy_totals(conn, facility_id, start, end)
-    first = -(-start // step) * step
-    last = end // step * step
-    if first >= last:
-        return _readings.energy_totals(conn, facility_id, start, end)
-    row = conn.execute(
-        select(
-            func.coalesce(func.sum(rollup.c.energy_produced_sum), 0.0),
-            func.coalesce(func.sum(rollup.c.energy_consumed_sum), 0.0),
-            func.coalesce(func.sum(rollup.c.self_supplied), 0.0),
-        ).where(
-            rollup.c.facility_id == facility_id,
-            rollup.c.bucket_ms >= first,
-            rollup.c.bucket_ms < last,
-        )
-    ).one()
-    sums = {"produced": float(row[0]), "consumed": float(row[1]),
-            "self_used": float(row[2])}
-    for lo, hi in ((start, first), (last, end)):
-        if hi > lo:
-            edge = _readings.energy_totals(conn, facility_id, lo, hi)
-            for key in sums:
-                sums[key] += edge[key]
-    return sums
 
 
 # ------------------------------------------------------------ power series
