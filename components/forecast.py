@@ -156,10 +156,10 @@ def accuracy_sentences(metrics: dict[str, Any] | None, target: str) -> list[str]
     sentences = [first]
     coverage = _finite(metrics.get("coverage"))
     if coverage is not None:
-        text = f"The 80 % interval caught {coverage * 100:.0f} % of actual hours"
-        if target == "production":
-            text += " (night hours, forecast as exactly 0, count as caught)"
-        sentences.append(text + ".")
+        hours = "daylight hours" if target == "production" else "hours"  # night is 0
+        sentences.append(
+            f"The 80 % interval caught {coverage * 100:.0f} % of actual {hours}."
+        )
     skill = _finite(metrics.get("skill_vs_naive"))
     baseline = BASELINE_WORDS.get(metrics.get("baseline") or "", "")
     if skill is not None and baseline:

@@ -82,10 +82,9 @@ Production (solar) series
 ``nonnegative=None`` detects them (minimum >= 0 and at least 25 % exact zeros).
 Forecasts and bounds are then clipped at 0 and forced to exactly 0 in every
 time-of-day slot that was near zero (<= 1 % of the 99th percentile) on every one
-of the last 14 days of history (night). Those night points count as covered in
-``coverage`` (the interval [0, 0] contains the actual 0), so for production
-``wape`` is the honest accuracy figure and coverage reads high over short
-backtests.
+of the last 14 days of history (night). ``coverage`` leaves those forced night
+points out (an interval of [0, 0] around an actual 0 proves nothing), so it
+measures the daytime interval; ``wape`` is the accuracy figure to read.
 
 Timeouts
 --------
@@ -662,10 +661,22 @@ class _Candidate:
 
 
 def _fold_metrics(
-    actual: np.ndarray, point: np.ndarray, lower: np.ndarray, upper: np.ndarray
+    actual: np.ndarray,
+    point: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    night: np.ndarray | None = None,
 ) -> dict[str, float]:
+    """Errors over every point; coverage over the points that are not forced night.
+
+    A production forecast's night is exactly 0 by construction, so counting those
+    points as "covered" would only flatter the interval.
+    """
     ok = np.isfinite(actual)
-    a, p, lo, hi = actual[ok], point[ok], lower[ok], upper[ok]
+    day = ok if night is None else ok & ~night
+    inside = (actual >= lower) & (actual <= upper)
+    coverage = float(np.mean(inside[day])) if day.any() else np.nan
+    a, p = actual[ok], point[ok]
     if a.size == 0:
         return dict.fromkeys(("mae", "rmse", "mape", "wape", "coverage"), np.nan)
     err = a - p
@@ -678,7 +689,7 @@ def _fold_metrics(
         if mask.any() and total
         else np.nan,
         "wape": float(np.sum(np.abs(err)) / total) if total > 0 else np.nan,
-        "coverage": float(np.mean((a >= lo) & (a <= hi))),
+        "coverage": coverage,
     }
 
 
@@ -824,12 +835,14 @@ def _evaluate(
             fallback_reason = str(exc)
             logger.warning("forecast falls back to a baseline: %s", fallback_reason)
 
+    nights = [o.night_at(o.targets(horizon)) for o in origins]
     for cand in candidates.values():
         cand.metrics = _average(
             [
-                _fold_metrics(a, p, lo, hi)
-                for a, p, lo, hi in zip(
-                    actuals, cand.points, cand.lowers, cand.uppers, strict=True
+                _fold_metrics(a, p, lo, hi, night)
+                for a, p, lo, hi, night in zip(
+                    actuals, cand.points, cand.lowers, cand.uppers, nights,
+                    strict=True,
                 )
             ]
         )
@@ -847,9 +860,9 @@ def _evaluate(
         ens = _ensemble(candidates["prophet"], candidates[best_naive], origins, actuals)
         ens.metrics = _average(
             [
-                _fold_metrics(a, p, lo, hi)
-                for a, p, lo, hi in zip(
-                    actuals, ens.points, ens.lowers, ens.uppers, strict=True
+                _fold_metrics(a, p, lo, hi, night)
+                for a, p, lo, hi, night in zip(
+                    actuals, ens.points, ens.lowers, ens.uppers, nights, strict=True
                 )
             ]
         )

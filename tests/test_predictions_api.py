@@ -245,7 +245,7 @@ def test_the_forecast_page_shows_forecast_accuracy_and_yesterday(
     assert "Typical error 0.52 kWh per hour (WAPE 9.7 %)." in accuracy
     assert "The 80 % interval caught 80 % of actual hours." in accuracy
     assert "23 % better than same-time-last-week." in accuracy
-    assert "(night hours, forecast as exactly 0, count as caught)" in accuracy
+    assert "The 80 % interval caught 80 % of actual daylight hours." in accuracy
     assert "As good as same-time-yesterday" in accuracy
     assert "MAPE" not in accuracy
     info = texts(out["forecast-model-info.children"])
