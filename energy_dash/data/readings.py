@@ -133,6 +133,17 @@ _INSERT_ONE_SQL = (
     f"VALUES ({', '.join(['%s'] * len(_INSERT_COLUMNS))}) "
     "ON CONFLICT (facility_id, device_id, ts_ms) DO NOTHING RETURNING id"
 )
+_CASTS = ("BIGINT", "VARCHAR(64)", "BIGINT") + ("DOUBLE PRECISION",) * len(
+    READING_FIELDS
+)
+# The same insert, skipped while a voltage alert of the facility is open (then the
+# reading may close it, and the full path with the state machine must run).
+_INSERT_UNLESS_ALERT_SQL = (
+    f"INSERT INTO readings ({', '.join(_INSERT_COLUMNS)}) "
+    f"SELECT {', '.join(f'CAST(%s AS {cast})' for cast in _CASTS)} "
+    f"WHERE NOT EXISTS ({OPEN_VOLTAGE_ALERT_SQL.replace('SELECT id', 'SELECT 1')}) "
+    "ON CONFLICT (facility_id, device_id, ts_ms) DO NOTHING RETURNING id"
+)
 _EXISTING_ID_SQL = (
     "SELECT id FROM readings WHERE facility_id = %s AND device_id = %s AND ts_ms = %s"
 )
@@ -184,14 +195,23 @@ def store_one_quick(
     voltage = row.get("voltage")
     if voltage is not None and classify(voltage, Thresholds.of(facility)) is not None:
         return None
+    values = _values(facility.id, row)
     with conn.writing() as tx:
         if tx.dialect == "postgresql":
             tx.execute(_LOCK_SQL, (_LOCK_NAMESPACE, facility.id))
-        if voltage is not None:
-            if tx.execute(OPEN_VOLTAGE_ALERT_SQL, (facility.id,)).fetchone():
+        if voltage is None:
+            created, reading_id = _insert_one(tx.execute, values)
+            return created, reading_id, []
+        inserted = tx.execute(
+            _INSERT_UNLESS_ALERT_SQL, (*values, facility.id)
+        ).fetchone()
+        if inserted is None:
+            existing = tx.execute(_EXISTING_ID_SQL, values[:3]).fetchone()
+            if existing is None:
                 return None  # an open alert may close: the full path decides
-        created, reading_id = _insert_one(tx.execute, _values(facility.id, row))
-    return created, reading_id, []
+            return False, existing[0], []
+        tx.execute(_ROLLUP_ONE_SQL, _rollup_one(values))
+    return True, inserted[0], []
 
 
 def store_one(
