@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from energy_dash.db import driver_cursor, driver_sql
+from energy_dash.db import as_driver
 from energy_dash.models import Alert, Facility
 
 VOLTAGE_KINDS = ("voltage_high", "voltage_low", "outage")
@@ -165,9 +165,8 @@ def apply_voltage_alerts(
         return []
     t = Thresholds.of(facility)
     if all(classify(v, t) is None for _, v, _ in readings):
-        cursor = driver_cursor(session)
-        cursor.execute(driver_sql(session, OPEN_VOLTAGE_ALERT_SQL), (facility.id,))
-        if cursor.fetchone() is None:
+        found = as_driver(session).execute(OPEN_VOLTAGE_ALERT_SQL, (facility.id,))
+        if found.fetchone() is None:
             return []  # the common case: normal voltage, nothing open
     row = session.scalars(
         select(Alert)

@@ -136,8 +136,8 @@ def driver_cursor(session: Session):
     """A DB-API cursor inside the session's transaction (one per transaction).
 
     For the sensor hot path only: a plain ``cursor.execute`` costs a few
-    microseconds where a SQLAlchemy statement costs ~50. Write SQL with ``%s``
-    placeholders and pass it through :func:`driver_sql`.
+    microseconds where a SQLAlchemy statement costs ~50. :func:`as_driver` wraps
+    it with ``execute`` for ``%s``-style SQL on either engine.
     """
     cursor = session.info.get(_CURSOR)
     if cursor is None:
@@ -152,13 +152,6 @@ _CURSOR = "energy_dash.driver_cursor"
 def _forget_cursor(session: Session, transaction) -> None:
     if transaction.parent is None:  # the outermost transaction ended
         session.info.pop(_CURSOR, None)
-
-
-def driver_sql(session: Session, sql: str) -> str:
-    """``sql`` in the session's DB-API paramstyle (``%s`` for psycopg, ``?`` SQLite)."""
-    if session.get_bind().dialect.name == "sqlite":
-        return sql.replace("%s", "?")
-    return sql
 
 
 class DriverTransaction:

@@ -40,8 +40,8 @@ from werkzeug.exceptions import HTTPException
 from energy_dash import auth, mail, security
 from energy_dash.data import accounts, views
 from energy_dash.data import readings as _readings
-from energy_dash.db import session_scope
-from energy_dash.models import Facility
+from energy_dash.db import get_engine, session_scope
+from energy_dash.models import READING_FIELDS, Facility
 from energy_dash.validation import validate_reading
 
 logger = logging.getLogger(__name__)
@@ -398,22 +398,30 @@ def avatar(name: str):
 # ------------------------------------------------------------------------- session API
 
 
-def _facility_param() -> tuple[int | None, Response | None]:
-    """The checked ``facility_id`` query parameter (default: the first facility)."""
+def _facility_param() -> tuple[Any, Response | None]:
+    """The facility of the checked ``facility_id`` parameter (default: the first).
+
+    Returns ``(views.FacilityView, None)`` or ``(None, the JSON refusal)``.
+    """
     raw = request.args.get("facility_id")
     if raw is None or raw == "":
         facilities = auth.current_user_facilities()
         if not facilities:
             return None, _json_error(403, "you are not a member of any facility")
-        return facilities[0]["id"], None
-    if not re.fullmatch(r"\s*\d{1,12}\s*", raw):
+        fid = facilities[0]["id"]
+    elif not re.fullmatch(r"\s*\d{1,12}\s*", raw):
         return None, _json_error(
             400, "facility_id must be a positive integer", "facility_id"
         )
-    try:
-        return auth.check_facility(int(raw)), None
-    except PermissionError as exc:
-        return None, _json_error(403, str(exc))
+    else:
+        try:
+            fid = auth.check_facility(int(raw))
+        except PermissionError as exc:
+            return None, _json_error(403, str(exc))
+    facility = views.facility_view(fid, database_url=_db_url())
+    if facility is None:
+        return None, _json_error(403, "you are not a member of this facility")
+    return facility, None
 
 
 def _iso(ts_ms: int | None, zone: str | None = None) -> str | None:
@@ -435,16 +443,11 @@ def _num(value: Any) -> Any:
 @bp.get("/api/latest-hardware-data")
 def latest_hardware_data():
     """The newest reading of a facility with its local time and power [kW]."""
-    fid, error = _facility_param()
+    facility, error = _facility_param()
     if error is not None:
         return error
-    url = _db_url()
-    facility = views.facility_view(fid, database_url=url)
-    if facility is None:
-        return _json_error(403, "you are not a member of this facility")
+    fid, url = facility.id, _db_url()
     state = views.latest_state(fid, database_url=url)
-    from energy_dash.db import get_engine
-
     with get_engine(url).connect() as conn:
         row = _readings.last_reading(conn, fid)
     body: dict[str, Any] = {
@@ -456,18 +459,7 @@ def latest_hardware_data():
         "device_id": None,
         "expected_interval_s": facility.expected_interval_s,
     }
-    fields = (
-        "energy_produced",
-        "energy_consumed",
-        "current_load",
-        "voltage",
-        "current",
-        "current1",
-        "current2",
-        "current3",
-        "frequency",
-        "power_factor",
-    )
+    fields = READING_FIELDS
     for name in fields:
         body[name] = None
     body.update(
@@ -500,16 +492,11 @@ def _round(value: float | None, digits: int = 4) -> float | None:
 @bp.get("/api/hardware-status-check")
 def hardware_status_check():
     """Is the facility's sensor reporting? (connected, last seen, expected interval)."""
-    fid, error = _facility_param()
+    facility, error = _facility_param()
     if error is not None:
         return error
-    url = _db_url()
-    facility = views.facility_view(fid, database_url=url)
-    if facility is None:
-        return _json_error(403, "you are not a member of this facility")
+    fid, url = facility.id, _db_url()
     state = views.latest_state(fid, database_url=url)
-    from energy_dash.db import get_engine
-
     since = int(time.time() * 1000) - 86_400_000
     with get_engine(url).connect() as conn:
         count = _readings.count_since(conn, fid, since)
@@ -557,13 +544,10 @@ class _ParamError(ValueError):
 @bp.get("/api/export.csv")
 def export_csv():
     """Every reading of ``[start, end)`` as CSV (streamed in weekly chunks)."""
-    fid, error = _facility_param()
+    facility, error = _facility_param()
     if error is not None:
         return error
-    url = _db_url()
-    facility = views.facility_view(fid, database_url=url)
-    if facility is None:
-        return _json_error(403, "you are not a member of this facility")
+    fid, url = facility.id, _db_url()
     try:
         now_ms = int(time.time() * 1000)
         end_raw, start_raw = request.args.get("end"), request.args.get("start")

@@ -20,7 +20,7 @@ from energy_dash.alerts import (
     apply_voltage_alerts,
     classify,
 )
-from energy_dash.db import DriverTransaction, as_driver, driver_cursor
+from energy_dash.db import DriverTransaction, as_driver
 from energy_dash.models import (
     ENERGY_FIELDS,
     READING_FIELDS,
@@ -58,8 +58,7 @@ def lock_facility(session: Session, facility_id: int) -> None:
     write lock (``session_scope(write=True)`` begins IMMEDIATE).
     """
     if dialect_name(session) == "postgresql":
-        cursor = driver_cursor(session)
-        cursor.execute(_LOCK_SQL, (_LOCK_NAMESPACE, facility_id))
+        as_driver(session).execute(_LOCK_SQL, (_LOCK_NAMESPACE, facility_id))
 
 
 @dataclass
