@@ -1,0 +1,1 @@
+"""Use cases that own a database session: what pages, ingest, jobs and the CLI call."""
