@@ -109,9 +109,13 @@ class Run:
         names: list[str],
         cutoffs: list[int],
         extra: dict[str, list[int]] | None = None,
+        *,
+        calibration_only: bool = False,
     ) -> None:
         """Compute ``names`` at the ``cutoffs`` (plus ``extra[name]``) they lack;
-        Prophet fits run in workers while the other models are computed here."""
+        Prophet fits run in workers while the other models are computed here.
+        ``calibration_only``: the origins only feed the interval, so MSTL may
+        share one fit per week of them."""
         p = self.problem
         extra = extra or {}
         todo = {
@@ -120,13 +124,18 @@ class Run:
             )
             for n in names if n not in self.failed
         }
+        todo = {  # never below what a model needs (calibration reaches far back)
+            n: [c for c in cs if c >= min_train(p, n)] for n, cs in todo.items()
+        }
         todo = {n: cs for n, cs in todo.items() if cs}
         local = {
             "seasonal_naive_day": lambda cs: models.naive(p, cs, p.spd),
             "seasonal_naive_week": lambda cs: models.naive(p, cs, 7 * p.spd),
             "solar": lambda cs: models.solar(p, cs),
             "solar_weather": lambda cs: models.solar_weather(p, cs),
-            "mstl": lambda cs: models.mstl(p, cs),
+            "mstl": lambda cs: (
+                models.mstl_blocks(p, cs) if calibration_only else models.mstl(p, cs)
+            ),
         }
         done = {"local": False}
 
@@ -135,8 +144,11 @@ class Run:
                 if name in local:
                     started = time.perf_counter()
                     values = local[name](cs)
+                    fits = len(cs)
+                    if name == "mstl" and calibration_only:
+                        fits = len({(c - cs[0]) // (7 * p.spd) for c in cs})
                     self._store(name, cs, values, time.perf_counter() - started,
-                                len(cs))
+                                fits)
             done["local"] = True
 
         tasks: list[tuple] = []
@@ -212,6 +224,20 @@ def mae_over(run: Run, members: tuple[str, ...], cutoffs: list[int]) -> float:
     return float(np.nanmean(errors)) if errors else float("nan")
 
 
+def _pool(p: Problem, singles: list[str]) -> list[str]:
+    """Candidates that may be combined.
+
+    Consumption: all but same-time-yesterday (a week-old profile plus MSTL and
+    Prophet is a strong mix on real load). Production at a known location: the
+    physical models only; averaging them with yesterday's output looked good on
+    a week of past origins and then lost out of sample on every PV series we
+    measured (demo and PVDAQ).
+    """
+    if p.ghi_clear is not None:
+        return [n for n in singles if n not in BASELINES]
+    return [n for n in singles if n != "seasonal_naive_day" or p.production]
+
+
 def choose(
     run: Run, model: str, selection: list[int]
 ) -> tuple[tuple[str, ...], dict[str, float]]:
@@ -226,9 +252,7 @@ def choose(
                     key=lambda b: mae_over(run, (b,), selection))
     options: list[tuple[str, ...]] = []
     if model == "auto":
-        options = [(n,) for n in singles] + combinations(
-            [n for n in singles if n != "seasonal_naive_day" or run.problem.production]
-        )
+        options = [(n,) for n in singles] + combinations(_pool(run.problem, singles))
     elif model == "ensemble":
         strong = [n for n in singles if n not in BASELINES] or singles
         options = combinations(strong + [b for b in BASELINES if b in singles][:1])
@@ -258,8 +282,9 @@ def band(
     residuals = np.array(rows) if rows else np.full((0, h), np.nan)
     lo, hi = np.full(h, np.nan), np.full(h, np.nan)
     alpha = (1.0 - INTERVAL) / 2.0
+    base = STEP_WINDOW
     for step in range(h):
-        for w in (STEP_WINDOW, 2, 4, 8, h):
+        for w in (base, 2 * base, 4 * base, 8 * base, h):
             block = residuals[:, max(0, step - w) : step + w + 1].ravel()
             block = block[np.isfinite(block)]
             if block.size >= MIN_RESIDUALS or w >= h:
@@ -367,7 +392,7 @@ def forecast_at(
     for _ in range(2):  # a second pass when prophet failed meanwhile
         first = max(min_train(p, m) for m in members)
         calibration = [c for c in calibration if c >= first] or selection
-        run.ensure(list(members), calibration)
+        run.ensure(list(members), calibration, calibration_only=True)
         if all(m in run.points for m in members):
             break
         members, scores = choose(run, model, selection)

@@ -75,23 +75,44 @@ def mstl_seasons(p: Problem, length: int) -> list[int]:
     return [s for s in candidates if length >= 2 * s]
 
 
-def mstl(p: Problem, cutoffs: list[int]) -> np.ndarray:
-    """statsforecast MSTL (daily + weekly seasons) with an AutoETS trend."""
+def _mstl_fit(p: Problem, cutoff: int, horizon: int) -> np.ndarray:
     from statsforecast.models import MSTL, AutoETS
 
-    window = MSTL_WINDOW_DAYS * p.spd
-    out = []
-    for c in cutoffs:
-        start = max(0, c - window)
-        seasons = mstl_seasons(p, c - start)
-        y = _filled(p.y[start:c], seasons[-1] if seasons else 1)
-        model = MSTL(
-            season_length=seasons,
-            trend_forecaster=AutoETS(model="ZZN"),
-            stl_kwargs=STL_JUMPS,
-        )
-        out.append(np.asarray(model.forecast(y=y, h=p.horizon)["mean"], dtype=float))
-    return np.array(out)
+    start = max(0, cutoff - MSTL_WINDOW_DAYS * p.spd)
+    seasons = mstl_seasons(p, cutoff - start)
+    y = _filled(p.y[start:cutoff], seasons[-1] if seasons else 1)
+    model = MSTL(
+        season_length=seasons,
+        trend_forecaster=AutoETS(model="ZZN"),
+        stl_kwargs=STL_JUMPS,
+    )
+    return np.asarray(model.forecast(y=y, h=horizon)["mean"], dtype=float)
+
+
+def mstl(p: Problem, cutoffs: list[int]) -> np.ndarray:
+    """statsforecast MSTL (daily + weekly seasons) with an AutoETS trend, on the
+    last six weeks before each origin."""
+    return np.array([_mstl_fit(p, c, p.horizon) for c in cutoffs])
+
+
+def mstl_blocks(p: Problem, cutoffs: list[int]) -> np.ndarray:
+    """MSTL with one fit per week of origins (for calibration residuals only).
+
+    Later origins of a block use the fit of its first origin, so their errors
+    are those of a forecast up to a week older: never a look-ahead, at worst a
+    slightly wider interval.
+    """
+    out: dict[int, np.ndarray] = {}
+    ordered = sorted(cutoffs)
+    i = 0
+    while i < len(ordered):
+        first = ordered[i]
+        block = [c for c in ordered[i:] if c - first < PROPHET_REFIT_DAYS * p.spd]
+        values = _mstl_fit(p, first, block[-1] - first + p.horizon)
+        for c in block:
+            out[c] = values[c - first : c - first + p.horizon]
+        i += len(block)
+    return np.array([out[c] for c in cutoffs])
 
 
 # ------------------------------------------------------------------- Prophet
