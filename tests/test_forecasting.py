@@ -77,6 +77,7 @@ def test_model_names():
     assert BASELINES == ("seasonal_naive_day", "seasonal_naive_week")
     assert FORECAST_MODELS == (
         "auto", "prophet", "ensemble", *BASELINES, "mstl", "solar", "prophet_default",
+        "mstl_default",
     )
 
 

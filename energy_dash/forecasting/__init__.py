@@ -30,10 +30,12 @@ Public API
 Models (``FORECAST_MODELS``)
 ----------------------------
 ``seasonal_naive_day`` / ``seasonal_naive_week``: repeat the last day / week.
-``mstl``: statsforecast MSTL, daily and weekly seasons, AutoETS trend, on the
-last 6 weeks. ``prophet``: Prophet with separate daily profiles for working and
-off days (holidays of ``country``), Fourier order for the resolution, last
-8 weeks. ``prophet_default``: Prophet as shipped (for comparison only).
+``mstl``: statsforecast MSTL, daily and weekly seasons, an AR(3) trend with
+mean, on the last 12 weeks; ``mstl_default``: MSTL as shipped (all history,
+AutoETS trend; for comparison only). ``prophet``: Prophet with separate
+daily profiles for working and off days (holidays of ``country``), Fourier
+order for the resolution, last 8 weeks. ``prophet_default``: Prophet as
+shipped (for comparison only).
 ``solar``: production from the sun's position and clear-sky irradiance at
 ``location`` (pvlib) times a forecast clear-sky index; zero whenever the sun is
 below the horizon; with ``weather`` (``ghi`` or ``cloud_cover``) a weather-driven
@@ -47,7 +49,7 @@ Prophet and combines only the physical models.
 Intervals (split-conformal)
 ---------------------------
 ``yhat`` plus the 10th and 90th percentiles of the chosen forecast's errors at
-the last 21 daily origins (14 for production: the sun's path drifts faster
+the last 42 daily origins (14 for production: the sun's path drifts faster
 than a load profile), per horizon step with the neighbouring step on each side
 pooled, with the n+1 correction. The origins beyond the 7 used for the choice
 only calibrate, so MSTL and Prophet share one fit per week of them there (a
@@ -85,12 +87,13 @@ logger = logging.getLogger(__name__)
 
 FORECAST_MODELS: tuple[str, ...] = (
     "auto", "prophet", "ensemble", *BASELINES, "mstl", "solar", "prophet_default",
+    "mstl_default",
 )
 """Names accepted by ``forecast(model=...)`` and ``backtest(model=...)``."""
 
 DEFAULT_TIMEOUT = 60.0
 SELECTION_ORIGINS = 7
-CALIBRATION_ORIGINS = 21
+CALIBRATION_ORIGINS = 42
 PRODUCTION_CALIBRATION_ORIGINS = 14
 CHEAP_SELECTION_ORIGINS = 14
 MIN_SELECTION_ORIGINS = 3
@@ -157,7 +160,8 @@ def _wanted(p: Problem, model: str) -> list[str]:
 
 def _origins(p: Problem, model: str, k: int) -> int:
     """Selection origins: more when every candidate is cheap (no fitting)."""
-    if all(n not in ("mstl", "prophet", "prophet_default") for n in _wanted(p, model)):
+    costly = ("mstl", "prophet", "prophet_default", "mstl_default")
+    if all(n not in costly for n in _wanted(p, model)):
         return max(k, CHEAP_SELECTION_ORIGINS)
     return k
 
@@ -313,7 +317,7 @@ def backtest(
     needed = sorted(set(targets).union(*sel.values()))
     calibration = sorted(set().union(*cal.values()))
     run = engine.compute(p, names, needed, timeout=timeout, n_jobs=jobs,
-                         calibration=calibration)
+                         calibration=calibration, targets=targets)
     return _backtest_result(run, model, targets, sel, cal, note)
 
 
@@ -447,7 +451,7 @@ def forecast(
             raise
         return _short_forecast(p, attrs)
     run = engine.compute(p, names, [*sel[p.n], p.n], timeout=timeout, n_jobs=jobs,
-                         calibration=cal[p.n])
+                         calibration=cal[p.n], targets=[p.n])
     wanted = model
     if model not in ("auto", "ensemble") and model not in run.points:
         wanted = min((b for b in BASELINES if b in run.points),

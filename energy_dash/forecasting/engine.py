@@ -46,6 +46,7 @@ def min_train(p: Problem, name: str) -> int:
         "solar": spd,
         "solar_weather": spd,
         "mstl": 14 * spd,
+        "mstl_default": 14 * spd,
         "prophet": 14 * spd,
         "prophet_default": 14 * spd,
     }[name]
@@ -136,6 +137,10 @@ class Run:
             "mstl": lambda cs: (
                 models.mstl_blocks(p, cs) if calibration_only else models.mstl(p, cs)
             ),
+            "mstl_default": lambda cs: (
+                models.mstl_blocks(p, cs, defaults=True) if calibration_only
+                else models.mstl(p, cs, defaults=True)
+            ),
         }
         done = {"local": False}
 
@@ -145,7 +150,7 @@ class Run:
                     started = time.perf_counter()
                     values = local[name](cs)
                     fits = len(cs)
-                    if name == "mstl" and calibration_only:
+                    if name.startswith("mstl") and calibration_only:
                         fits = len({(c - cs[0]) // (7 * p.spd) for c in cs})
                     self._store(name, cs, values, time.perf_counter() - started,
                                 fits)
@@ -189,15 +194,21 @@ def compute(
     timeout: float | None,
     n_jobs: int,
     calibration: list[int] | None = None,
+    targets: list[int] | None = None,
 ) -> Run:
     """Point forecasts of ``names`` at ``cutoffs``, in the order of ``names``.
 
-    Prophet is computed at the ``calibration`` origins too, in the same batch of
-    parallel fits (other models only when chosen, later).
+    ``targets`` (the origins whose forecasts are the result or are scored) get
+    one fit each; the other cutoffs only choose and calibrate, so MSTL shares
+    one fit per week of them (Prophet always does). Prophet is computed at the
+    ``calibration`` origins too, in the same batch of parallel fits (other
+    models only when chosen, later).
     """
     run = Run(p, timeout=timeout, n_jobs=n_jobs)
     later = {n: list(calibration or ()) for n in ("prophet", "prophet_default")}
-    run.ensure(names, cutoffs, extra=later)
+    run.ensure(names, targets or cutoffs, extra=later)
+    if targets:  # the origins that only choose and calibrate: weekly MSTL fits
+        run.ensure(names, cutoffs, calibration_only=True)
     run.points = {n: run.points[n] for n in names if n in run.points}
     return run
 
