@@ -67,7 +67,7 @@ def synthetic_solar(
 def _fmt(value: float, percent: bool = True) -> str:
     if value is None or not math.isfinite(value):
         return "     -"
-    return f"{value * 100:6.1f}" if percent else f"{value:6.2f}"
+    return f"{value * 100:6.2f}" if percent else f"{value:6.2f}"
 
 
 def compare(
