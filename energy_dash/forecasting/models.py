@@ -226,29 +226,33 @@ def prophet_points(
 
 
 # --------------------------------------------------------------------- solar
-def _solar_profile(p: Problem, cutoff: int, irradiance: np.ndarray) -> np.ndarray:
+def _solar_profile(
+    p: Problem, cutoff: int, irradiance: np.ndarray, quantile: float = 0.9
+) -> np.ndarray:
     """Production per unit of irradiance per UTC time-of-day slot [unit per W/m²].
 
-    The 90th percentile over the last four weeks of ``y / irradiance`` in each
-    slot: the orientation of the array and the clearest days of the month,
-    without knowing either. Slots with fewer than 3 samples use the overall
-    value.
+    Against clear-sky irradiance: the 90th percentile over the last four weeks
+    of ``y / irradiance`` in each slot, i.e. the orientation of the array and
+    the clearest days of the month, without knowing either. Against measured or
+    forecast irradiance: the median. Slots with fewer than 3 samples use the
+    overall value.
     """
     start = max(0, cutoff - SOLAR_PROFILE_DAYS * p.spd)
     y = p.y[start:cutoff]
     irr = irradiance[start:cutoff]
     slots = p.utc_slots[start:cutoff]
-    ok = np.isfinite(y) & np.isfinite(irr) & (irr > 0.05 * np.nanmax(irradiance))
+    top = np.nanmax(irradiance[:cutoff])  # the history only: no look-ahead
+    ok = np.isfinite(y) & np.isfinite(irr) & (irr > 0.05 * top)
     ratio = np.full(24 * 60, np.nan)
     if not ok.any():
         return ratio
     q = y[ok] / irr[ok]
-    overall = float(np.percentile(q, 90))
+    overall = float(np.quantile(q, quantile))
     ratio[:] = overall
     frame = pd.DataFrame({"slot": slots[ok], "q": q})
     grouped = frame.groupby("slot")["q"]
     counts = grouped.size()
-    high = grouped.quantile(0.9)[counts >= 3]
+    high = grouped.quantile(quantile)[counts >= 3]
     ratio[high.index.to_numpy()] = high.to_numpy()
     return ratio
 
@@ -301,7 +305,7 @@ def solar_weather(p: Problem, cutoffs: list[int]) -> np.ndarray:
         pos = p.targets(c)
         if "ghi" in p.weather:
             ghi = np.clip(p.weather["ghi"].to_numpy(dtype=float), 0.0, None)
-            ratio = np.nan_to_num(_solar_profile(p, c, p.ghi_clear)[p.utc_slots])
+            ratio = np.nan_to_num(_solar_profile(p, c, ghi, 0.5)[p.utc_slots])
             out.append(ratio[pos] * ghi[pos])
             continue
         cover = p.weather["cloud_cover"].to_numpy(dtype=float) / 100.0
