@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 FIELD_ORDER = [
     "name",
     "location",
+    "latitude",
+    "longitude",
     "timezone",
     "capacity_kw",
     "panel_count",

@@ -24,6 +24,8 @@ DETAIL_FIELDS = (
     # (id, facility key, label, input type, step, unit help)
     (ids.SET_NAME, "name", "Name", "text", None, None),
     (ids.SET_LOCATION, "location", "Location", "text", None, None),
+    (ids.SET_LATITUDE, "latitude", "Latitude", "number", "any", "°N"),
+    (ids.SET_LONGITUDE, "longitude", "Longitude", "number", "any", "°E"),
     (ids.SET_CAPACITY, "capacity_kw", "Capacity", "number", "any", "kW"),
     (ids.SET_PANELS, "panel_count", "Panel count", "number", 1, None),
     (ids.SET_VOLTAGE, "nominal_voltage", "Nominal voltage", "number", "any", "V"),

@@ -217,9 +217,13 @@ def grant(username: str, facility_id: int, role: str) -> None:
 @click.option("--capacity-kw", type=float, default=100.0, show_default=True,
               help="Capacity [kW]; current_load is a share of it.")
 @click.option("--country", default=None, help="Two-letter country code (holidays).")
+@click.option("--latitude", type=float, default=None,
+              help="Site latitude [°N]: production forecasts follow the sun there.")
+@click.option("--longitude", type=float, default=None,
+              help="Site longitude [°E] (with --latitude).")
 def create_facility(
     name: str, timezone: str, nominal_voltage: float, capacity_kw: float,
-    country: str | None,
+    country: str | None, latitude: float | None, longitude: float | None,
 ) -> None:
     """Create a facility and print its id."""
     from energy_dash.db.models import Facility
@@ -231,6 +235,8 @@ def create_facility(
     }
     if country is not None:
         values["country"] = country
+    if latitude is not None or longitude is not None:
+        values.update(latitude=latitude, longitude=longitude)
     try:
         clean = accounts.clean_facility_values(values)
     except accounts.FieldError as exc:

@@ -51,6 +51,7 @@ class Settings:
     login_rate_storage: str = "memory://"
     forecast_interval_minutes: int = 60
     base_url: str | None = None  # public URL for links in mail (not the Host header)
+    weather_url: str | None = None  # Open-Meteo-compatible forecast endpoint
     instance_dir: Path = INSTANCE_DIR
     testing: bool = False
 
@@ -89,6 +90,8 @@ class Settings:
             ),
             instance_dir=instance_dir,
             base_url=(os.environ.get("ENERGY_DASH_BASE_URL") or "").strip() or None,
+            weather_url=(os.environ.get("ENERGY_DASH_WEATHER_URL") or "").strip()
+            or None,
         )
         settings = replace(settings, **overrides) if overrides else settings
         settings.validate()

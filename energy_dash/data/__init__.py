@@ -37,7 +37,7 @@ __all__ = [
 FACILITY_COLUMNS = (
     "id", "name", "location", "country", "timezone", "capacity_kw", "panel_count",
     "nominal_voltage", "expected_interval_s", "voltage_warning_pct",
-    "voltage_critical_pct", "voltage_hysteresis_pct",
+    "voltage_critical_pct", "voltage_hysteresis_pct", "latitude", "longitude",
 )
 
 

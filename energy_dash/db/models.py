@@ -95,6 +95,8 @@ class Facility(Base):
     voltage_warning_pct: Mapped[float] = mapped_column(Float, default=10.0)
     voltage_critical_pct: Mapped[float] = mapped_column(Float, default=15.0)
     voltage_hysteresis_pct: Mapped[float] = mapped_column(Float, default=1.0)
+    latitude: Mapped[float | None] = mapped_column(Float)  # [°N]; solar forecasts
+    longitude: Mapped[float | None] = mapped_column(Float)  # [°E]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(

@@ -35,6 +35,8 @@ SIMULATOR_KEY_NAME = "simulator"
 DEMO_FACILITY = {
     "name": DEMO_NAME,
     "location": "Berlin, Germany",
+    "latitude": 52.52,  # Berlin Mitte: the simulated sun and the forecasts use it
+    "longitude": 13.405,
     "country": "DE",
     "timezone": "Europe/Berlin",
     "capacity_kw": 50.0,
@@ -61,10 +63,15 @@ class DemoResult:
 def site_model(facility: dict[str, Any] | None = None) -> SiteModel:
     """The simulator model of a facility (defaults: the demo facility)."""
     values = facility or DEMO_FACILITY
+    extra: dict[str, float] = {}
+    if values.get("latitude") is not None and values.get("longitude") is not None:
+        extra = {"latitude": float(values["latitude"]),
+                 "longitude": float(values["longitude"])}
     return SiteModel(
         capacity_kw=float(values.get("capacity_kw") or 50.0),
         nominal_voltage=float(values.get("nominal_voltage") or 230.0),
         timezone=values.get("timezone") or "UTC",
+        **extra,
     )
 
 
@@ -167,7 +174,8 @@ def seed_demo(
         facility = _ensure_facility(session)
         model = site_model(
             {"capacity_kw": facility.capacity_kw, "timezone": facility.timezone,
-             "nominal_voltage": facility.nominal_voltage}
+             "nominal_voltage": facility.nominal_voltage,
+             "latitude": facility.latitude, "longitude": facility.longitude}
         )
         user_created = False if production else _ensure_user(session, facility.id)
         _ensure_tariff(session, facility.id)
@@ -220,7 +228,8 @@ def fill_gap(
         )
         model = site_model(
             {"capacity_kw": facility.capacity_kw, "timezone": facility.timezone,
-             "nominal_voltage": facility.nominal_voltage}
+             "nominal_voltage": facility.nominal_voltage,
+             "latitude": facility.latitude, "longitude": facility.longitude}
         )
     if last is None:
         return 0

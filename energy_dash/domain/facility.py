@@ -31,6 +31,16 @@ class FacilityInfo:
     voltage_critical_pct: float
     voltage_hysteresis_pct: float
     country: str | None = None
+    latitude: float | None = None  # [°N]
+    longitude: float | None = None  # [°E]
+
+    @property
+    def location(self) -> tuple[float, float] | None:
+        """``(latitude, longitude)`` when both are set: the sun's geometry there
+        drives production forecasts."""
+        if self.latitude is None or self.longitude is None:
+            return None
+        return (self.latitude, self.longitude)
 
     @property
     def thresholds(self) -> Thresholds:
@@ -77,6 +87,8 @@ def facility_info(values: Any) -> FacilityInfo:
         voltage_critical_pct=float(row["voltage_critical_pct"]),
         voltage_hysteresis_pct=float(row["voltage_hysteresis_pct"]),
         country=row["country"] or None,
+        latitude=None if row["latitude"] is None else float(row["latitude"]),
+        longitude=None if row["longitude"] is None else float(row["longitude"]),
     )
 
 
@@ -110,7 +122,10 @@ FACILITY_FIELDS: dict[str, tuple[type, float | None, float | None]] = {
     "voltage_warning_pct": (float, 0.1, 50),
     "voltage_critical_pct": (float, 0.1, 80),
     "voltage_hysteresis_pct": (float, 0, 20),
+    "latitude": (float, -90, 90),
+    "longitude": (float, -180, 180),
 }
+OPTIONAL_FIELDS = ("panel_count", "latitude", "longitude")
 LABELS = {
     "name": "Name",
     "location": "Location",
@@ -122,6 +137,8 @@ LABELS = {
     "voltage_warning_pct": "Warning threshold (%)",
     "voltage_critical_pct": "Critical threshold (%)",
     "voltage_hysteresis_pct": "Hysteresis (%)",
+    "latitude": "Latitude (°N)",
+    "longitude": "Longitude (°E)",
 }
 
 
@@ -159,7 +176,7 @@ def clean_facility_values(values: dict[str, Any]) -> dict[str, Any]:
                 raise FieldError(key, str(exc)) from None
         elif key in FACILITY_FIELDS:
             kind, low, high = FACILITY_FIELDS[key]
-            if key == "panel_count" and (raw is None or raw == ""):
+            if key in OPTIONAL_FIELDS and (raw is None or raw == ""):
                 clean[key] = None
                 continue
             label = LABELS[key]
@@ -182,6 +199,11 @@ def clean_facility_values(values: dict[str, Any]) -> dict[str, Any]:
             clean[key] = number
         else:
             raise FieldError(key, f"{key} cannot be changed here.")
+    if ("latitude" in clean) != ("longitude" in clean) or (
+        (clean.get("latitude") is None) != (clean.get("longitude") is None)
+    ):
+        missing = "longitude" if clean.get("latitude") is not None else "latitude"
+        raise FieldError(missing, "Latitude and longitude go together: give both.")
     warning = clean.get("voltage_warning_pct")
     critical = clean.get("voltage_critical_pct")
     if warning is not None and critical is not None and critical <= warning:

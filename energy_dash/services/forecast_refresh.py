@@ -12,16 +12,33 @@ from datetime import UTC, datetime
 from typing import Any
 
 from energy_dash.config import Settings
-from energy_dash.forecasting import BASELINES, backtest, forecast
+from energy_dash.forecasting import BASELINES, backtest, forecast, warm_up
 from energy_dash.services import forecasts as store
+from energy_dash.services.weather import WeatherUnavailable, fetch_weather
 
 logger = logging.getLogger(__name__)
 
-FORECAST_FOLDS = 3
+FORECAST_FOLDS = 7
+WEATHER_TIMEOUT = 5.0
 MODEL_WORDS = {
     "seasonal_naive_day": "same time yesterday",
     "seasonal_naive_week": "same time last week",
+    "mstl": "MSTL",
+    "prophet": "Prophet",
+    "solar": "the sun's geometry at the site",
+    "ensemble": "an ensemble",
 }
+_warm = {"done": False}
+
+
+def warm_once() -> None:
+    """Import and exercise the model libraries once per process, in the job."""
+    if not _warm["done"]:
+        _warm["done"] = True
+        try:
+            warm_up()
+        except Exception:  # a failed warm-up only costs the first refresh time
+            logger.exception("forecasting warm-up failed")
 
 
 def _utc(now: datetime | None) -> datetime:
@@ -45,7 +62,10 @@ def refresh_forecasts(
     hourly energy (``services.forecasts.hourly_history``: a regular local-hour grid,
     gaps up to 3 hours interpolated, longer gaps left out) go to
     :func:`energy_dash.forecasting.forecast` with a horizon of 24 hours, the
-    facility's holiday country, ``nonnegative=True`` for production and a hard
+    facility's holiday country, for production its coordinates (the sun's
+    geometry) and, when ``settings.weather_url`` is set, the site's weather from
+    that endpoint (a failure or timeout is noted and the forecast goes on
+    without it), ``nonnegative=True`` for production and a hard
     ``timeout`` per Prophet fit. With 14 days or more, ``model="auto"`` may
     choose Prophet or the ensemble by backtest; with 2–14 days only the
     seasonal-naive baselines compete (the stored note says so); under 2 days
@@ -80,6 +100,7 @@ def refresh_forecasts(
     """
     url = settings.database_url
     moment = _utc(now)
+    warm_once()
     if facility_id is not None:
         if store.facility_info(facility_id, database_url=url) is None:
             raise LookupError(f"facility {facility_id} does not exist")
@@ -90,7 +111,8 @@ def refresh_forecasts(
     for fid in ids:
         try:
             results.extend(
-                _refresh_facility(url, fid, moment, timeout, model, n_jobs)
+                _refresh_facility(url, fid, moment, timeout, model, n_jobs,
+                                  settings.weather_url)
             )
         except Exception as exc:  # one facility's failure must not stop the rest
             logger.exception("forecast refresh of facility %s failed", fid)
@@ -119,6 +141,7 @@ def _refresh_facility(
     timeout: float | None,
     model: str,
     n_jobs: int | None,
+    weather_url: str | None = None,
 ) -> list[dict[str, Any]]:
     info = store.facility_info(fid, database_url=url)
     if info is None:  # deleted meanwhile
@@ -137,13 +160,14 @@ def _refresh_facility(
             }
             for target in store.TARGETS
         ]
+    weather, weather_note = _weather(info, weather_url)
     out = []
     for target, column in store.TARGETS.items():
         try:
             out.append(
                 _refresh_target(
                     url, info, target, history[column], hours, moment, timeout,
-                    model, n_jobs,
+                    model, n_jobs, weather=weather, weather_note=weather_note,
                 )
             )
         except Exception as exc:  # the other target still gets its forecast
@@ -158,6 +182,20 @@ def _refresh_facility(
     return out
 
 
+def _weather(info, url: str | None) -> tuple[Any, str | None]:
+    """The site's weather frame, or None with the sentence the page shows."""
+    if not url or info.location is None:
+        return None, None
+    try:
+        return fetch_weather(url, *info.location, timeout=WEATHER_TIMEOUT), None
+    except WeatherUnavailable as exc:
+        logger.warning("weather for facility %s unavailable: %s", info.id, exc)
+        return None, (
+            f"Weather forecast unavailable ({exc}): production forecast from the "
+            "sun's geometry and recent production alone."
+        )
+
+
 def _refresh_target(
     url: str,
     info,
@@ -168,17 +206,31 @@ def _refresh_target(
     timeout: float | None,
     model: str,
     n_jobs: int | None,
+    *,
+    weather: Any = None,
+    weather_note: str | None = None,
 ) -> dict[str, Any]:
     notes: list[str] = []
-    if hours < store.PROPHET_HISTORY_HOURS and model in ("auto", "ensemble"):
+    production = target == "production"
+    location = info.location if production else None
+    short = (hours < store.PROPHET_HISTORY_HOURS and model in ("auto", "ensemble")
+             and location is None)
+    if short:
         notes.append(
             f"Only {hours / 24:.1f} days of history: seasonal-naive baselines only "
-            "(Prophet needs 14 days)."
+            "(MSTL and Prophet need 14 days)."
         )
-    production = target == "production"
+    if production and info.location is None:
+        notes.append(
+            "No coordinates for this facility: production is forecast from its own "
+            "past only (set latitude and longitude in Settings to follow the sun)."
+        )
+    if production and weather_note:
+        notes.append(weather_note)
     options = dict(
         model=model, nonnegative=production, timeout=timeout, folds=FORECAST_FOLDS,
-        n_jobs=n_jobs,
+        n_jobs=n_jobs, location=location,
+        weather=weather if production else None,
     )
     country = info.country
     try:
@@ -192,15 +244,20 @@ def _refresh_target(
     chosen = attrs["model"]
     if not production:  # consumption cannot be negative either
         frame = frame.clip(lower=0.0)
-    if attrs.get("note") and not notes:
+    if attrs.get("note") and not short:
         notes.append(attrs["note"][0].upper() + attrs["note"][1:] + ".")
     if attrs.get("fallback_reason"):
         reason = attrs["fallback_reason"]
         notes.append(
-            f"{reason[0].upper() + reason[1:]}: the best seasonal-naive baseline "
-            f"({MODEL_WORDS.get(chosen, chosen)}) was used instead."
+            f"{reason[0].upper() + reason[1:]}: Prophet was left out and "
+            f"{MODEL_WORDS.get(chosen, chosen)} was used."
         )
     metrics = _metrics(attrs, hours)
+    metrics["history_end"] = series.index[-1].tz_convert("UTC").isoformat()
+    metrics["location"] = bool(attrs.get("location"))
+    metrics["weather"] = list(attrs.get("weather") or [])
+    if attrs.get("members"):
+        metrics["members"] = list(attrs["members"])
     if not metrics.get("folds") and chosen in BASELINES and model in BASELINES:
         try:
             result = backtest(

@@ -76,6 +76,8 @@ def facility_dict(facility: Facility) -> dict[str, Any]:
         "voltage_warning_pct": facility.voltage_warning_pct,
         "voltage_critical_pct": facility.voltage_critical_pct,
         "voltage_hysteresis_pct": facility.voltage_hysteresis_pct,
+        "latitude": facility.latitude,
+        "longitude": facility.longitude,
     }
 
 

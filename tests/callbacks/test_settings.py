@@ -21,6 +21,8 @@ DETAILS = {
     "settings-warning-pct.value": 8,
     "settings-critical-pct.value": 12,
     "settings-hysteresis-pct.value": 1.5,
+    "settings-latitude.value": 53.55,
+    "settings-longitude.value": 9.99,
     "settings-save.n_clicks": 1,
 }
 
@@ -65,7 +67,34 @@ def test_admin_saves_facility_details(app, auth_client, database_url, facility):
         "voltage_warning_pct": 8.0,
         "voltage_critical_pct": 12.0,
         "voltage_hysteresis_pct": 1.5,
+        "latitude": 53.55,
+        "longitude": 9.99,
     }
+
+
+def test_coordinates_are_optional_but_go_together(
+    app, auth_client, database_url, facility
+):
+    client = auth_client("alice", "admin")
+    lone = callback_result(
+        _save(client, app, facility, **{"settings-longitude.value": None})
+    )
+    assert _text(lone["settings-save-status.children"]) == (
+        "Latitude and longitude go together: give both."
+    )
+    off_earth = callback_result(
+        _save(client, app, facility, **{"settings-latitude.value": 91})
+    )
+    assert _text(off_earth["settings-save-status.children"]) == (
+        "Latitude (°N) must be between -90 and 90."
+    )
+    cleared = callback_result(_save(
+        client, app, facility,
+        **{"settings-latitude.value": None, "settings-longitude.value": None},
+    ))
+    assert _text(cleared["settings-save-status.children"]) == "Saved."
+    saved = _facility(database_url, facility)
+    assert saved["latitude"] is None and saved["longitude"] is None
 
 
 def test_invalid_values_are_refused_with_the_field_named(

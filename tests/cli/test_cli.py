@@ -128,6 +128,21 @@ def test_create_facility_prints_the_new_id(run, database_url):
         assert session.get(Facility, 2).timezone == "UTC"
 
 
+def test_create_facility_with_coordinates(run, database_url):
+    result = run("create-facility", "Roof", "--latitude", "48.137",
+                 "--longitude", "11.575")
+    assert result.exit_code == 0, result.output
+    with session_scope(database_url) as session:
+        row = session.get(Facility, int(result.stdout))
+        assert (row.latitude, row.longitude) == (48.137, 11.575)
+    lone = run("create-facility", "Half", "--latitude", "48.1")
+    assert lone.exit_code == 2
+    assert "Latitude and longitude go together: give both." in lone.stderr
+    assert "--longitude" in lone.stderr
+    far = run("create-facility", "Far", "--latitude", "95", "--longitude", "0")
+    assert far.exit_code == 2 and "between -90 and 90" in far.stderr
+
+
 def test_create_facility_with_an_unknown_zone_is_a_usage_error(run, database_url):
     result = run("create-facility", "X", "--timezone", "Mars/Olympus")
     assert result.exit_code == 2

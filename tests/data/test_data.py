@@ -175,6 +175,7 @@ def test_list_facilities(database_url, facility):
     assert frame.loc[0, "name"] == "Test Facility"
     assert frame.loc[0, "timezone"] == "Europe/Berlin"
     assert frame.loc[0, "nominal_voltage"] == 230.0
+    assert list(frame.columns[-2:]) == ["latitude", "longitude"]
 
 
 def test_alerts_come_from_the_write_path(database_url, facility):

@@ -104,7 +104,7 @@ def test_refresh_stores_one_row_per_target_with_metrics_and_24_points(
             )
         )
         metrics = row.metrics
-        assert metrics["folds"] == 3
+        assert metrics["folds"] == 3  # 17 days: 3 daily origins before MSTL's 14
         assert metrics["history_hours"] == 17 * 24
         assert metrics["mae"] > 0 and 0 <= metrics["coverage"] <= 1
         assert metrics["baseline"] in BASELINES
@@ -159,10 +159,10 @@ def test_under_two_weeks_uses_baselines_only_and_says_so(settings, facility):
         assert row.model in BASELINES
         assert row.note.startswith(
             "Only 4.0 days of history: seasonal-naive baselines only "
-            "(Prophet needs 14 days)."
+            "(MSTL and Prophet need 14 days)."
         )
         assert "prophet" not in row.metrics["candidates"]
-        assert row.metrics["folds"] == 2 and row.metrics["mae"] >= 0
+        assert row.metrics["folds"] == 3 and row.metrics["mae"] >= 0
         assert row.metrics["skill_vs_naive"] == 0.0
 
 
@@ -177,14 +177,16 @@ def test_a_prophet_timeout_falls_back_to_the_best_baseline_and_the_note_says_so(
     assert [r["status"] for r in results] == ["stored", "stored"]
     for row in rows(url, facility):
         candidates = row.metrics["candidates"]
-        assert set(candidates) == set(BASELINES)
-        assert row.model == min(BASELINES, key=candidates.get)
+        assert {"mstl", *BASELINES} <= set(candidates)
+        assert set(candidates) <= {"mstl", "ensemble", *BASELINES}  # no prophet
+        assert row.model == min(candidates, key=candidates.get)
         assert row.metrics["fallback_reason"] == "prophet fit timed out after 0.001 s"
         word = {"seasonal_naive_day": "same time yesterday",
-                "seasonal_naive_week": "same time last week"}[row.model]
-        assert row.note == (
-            "Prophet fit timed out after 0.001 s: the best seasonal-naive baseline "
-            f"({word}) was used instead."
+                "seasonal_naive_week": "same time last week",
+                "mstl": "MSTL", "ensemble": "an ensemble"}[row.model]
+        assert row.note.endswith(
+            "Prophet fit timed out after 0.001 s: Prophet was left out and "
+            f"{word} was used."
         )
         assert len(row.points["yhat"]) == 24
 
@@ -391,3 +393,97 @@ def test_hours_without_enough_readings_or_forecast_change_nothing(
         database_url, datetime(2026, 6, 11, 10, 5, tzinfo=UTC)
     ) == []
     assert open_anomalies(database_url) == []
+
+
+# ------------------------------------------------------ location and weather
+class _Weather(__import__("http.server").server.BaseHTTPRequestHandler):
+    """Replays tests/fixtures/open_meteo_berlin.json moved to the test's dates
+    (May/June 2026 instead of 2024), or stalls past the timeout."""
+
+    stall = False
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        import json
+        from pathlib import Path
+
+        if self.stall:
+            __import__("time").sleep(1.0)
+        path = Path(__file__).parents[1] / "fixtures" / "open_meteo_berlin.json"
+        payload = json.loads(path.read_text())
+        moved = pd.to_datetime(payload["hourly"]["time"]) + pd.Timedelta(days=742)
+        payload["hourly"]["time"] = [t.strftime("%Y-%m-%dT%H:%M") for t in moved]
+        body = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def weather_server():
+    from http.server import ThreadingHTTPServer
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Weather)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1/forecast"
+    _Weather.stall = False
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _place(url, facility, latitude=52.52, longitude=13.405):
+    with session_scope(url) as session:
+        row = session.get(Facility, facility)
+        row.latitude, row.longitude = latitude, longitude
+
+
+def test_production_follows_the_sun_at_the_facility_coordinates(settings, facility):
+    from energy_dash.domain.solar import clear_sky
+
+    url = settings.database_url
+    write(url, facility, hourly_frame(10 * 24))
+    _place(url, facility)
+    refresh_forecasts(settings, facility_id=facility, now=NOW, timeout=60)
+    production = next(r for r in rows(url, facility) if r.target == "production")
+    assert production.metrics["location"] is True
+    assert production.model in ("solar", "ensemble", *BASELINES)
+    stamps = pd.DatetimeIndex(pd.to_datetime(production.points["timestamp"]))
+    sky = clear_sky(stamps, stamps + pd.Timedelta(hours=1), 52.52, 13.405)
+    yhat = np.array(production.points["yhat"])
+    assert (yhat[~sky["sun_up"].to_numpy()] == 0).all()
+    assert "No coordinates" not in (production.note or "")
+    assert 0 <= production.metrics["coverage"] <= 1
+
+
+def test_weather_is_fetched_and_a_stalled_endpoint_falls_back_and_says_so(
+    settings, facility, weather_server, monkeypatch
+):
+    from dataclasses import replace
+
+    from energy_dash.services import forecast_refresh
+
+    url = settings.database_url
+    write(url, facility, hourly_frame(10 * 24))
+    _place(url, facility)
+    with_weather = replace(settings, weather_url=weather_server)
+    refresh_forecasts(with_weather, facility_id=facility, now=NOW, timeout=60)
+    production = [r for r in rows(url, facility) if r.target == "production"][-1]
+    assert production.metrics["weather"] == ["ghi", "cloud_cover", "temperature"]
+    assert "Weather forecast unavailable" not in (production.note or "")
+
+    _Weather.stall = True
+    monkeypatch.setattr(forecast_refresh, "WEATHER_TIMEOUT", 0.3)
+    refresh_forecasts(with_weather, facility_id=facility, now=NOW, timeout=60)
+    latest = [r for r in rows(url, facility) if r.target == "production"][-1]
+    assert latest.note == (
+        "Weather forecast unavailable (weather service did not answer within "
+        "0.3 s): production forecast from the sun's geometry and recent "
+        "production alone."
+    )
+    consumption = [r for r in rows(url, facility) if r.target == "consumption"][-1]
+    assert "Weather" not in (consumption.note or "")
