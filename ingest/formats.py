@@ -31,10 +31,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from energy_dash.domain.bindings import FORMATS, ROLES
+
 logger = logging.getLogger(__name__)
 
-FORMATS: tuple[str, ...] = ("native", "tasmota", "shelly", "opendtu")
-ROLES: tuple[str, ...] = ("consumption", "production")
 MAX_PAYLOAD = 1024 * 1024
 MAX_DEVICE_ID = 64
 

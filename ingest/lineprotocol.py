@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from energy_dash.domain.bindings import TARGETS, influx_problems
+
 logger = logging.getLogger(__name__)
 
 PRECISIONS: dict[str, int] = {
@@ -265,19 +267,6 @@ def parse_lines(body: bytes | str, precision: str = "ns") -> ParseResult:
 
 # -- bindings ----------------------------------------------------------------
 
-ROLES = ("consumption", "production")
-KINDS = ("power", "energy", "energy_total")
-UNITS = {"power": ("W", "kW"), "energy": ("Wh", "kWh"), "energy_total": ("Wh", "kWh")}
-_TARGET = {
-    ("consumption", "power"): "power_consumed",
-    ("consumption", "energy"): "energy_consumed",
-    ("consumption", "energy_total"): "energy_consumed_total",
-    ("production", "power"): "power_produced",
-    ("production", "energy"): "energy_produced",
-    ("production", "energy_total"): "energy_produced_total",
-}
-
-
 @dataclass(frozen=True)
 class InfluxBinding:
     """Points of ``measurement`` carrying all of ``tags`` feed one reading field."""
@@ -295,7 +284,7 @@ class InfluxBinding:
     @property
     def target(self) -> str:
         """The reading field this binding writes."""
-        return _TARGET[(self.role, self.kind)]
+        return TARGETS[(self.role, self.kind)]
 
     def scale(self, value: float) -> float:
         """The value in the reading field's unit (kW or kWh)."""
@@ -307,23 +296,7 @@ def binding_errors(
     role: str, kind: str, unit: str,
 ) -> list[dict[str, str]]:
     """What is wrong with a binding definition (each detail names its field)."""
-    errors = []
-    if not measurement or len(measurement) > 200:
-        errors.append({"field": "measurement", "message": "must be 1-200 characters"})
-    for key, val in tags.items():
-        if not key or not val or len(key) > 100 or len(val) > 200:
-            errors.append({"field": "tag", "message": f"bad tag {key!r}={val!r}"})
-    if field_name is not None and not 0 < len(field_name) <= 200:
-        errors.append({"field": "field", "message": "must be 1-200 characters"})
-    if role not in ROLES:
-        errors.append({"field": "role", "message": "must be consumption or production"})
-    if kind not in KINDS:
-        errors.append({"field": "kind", "message": "must be power, energy or "
-                       "energy_total"})
-    elif unit not in UNITS[kind]:
-        errors.append({"field": "unit", "message": f"{kind} takes "
-                       + " or ".join(UNITS[kind])})
-    return errors
+    return influx_problems(measurement, tags, field_name, role, kind, unit)
 
 
 def _field_of(point: Point, binding: InfluxBinding) -> float | None:

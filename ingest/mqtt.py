@@ -36,12 +36,13 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from energy_dash.domain.bindings import MAX_TOPIC, topic_problem
+
 logger = logging.getLogger(__name__)
 
 SHARE_GROUP = "energy-dash"
 SESSION_EXPIRY_S = 7 * 86400
 RECEIVE_MAXIMUM = 1000
-MAX_TOPIC = 512
 
 
 @dataclass(frozen=True)
@@ -118,19 +119,7 @@ def shared_filter(topic: str, group: str | None = SHARE_GROUP) -> str:
 
 def valid_filter(topic: str) -> str | None:
     """Why a topic filter cannot be subscribed, or ``None`` when it can."""
-    if not topic or len(topic) > MAX_TOPIC:
-        return f"must be 1-{MAX_TOPIC} characters"
-    if topic.startswith("$"):
-        return "must not start with $ (system topics)"
-    if "\x00" in topic:
-        return "must not contain NUL"
-    levels = topic.split("/")
-    for index, level in enumerate(levels):
-        if "#" in level and (level != "#" or index != len(levels) - 1):
-            return "# is only allowed as the whole last level"
-        if "+" in level and level != "+":
-            return "+ must be a whole level"
-    return None
+    return topic_problem(topic)
 
 
 @dataclass
