@@ -8,11 +8,14 @@ from collections.abc import Iterable
 from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
-from energy_dash.models import DeviceRegister
+from energy_dash.models import DeviceRegister, Reading, ReadingRollup
 
 logger = logging.getLogger(__name__)
 
 TABLE = DeviceRegister.__table__
+READINGS = Reading.__table__
+ROLLUPS = ReadingRollup.__table__
+BUCKET_MS = 900_000
 WINDOW = 200
 """Readings after the last settled one that a new register is booked against."""
 
@@ -70,3 +73,43 @@ def set_bookings(
                 TABLE.c.register == register, TABLE.c.ts_ms == ts_ms,
             ).values(booked_kwh=booked, final=final)
         )
+
+
+def rebook_reading(
+    conn: Connection | Session,
+    facility_id: int,
+    device_id: str,
+    ts_ms: int,
+    energy_field: str,
+    energy: float,
+) -> None:
+    """Set a stored reading's interval energy anew and move its rollup with it.
+
+    A late backfill or a resolved glitch changes what an earlier reading booked;
+    the 15-minute rollup gets the difference (its reading count stays).
+    """
+    key = (READINGS.c.facility_id == facility_id, READINGS.c.device_id == device_id,
+           READINGS.c.ts_ms == ts_ms)
+    row = conn.execute(
+        select(READINGS.c.energy_produced, READINGS.c.energy_consumed).where(*key)
+    ).first()
+    if row is None:
+        return
+    produced, consumed = float(row[0]), float(row[1])
+    old = produced if energy_field == "energy_produced" else consumed
+    if energy_field == "energy_produced":
+        new_pair = (energy, consumed)
+    else:
+        new_pair = (produced, energy)
+    conn.execute(update(READINGS).where(*key).values({energy_field: energy}))
+    sums = ROLLUPS.c[f"{energy_field}_sum"]
+    conn.execute(
+        update(ROLLUPS).where(
+            ROLLUPS.c.facility_id == facility_id,
+            ROLLUPS.c.bucket_ms == ts_ms // BUCKET_MS * BUCKET_MS,
+        ).values({
+            sums: sums + (energy - old),
+            ROLLUPS.c.self_supplied: ROLLUPS.c.self_supplied
+            + (min(new_pair) - min(produced, consumed)),
+        })
+    )
