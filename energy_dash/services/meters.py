@@ -273,3 +273,17 @@ def ingest_readings(
         for facility_id, group in by_facility.items():
             quality_log.record(session, facility_id, group, now_ms=now_ms)
     return results
+
+
+def newest_reading_ts(
+    database_url: str | None, facility_id: int, device_id: str
+) -> int | None:
+    """Timestamp of a device's newest reading [UTC epoch ms] (where an uploader
+    resumes)."""
+    with session_scope(database_url) as session:
+        value = session.execute(
+            select(func.max(READINGS.c.ts_ms)).where(
+                READINGS.c.facility_id == facility_id,
+                READINGS.c.device_id == device_id)
+        ).scalar()
+    return None if value is None else int(value)
