@@ -6,6 +6,7 @@ import json
 import time
 
 import pytest
+import test_mqtt as support  # noqa: E402 - the broker helpers beside this file
 
 from energy_dash import data
 from energy_dash.domain.quality import QualityEvent
@@ -13,7 +14,17 @@ from energy_dash.services.bindings import bind_topic, topic_bindings
 from ingest.mqtt import Message, TopicBinding
 from ingest.mqtt_sink import DecodingSink, build_subscriber
 
-from test_mqtt import Publisher, broker, wait_for  # noqa: E402,F401
+
+@pytest.fixture
+def broker(tmp_path):
+    if not support.os.path.exists(support.MOSQUITTO):
+        if support.REQUIRE_MQTT:
+            pytest.fail("REQUIRE_MQTT=1 but mosquitto is not installed")
+        pytest.skip("mosquitto not installed (Debian package mosquitto)")
+    running = support.Broker(tmp_path)
+    running.start()
+    yield running
+    running.stop()
 
 
 def tasmota(total: float, when: str) -> bytes:
@@ -29,12 +40,12 @@ def test_tasmota_plug_feeds_its_facility(broker, database_url, facility):
     sub.start()
     try:
         assert sub.connected.wait(10)
-        pub = Publisher(broker)
+        pub = support.Publisher(broker)
         # device-local Berlin time (UTC+1 in January)
         for i, total in enumerate([2.0, 2.5, 0.0, 3.0]):
             stamp = f"2026-01-21T18:{10 + i:02d}:00"
             pub.client.publish("tele/plug1/SENSOR", tasmota(total, stamp), qos=1)
-        wait_for(lambda: len(data.read_readings(
+        support.wait_for(lambda: len(data.read_readings(
             facility, database_url=database_url)) == 4, what="4 readings")
         pub.close()
     finally:
