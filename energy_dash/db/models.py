@@ -352,7 +352,8 @@ class DeviceRegister(Base):
     """A device's cumulative register at one reading, and the energy it booked.
 
     ``booked_kwh`` is what the reading's interval energy holds (None: a
-    quarantined spike); ``final`` is False while a drop or spike is undecided.
+    quarantined spike); ``final`` is False while a drop or spike is undecided;
+    ``baseline`` marks a trusted register that later deltas may start from.
     """
 
     __tablename__ = "device_registers"
@@ -366,3 +367,4 @@ class DeviceRegister(Base):
     total_kwh: Mapped[float] = mapped_column(Float)
     booked_kwh: Mapped[float | None] = mapped_column(Float)
     final: Mapped[bool] = mapped_column(Boolean, default=True)
+    baseline: Mapped[bool] = mapped_column(Boolean, default=False)

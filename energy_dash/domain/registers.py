@@ -86,6 +86,7 @@ class Booking:
     event: str | None = None
     detail: str = ""
     final: bool = True
+    baseline: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,8 @@ class _Run:
     def add(self, ts_ms: int, total: float) -> None:
         base = self.baseline
         if base is None:
-            self.out.append(Booking(ts_ms, total, 0.0, detail="first register"))
+            self.out.append(Booking(ts_ms, total, 0.0, detail="first register",
+                                    baseline=True))
             self.baseline = Baseline(ts_ms, total)
             return
         if total == 0.0 and base.total_kwh > 0.0:
@@ -152,7 +154,7 @@ class _Run:
                     f"to {total:g}")
 
     def _book(self, ts_ms: int, total: float, energy: float, detail: str = "") -> None:
-        self.out.append(Booking(ts_ms, total, energy, detail=detail))
+        self.out.append(Booking(ts_ms, total, energy, detail=detail, baseline=True))
         self.baseline = Baseline(ts_ms, total)
 
     def _start(self, ts_ms: int, total: float, kind: str, detail: str) -> None:
@@ -204,7 +206,8 @@ class _Run:
             # A new cycle counts from zero: its first value is energy since the reset.
             own = head.total_kwh
             booked = own if self.plausible(own, base.ts_ms, head.ts_ms) else 0.0
-            head = Booking(head.ts_ms, head.total_kwh, booked, RESET, head.detail)
+            head = Booking(head.ts_ms, head.total_kwh, booked, RESET, head.detail,
+                           baseline=True)
         else:
             head = Booking(head.ts_ms, head.total_kwh, None, SPIKE,
                            head.detail + "; new level kept")
@@ -213,7 +216,8 @@ class _Run:
         for index in rest:
             item = self.out[index]
             self.out[index] = Booking(
-                item.ts_ms, item.total_kwh, item.total_kwh - previous.total_kwh
+                item.ts_ms, item.total_kwh, item.total_kwh - previous.total_kwh,
+                baseline=True,
             )
             previous = item
         self.baseline = Baseline(previous.ts_ms, previous.total_kwh)

@@ -1,11 +1,9 @@
-"""Meters feeding a facility: registers and power become interval energy, and
-decoded MQTT / line-protocol readings are stored through the sensor API's rules.
+"""Decoded MQTT and line-protocol readings stored through the sensor API's rules.
 
-:func:`prepare_rows` is the one place where a validated reading that carries a
-cumulative register (``energy_consumed_total`` / ``energy_produced_total``) or a
-power (``power_consumed`` / ``power_produced``) gets its interval energies and,
-when it was left out, its ``current_load``. Every way in calls it: the HTTP
-sensor API (single and bulk), MQTT, line protocol, CSV and ``data.write_readings``.
+Batches of several facilities are validated, checked for conflicting duplicates
+and stored in one transaction (registers and power are booked by
+``storage.readings``, through ``storage.registers.prepare_rows``), and the
+data-quality events of the batch are recorded in the same transaction.
 """
 
 from __future__ import annotations
@@ -22,158 +20,16 @@ from sqlalchemy.orm import Session
 from energy_dash.db import session_scope
 from energy_dash.db.models import Reading
 from energy_dash.domain import quality
-from energy_dash.domain.facility import FacilityInfo
 from energy_dash.domain.quality import QualityEvent
-from energy_dash.domain.registers import (
-    SPIKE,
-    Baseline,
-    book_registers,
-    energy_kwh,
-    reading_interval_s,
-)
 from energy_dash.domain.validation import validate_reading
 from energy_dash.services import quality as quality_log
 from energy_dash.storage import readings as reading_store
-from energy_dash.storage import registers as register_store
 from energy_dash.storage.facilities import load_info
 
 logger = logging.getLogger(__name__)
 
-REGISTERS = (
-    ("energy_consumed_total", "energy_consumed", "consumed"),
-    ("energy_produced_total", "energy_produced", "produced"),
-)
-POWERS = (("power_consumed", "energy_consumed"), ("power_produced", "energy_produced"))
-EXTRA_FIELDS = ("energy_consumed_total", "energy_produced_total", "power_consumed",
-                "power_produced")
 COMPARED = ("energy_consumed", "energy_produced", "voltage", "current")
 READINGS = Reading.__table__
-
-
-def needs_preparation(row: Mapping[str, Any]) -> bool:
-    """True when a validated row lacks an interval energy or its load, or has a
-    register or a power that the energies must come from."""
-    get = row.get
-    return (
-        get("energy_consumed") is None or get("energy_produced") is None
-        or get("current_load") is None
-        or any(get(name) is not None for name in EXTRA_FIELDS)
-    )
-
-
-def _previous_ts(session: Session, facility_id: int, device: str, before: int):
-    value = session.execute(
-        select(func.max(READINGS.c.ts_ms)).where(
-            READINGS.c.facility_id == facility_id, READINGS.c.device_id == device,
-            READINGS.c.ts_ms < before)
-    ).scalar()
-    return None if value is None else int(value)
-
-
-def prepare_rows(
-    session: Session, facility: FacilityInfo, rows: Iterable[dict[str, Any]]
-) -> tuple[list[dict[str, Any]], list[QualityEvent]]:
-    """Fill interval energies and load from registers and power, device by device.
-
-    Registers are booked in timestamp order against what the device sent before
-    (a late backfill lands in its place and re-books the reading after it);
-    glitches, resets and spikes come back as data-quality events. A power is
-    integrated over the reading's interval (time since the device's previous
-    reading, capped at twice the expected one). Rows that need nothing pass
-    through unchanged. Returns ``(rows, events)``.
-    """
-    by_device: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        by_device.setdefault(row["device_id"], []).append(row)
-    ready: list[dict[str, Any]] = []
-    events: list[QualityEvent] = []
-    for device, items in by_device.items():
-        items.sort(key=lambda r: r["ts_ms"])
-        if not any(needs_preparation(r) for r in items):
-            ready += items
-            continue
-        previous = _previous_ts(session, facility.id, device, items[0]["ts_ms"])
-        intervals = []
-        for row in items:
-            intervals.append(reading_interval_s(
-                previous, row["ts_ms"], facility.expected_interval_s))
-            previous = max(previous or row["ts_ms"], row["ts_ms"])
-        for total_field, energy_field, register in REGISTERS:
-            with_total = [r for r in items if r.get(total_field) is not None]
-            if with_total:
-                events += _book(session, facility, device, register, energy_field,
-                                total_field, with_total)
-        for row, interval in zip(items, intervals, strict=True):
-            _fill(row, interval, facility)
-            ready.append(row)
-    return ready, events
-
-
-def _fill(row: dict[str, Any], interval_s: float, facility: FacilityInfo) -> None:
-    for power_field, energy_field in POWERS:
-        if row.get(energy_field) is None and row.get(power_field) is not None:
-            row[energy_field] = energy_kwh(row[power_field], interval_s)
-    for _, energy_field in POWERS:
-        if row.get(energy_field) is None:
-            row[energy_field] = 0.0  # a device that meters one direction only
-    if row.get("current_load") is None:
-        power = row.get("power_consumed")
-        if power is None:
-            power = row["energy_consumed"] * 3600.0 / interval_s
-        capacity = facility.capacity_kw or 0.0
-        load = power / capacity * 100.0 if capacity > 0 else 0.0
-        row["current_load"] = min(max(load, 0.0), 100.0)
-
-
-def _book(
-    session: Session,
-    facility: FacilityInfo,
-    device: str,
-    register: str,
-    energy_field: str,
-    total_field: str,
-    new_rows: list[dict[str, Any]],
-) -> list[QualityEvent]:
-    """Book one register of one device; re-book stored readings that changed."""
-    from_ms = min(r["ts_ms"] for r in new_rows)
-    anchor, stored = register_store.window(session, facility.id, device, register,
-                                           from_ms)
-    stored_by_ts = {r[0]: r for r in stored}
-    fresh = {r["ts_ms"]: r for r in new_rows if r["ts_ms"] not in stored_by_ts}
-    series = [(r[0], r[1]) for r in stored]
-    series += [(ts, r[total_field]) for ts, r in fresh.items()]
-    bookings = book_registers(
-        series, capacity_kw=facility.capacity_kw,
-        baseline=Baseline(*anchor) if anchor else None,
-    )
-    events: list[QualityEvent] = []
-    inserts, changes = [], []
-    for b in bookings:
-        booked = b.energy_kwh
-        event = QualityEvent(b.ts_ms, b.event, device, b.detail) if b.event else None
-        row = fresh.get(b.ts_ms)
-        if row is not None:
-            if row.get(energy_field) is None:
-                row[energy_field] = booked if booked is not None else 0.0
-            inserts.append({"facility_id": facility.id, "device_id": device,
-                            "register": register, "ts_ms": b.ts_ms,
-                            "total_kwh": b.total_kwh, "booked_kwh": booked,
-                            "final": b.final})
-            if event and (b.final or b.event == SPIKE):
-                events.append(event)
-            continue
-        _, _, old_booked, old_final = stored_by_ts[b.ts_ms]
-        if old_booked == booked and old_final == b.final:
-            continue
-        changes.append((b.ts_ms, booked, b.final))
-        if (old_booked or 0.0) != (booked or 0.0):
-            register_store.rebook_reading(session, facility.id, device, b.ts_ms,
-                                          energy_field, booked or 0.0)
-        if event and b.final and not old_final and b.event != SPIKE:
-            events.append(event)
-    register_store.insert_new(session, inserts)
-    register_store.set_bookings(session, facility.id, device, register, changes)
-    return events
 
 
 @dataclass
@@ -261,9 +117,7 @@ def ingest_readings(
                 rows.append(row)
             pending += [(facility_id, e) for e in _conflicts(session, facility_id,
                                                              rows)]
-            ready, found = prepare_rows(session, facility, rows)
-            pending += [(facility_id, e) for e in found]
-            stored = reading_store.store_many(session, facility, ready)
+            stored = reading_store.store_many(session, facility, rows)
             result.accepted = stored.accepted
             result.duplicates = stored.duplicates
             result.alerts = stored.alerts

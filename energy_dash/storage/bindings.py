@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.orm import Session
 
-from energy_dash.models import Facility, InfluxBinding, TopicBinding
+from energy_dash.db.models import Facility, InfluxBinding, TopicBinding
 
 logger = logging.getLogger(__name__)
 

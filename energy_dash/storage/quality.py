@@ -8,8 +8,8 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.orm import Session
 
+from energy_dash.db.models import QualityEvent as QualityRow
 from energy_dash.domain.quality import QualityEvent
-from energy_dash.models import QualityEvent as QualityRow
 
 logger = logging.getLogger(__name__)
 

@@ -72,6 +72,7 @@ def upgrade() -> None:
         sa.Column("total_kwh", sa.Float(), nullable=False),
         sa.Column("booked_kwh", sa.Float(), nullable=True),
         sa.Column("final", sa.Boolean(), nullable=False),
+        sa.Column("baseline", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(["facility_id"], ["facilities.id"],
                                 ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("facility_id", "device_id", "register", "ts_ms"),
