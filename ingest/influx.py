@@ -84,7 +84,11 @@ def _secret(*, v2: bool) -> str | None:
             return None
         return decoded.partition(":")[2] or None
     if not v2:
-        password = request.args.get("p") or request.form.get("p")
+        # /query sends its parameters form-encoded; /write keeps them in the URL
+        # (reading the form there would consume the line-protocol body).
+        password = request.args.get("p")
+        if not password and request.path == "/query":
+            password = request.form.get("p")
         return password or None
     return None
 
