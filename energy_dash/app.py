@@ -55,10 +55,12 @@ def create_app(settings: Settings | None = None) -> Dash:
     from components import shell
     from energy_dash import web
     from ingest import api as ingest_api
+    from ingest import influx
 
     app.layout = shell.layout
 
     ingest_api.init_app(server, settings)
+    influx.init_app(server, settings.database_url)
     web.init_app(app, settings)
 
     import callbacks

@@ -535,6 +535,36 @@ def _start_demo(settings: Settings, port: int, host: str) -> bool:
     return not settings.production and demo_module.demo_user_exists(url)
 
 
+def _start_mqtt(settings: Settings, *, probe_local: bool) -> None:
+    """The MQTT subscriber in this process (once per host), and a line saying so.
+
+    ``make run`` (``--demo`` in development) uses 127.0.0.1:1883 when a broker
+    answers there and ``ENERGY_DASH_MQTT_URL`` is not set.
+    """
+    import socket
+
+    url = settings.mqtt_url
+    if url is None and probe_local:
+        try:
+            socket.create_connection(("127.0.0.1", 1883), timeout=0.3).close()
+        except OSError:
+            click.echo("MQTT: no broker on 127.0.0.1:1883; running without MQTT "
+                       "(set ENERGY_DASH_MQTT_URL to use one)")
+            return
+        url = "mqtt://127.0.0.1:1883"
+    if url is None:
+        return
+    from ingest.mqtt import parse_broker_url
+    from ingest.mqtt_sink import start_for_host
+
+    try:
+        broker = parse_broker_url(url)
+    except ValueError as exc:
+        raise CliError(f"ENERGY_DASH_MQTT_URL: {exc}") from None
+    start_for_host(settings.database_url, url, share_group=settings.mqtt_share_group)
+    click.echo(f"MQTT: subscribing to bound topics on {broker.host}:{broker.port}")
+
+
 def _serve_gunicorn(settings: Settings, host: str, port: int) -> None:
     """Production: gunicorn in this process, the app built in each worker."""
     from gunicorn.app.base import BaseApplication
@@ -579,6 +609,7 @@ def serve(host: str, port: int, with_demo: bool) -> None:
     settings = _settings(scheduler_default=True)
     init_db(settings.database_url)
     demo_login = _start_demo(settings, port, host) if with_demo else False
+    _start_mqtt(settings, probe_local=with_demo and not settings.production)
     shown = f"http://{_client_host(host)}:{port}"
     line = f"Energy Dash on {shown}"
     if demo_login:
@@ -593,6 +624,14 @@ def serve(host: str, port: int, with_demo: bool) -> None:
     click.echo(line)
     app.run(host=host, port=port, debug=False)
 
+
+def _register_meter_commands() -> None:
+    from energy_dash import cli_devices
+
+    cli_devices.register(main)
+
+
+_register_meter_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -36,6 +36,15 @@ def _dev_secret(instance_dir: Path) -> str:
     return value
 
 
+def _share_group(value: str | None) -> str | None:
+    """``ENERGY_DASH_MQTT_SHARE``: the shared-subscription group; ``0``/empty for
+    plain subscriptions (one subscriber; survives a broker restart losslessly)."""
+    if value is None:
+        return "energy-dash"
+    value = value.strip()
+    return None if value.lower() in ("", "0", "none", "off") else value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the app reads from its environment (README "Configuration")."""
@@ -54,6 +63,8 @@ class Settings:
     weather_url: str | None = None  # Open-Meteo-compatible forecast endpoint
     instance_dir: Path = INSTANCE_DIR
     testing: bool = False
+    mqtt_url: str | None = field(default=None, repr=False)
+    mqtt_share_group: str | None = "energy-dash"  # None: plain subscriptions
 
     @property
     def production(self) -> bool:
@@ -92,6 +103,8 @@ class Settings:
             base_url=(os.environ.get("ENERGY_DASH_BASE_URL") or "").strip() or None,
             weather_url=(os.environ.get("ENERGY_DASH_WEATHER_URL") or "").strip()
             or None,
+            mqtt_url=(os.environ.get("ENERGY_DASH_MQTT_URL") or "").strip() or None,
+            mqtt_share_group=_share_group(os.environ.get("ENERGY_DASH_MQTT_SHARE")),
         )
         settings = replace(settings, **overrides) if overrides else settings
         settings.validate()

@@ -69,7 +69,7 @@ def _errors(*codes: int) -> dict[str, Any]:
 def _schemas() -> dict[str, Any]:
     reading = reading_schema()
     bulk_reading = copy.deepcopy(reading)
-    bulk_reading["required"] = [*bulk_reading["required"], "timestamp"]
+    bulk_reading["required"] = ["timestamp"]
     detail = {
         "type": "object",
         "required": ["field", "message"],

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from energy_dash.db import get_engine, session_scope
 from energy_dash.db.models import Alert, Facility
 from energy_dash.domain.times import to_utc
+from energy_dash.services.quality import list_events
 from energy_dash.services.readings import read_readings, write_readings
 from energy_dash.storage.forecasts import check_target, forecast_frame, latest_row
 
@@ -32,6 +33,7 @@ __all__ = [
     "write_readings",
     "read_forecast",
     "read_alerts",
+    "read_quality_events",
 ]
 
 FACILITY_COLUMNS = (
@@ -104,4 +106,38 @@ def read_alerts(
     for name in ("started_at", "ended_at", "acknowledged_at"):
         frame[name] = pd.to_datetime(frame[name], utc=True)
     frame["duration_s"] = (frame["ended_at"] - frame["started_at"]).dt.total_seconds()
+    return frame
+
+
+# -------------------------------------------------------------------- data quality
+QUALITY_COLUMNS = ("facility_id", "device_id", "kind", "detail")
+
+
+def read_quality_events(
+    facility_id: int | None = None,
+    start: Any = None,
+    end: Any = None,
+    *,
+    database_url: str | None = None,
+) -> pd.DataFrame:
+    """Data-quality events in ``[start, end)``, oldest first.
+
+    Indexed by ``timestamp`` (UTC) with ``facility_id`` (empty for messages on
+    unbound topics), ``device_id``, ``kind`` (``gap``, ``counter_reset``,
+    ``counter_glitch``, ``spike``, ``stuck``, ``clock_skew``, ``unbound``,
+    ``malformed``, ``conflict``) and ``detail``. Naive bounds are UTC.
+    """
+    start_at, end_at = to_utc(start), to_utc(end)
+    events = list_events(
+        database_url,
+        None if facility_id is None else [int(facility_id)],
+        None if start_at is None else int(start_at.timestamp() * 1000),
+        None if end_at is None else int(end_at.timestamp() * 1000),
+    )
+    frame = pd.DataFrame.from_records(
+        events, columns=["ts_ms", *QUALITY_COLUMNS]
+    )
+    index = pd.to_datetime(frame.pop("ts_ms"), unit="ms", utc=True)
+    frame.index = pd.DatetimeIndex(index, name="timestamp")
+    frame["facility_id"] = frame["facility_id"].astype("Int64")
     return frame

@@ -289,3 +289,84 @@ class JobLease(Base):
     holder: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime] = mapped_column()
     last_run_at: Mapped[datetime | None] = mapped_column()
+
+
+class TopicBinding(Base):
+    """An MQTT topic filter feeding one facility in one device format."""
+
+    __tablename__ = "topic_bindings"
+    __table_args__ = (
+        UniqueConstraint("facility_id", "topic", "format", name="uq_topic_bindings"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    facility_id: Mapped[int] = mapped_column(
+        ForeignKey("facilities.id", ondelete="CASCADE")
+    )
+    topic: Mapped[str] = mapped_column(String(512))
+    format: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(16), default="consumption")
+    device_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InfluxBinding(Base):
+    """Line-protocol points (measurement, tags, field) feeding one reading field."""
+
+    __tablename__ = "influx_bindings"
+    __table_args__ = (Index("ix_influx_bindings_facility", "facility_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    facility_id: Mapped[int] = mapped_column(
+        ForeignKey("facilities.id", ondelete="CASCADE")
+    )
+    measurement: Mapped[str] = mapped_column(String(200))
+    tags: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    field: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    unit: Mapped[str] = mapped_column(String(8))
+    device_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class QualityEvent(Base):
+    """One data-quality event (see energy_dash.domain.quality for the kinds).
+
+    ``facility_id`` is empty for a message on a topic that no binding takes.
+    """
+
+    __tablename__ = "quality_events"
+    __table_args__ = (Index("ix_quality_events_facility_ts", "facility_id", "ts_ms"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    facility_id: Mapped[int | None] = mapped_column(
+        ForeignKey("facilities.id", ondelete="CASCADE")
+    )
+    device_id: Mapped[str | None] = mapped_column(String(64))
+    ts_ms: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeviceRegister(Base):
+    """A device's cumulative register at one reading, and the energy it booked.
+
+    ``booked_kwh`` is what the reading's interval energy holds (None: a
+    quarantined spike); ``final`` is False while a drop or spike is undecided;
+    ``baseline`` marks a trusted register that later deltas may start from.
+    """
+
+    __tablename__ = "device_registers"
+
+    facility_id: Mapped[int] = mapped_column(
+        ForeignKey("facilities.id", ondelete="CASCADE"), primary_key=True
+    )
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    register: Mapped[str] = mapped_column(String(16), primary_key=True)
+    ts_ms: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    total_kwh: Mapped[float] = mapped_column(Float)
+    booked_kwh: Mapped[float | None] = mapped_column(Float)
+    final: Mapped[bool] = mapped_column(Boolean, default=True)
+    baseline: Mapped[bool] = mapped_column(Boolean, default=False)

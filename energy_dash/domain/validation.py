@@ -22,6 +22,8 @@ import pandas as pd
 MAX_FUTURE_S = 300
 MIN_TIMESTAMP_S = 946_684_800  # 2000-01-01: a board without NTP sends 0 or 1970
 MAX_DEVICE_ID = 64
+MAX_POWER_KW = 1_000_000.0  # 1 GW: beyond that a value is not a measurement
+MAX_REGISTER_KWH = 1e12
 DEVICE_TEXT_MESSAGE = (
     "must be printable text (no NUL, control characters or unpaired surrogates)"
 )
@@ -58,8 +60,20 @@ NUMBER_FIELDS: tuple[NumberField, ...] = (
     NumberField("current3", "A", "Phase 3 current", minimum=0),
     NumberField("frequency", "Hz", "Grid frequency", minimum=40, maximum=70),
     NumberField("power_factor", "", "Power factor", minimum=-1, maximum=1),
+    NumberField("energy_consumed_total", "kWh", "Cumulative consumption register "
+                "(instead of energy_consumed)", minimum=0, maximum=MAX_REGISTER_KWH),
+    NumberField("energy_produced_total", "kWh", "Cumulative production register "
+                "(instead of energy_produced)", minimum=0, maximum=MAX_REGISTER_KWH),
+    NumberField("power_consumed", "kW", "Power drawn now (instead of "
+                "energy_consumed)", minimum=0, maximum=MAX_POWER_KW),
+    NumberField("power_produced", "kW", "Power produced now (instead of "
+                "energy_produced)", minimum=0, maximum=MAX_POWER_KW),
 )
 REQUIRED = tuple(f.name for f in NUMBER_FIELDS if f.required)
+ALTERNATIVES = ("energy_consumed_total", "energy_produced_total", "power_consumed",
+                "power_produced")
+"""With any of these, the interval energies and the load become optional (the
+server books the register or integrates the power, and derives the load)."""
 _SPECS = tuple((f.name, f.required, f.minimum, f.maximum) for f in NUMBER_FIELDS)
 
 
@@ -131,10 +145,11 @@ def validate_reading(
     row: dict[str, Any] = {}
     errors: list[dict[str, str]] = []
     get = body.get
+    relaxed = any(get(name) is not None for name in ALTERNATIVES)
     for name, required, minimum, maximum in _SPECS:
         value = get(name)
         if value is None:
-            if required:
+            if required and not relaxed:
                 errors.append({"field": name, "message": "is required"})
             row[name] = None
             continue
@@ -223,7 +238,8 @@ def reading_schema() -> dict[str, Any]:
     }
     return {
         "type": "object",
-        "required": list(REQUIRED),
+        "anyOf": [{"required": list(REQUIRED)}]
+        + [{"required": [name]} for name in ALTERNATIVES],
         "properties": properties,
         "additionalProperties": True,
     }
@@ -248,6 +264,10 @@ def frame_to_rows(
     n = len(frame)
     bad = np.zeros(n, dtype=bool)
     values: dict[str, np.ndarray] = {}
+    relaxed = np.zeros(n, dtype=bool)
+    for name in ALTERNATIVES:
+        if name in frame.columns:
+            relaxed |= frame[name].notna().to_numpy()
     for spec in NUMBER_FIELDS:
         if spec.name in frame.columns:
             column = frame[spec.name]
@@ -258,7 +278,7 @@ def frame_to_rows(
             present = np.zeros(n, dtype=bool)
         invalid = present & ~np.isfinite(numbers)
         if spec.required:
-            invalid |= ~present
+            invalid |= ~present & ~relaxed
         with np.errstate(invalid="ignore"):
             invalid |= present & spec.out_of_bounds(numbers)
         bad |= invalid

@@ -25,6 +25,8 @@ from energy_dash.db.statements import BUCKET_MS, LOCK_NAMESPACE
 from energy_dash.domain.alerts import Thresholds, classify
 from energy_dash.domain.facility import FacilityInfo
 from energy_dash.storage.alerts import apply_voltage_alerts
+from energy_dash.storage.quality import add_events
+from energy_dash.storage.registers import needs_preparation, prepare_rows
 
 TABLE = Reading.__table__
 ROLLUP = ReadingRollup.__table__
@@ -129,6 +131,8 @@ def store_one_quick(
     skipped. Returns None, having written nothing, when the alert state machine
     has to run: the caller then uses :func:`store_one`.
     """
+    if needs_preparation(row):
+        return None  # registers or power to book: the full path
     voltage = row.get("voltage")
     if voltage is not None and classify(voltage, Thresholds.of(facility)) is not None:
         return None
@@ -154,8 +158,15 @@ def store_one_quick(
 def store_one(
     session: Session, facility: FacilityInfo, row: dict[str, Any]
 ) -> tuple[bool, int, list[dict[str, Any]]]:
-    """Store one validated row; returns (created, id, alerts opened or escalated)."""
+    """Store one validated row; returns (created, id, alerts opened or escalated).
+
+    A row with a register or a power gets its interval energies first.
+    """
     lock_facility(session, facility.id)
+    if needs_preparation(row):
+        prepared, events = prepare_rows(session, facility, [row])
+        row = prepared[0]
+        add_events(session, facility.id, events)
     execute = as_driver(session).execute  # plain DB-API statements in the session
     created, new_id = _insert_one(execute, _values(facility.id, row))
     if not created:
@@ -181,6 +192,9 @@ def store_many(
     if not rows:
         return result
     lock_facility(session, facility.id)
+    if any(needs_preparation(r) for r in rows):
+        rows, events = prepare_rows(session, facility, rows)
+        add_events(session, facility.id, events)
     stamps = [r["ts_ms"] for r in rows]
     devices = {r["device_id"] for r in rows}
     existing = set(

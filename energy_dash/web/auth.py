@@ -73,6 +73,9 @@ PUBLIC_ROUTES = (
     "/healthz",
     "/api/hardware/<path:rest>",
     "/api/openapi.json",
+    "/api/v2/write",  # InfluxDB-compatible: the device key authenticates
+    "/write",
+    "/query",
     "/assets/<path:rest>",
     "/_dash-component-suites/<path:rest>",
     "/_favicon.ico",

@@ -1,0 +1,153 @@
+"""Topic and line-protocol bindings: create, list and remove (CLI and /settings).
+
+A binding says which facility, device and field the data of a meter feeds. The
+rules for a valid binding live with the protocols (``ingest.formats``,
+``ingest.mqtt``, ``ingest.lineprotocol`` check their own names); this module
+stores what passed and hands bindings to the subscriber and the endpoints as
+plain dicts.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from energy_dash.db import session_scope
+from energy_dash.domain.bindings import (
+    FORMATS,
+    device_problem,
+    influx_problems,
+    topic_problem,
+)
+from energy_dash.storage import bindings as store
+from energy_dash.storage.facilities import load_info
+
+logger = logging.getLogger(__name__)
+
+CACHE_S = 5.0
+
+_influx_cache: dict[tuple[str | None, int], tuple[float, list[dict[str, Any]]]] = {}
+
+
+class BindingError(ValueError):
+    """A binding that cannot be stored; ``field`` names what is wrong."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def _check_device(device_id: str | None) -> None:
+    problem = device_problem(device_id)
+    if problem:
+        raise BindingError("device_id", problem)
+
+
+def _facility_exists(session, facility_id: int) -> None:
+    if load_info(session, facility_id) is None:
+        raise BindingError("facility", f"facility {facility_id} does not exist")
+
+
+def bind_topic(
+    database_url: str | None,
+    facility_id: int,
+    topic: str,
+    fmt: str,
+    *,
+    role: str = "consumption",
+    device_id: str | None = None,
+) -> int:
+    """Store a topic binding; returns its id."""
+    problem = topic_problem(topic)
+    if problem:
+        raise BindingError("topic", problem)
+    if fmt not in FORMATS:
+        raise BindingError("format", "must be one of " + ", ".join(FORMATS))
+    if role not in ("consumption", "production"):
+        raise BindingError("role", "must be consumption or production")
+    _check_device(device_id)
+    with session_scope(database_url, write=True) as session:
+        _facility_exists(session, facility_id)
+        if store.topic_exists(session, facility_id, topic, fmt):
+            raise BindingError("topic", "is already bound in this format")
+        return store.add_topic(session, {
+            "facility_id": facility_id, "topic": topic, "format": fmt, "role": role,
+            "device_id": device_id.strip() if device_id else None,
+        })
+
+
+def bind_influx(
+    database_url: str | None,
+    facility_id: int,
+    measurement: str,
+    *,
+    tags: dict[str, str] | None = None,
+    field: str | None = None,
+    role: str,
+    kind: str,
+    unit: str,
+    device_id: str | None = None,
+) -> int:
+    """Store a line-protocol binding (measurement + tags + field -> reading field)."""
+    tags = dict(tags or {})
+    problems = influx_problems(measurement, tags, field, role, kind, unit)
+    if problems:
+        raise BindingError(problems[0]["field"], problems[0]["message"])
+    _check_device(device_id)
+    with session_scope(database_url, write=True) as session:
+        _facility_exists(session, facility_id)
+        new_id = store.add_influx(session, {
+            "facility_id": facility_id, "measurement": measurement, "tags": tags,
+            "field": field, "role": role, "kind": kind, "unit": unit,
+            "device_id": device_id.strip() if device_id else None,
+        })
+    _influx_cache.clear()
+    return new_id
+
+
+def unbind(database_url: str | None, ref: str) -> str:
+    """Remove ``ID``, ``topic:ID`` or ``influx:ID``; returns what was removed.
+
+    A bare id that exists in both tables is refused as ambiguous.
+    """
+    kind, _, number = ref.strip().rpartition(":")
+    if not number.isascii() or not number.isdigit() or kind not in ("", "topic",
+                                                                     "influx"):
+        raise BindingError("id", "must be a number, topic:N or influx:N")
+    binding_id = int(number)
+    with session_scope(database_url, write=True) as session:
+        tables = [kind] if kind else store.which_tables(session, binding_id)
+        if len(tables) > 1:
+            raise BindingError("id", f"{binding_id} is a topic and a line-protocol "
+                               f"binding: say topic:{binding_id} or "
+                               f"influx:{binding_id}")
+        if not tables or store.remove(session, tables[0], binding_id) == 0:
+            raise BindingError("id", f"no binding {ref}")
+    _influx_cache.clear()
+    return f"{tables[0]}:{binding_id}"
+
+
+def topic_bindings(
+    database_url: str | None, facility_id: int | None = None
+) -> list[dict[str, Any]]:
+    """Topic bindings with their facility's zone (for the subscriber and /settings)."""
+    with session_scope(database_url) as session:
+        return store.topic_rows(session, facility_id)
+
+
+def influx_bindings(database_url: str | None, facility_id: int) -> list[dict[str, Any]]:
+    """A facility's line-protocol bindings (cached for a few seconds: every write
+    request of a busy uploader asks)."""
+    key = (database_url, facility_id)
+    hit = _influx_cache.get(key)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < CACHE_S:
+        return hit[1]
+    with session_scope(database_url) as session:
+        rows = store.influx_rows(session, facility_id)
+    if len(_influx_cache) > 1000:
+        _influx_cache.clear()
+    _influx_cache[key] = (now, rows)
+    return rows

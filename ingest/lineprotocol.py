@@ -1,0 +1,487 @@
+"""InfluxDB line protocol: parser, bindings to reading fields, and the ``LAST`` query.
+
+IoTaWatt, Telegraf, vzlogger and Home Assistant's InfluxDB integration write
+line protocol (``measurement,tag=v field=1.5 1700000000``). This module parses it
+exactly as InfluxDB does (escapes, field types, precision), maps points to a
+facility's reading fields through bindings (measurement + tags + field -> role,
+kind, unit), and understands the one InfluxQL statement that IoTaWatt's uploader
+asks before it resumes: ``SELECT LAST("<field>") FROM "<m>" WHERE "<tag>"='<v>'``.
+Pure functions: the HTTP endpoints call them and then the ingest service.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from energy_dash.domain.bindings import TARGETS, influx_problems
+
+logger = logging.getLogger(__name__)
+
+PRECISIONS: dict[str, int] = {
+    "ns": 1, "n": 1, "us": 1_000, "u": 1_000, "µ": 1_000, "ms": 1_000_000,
+    "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000,
+}
+MAX_ERRORS = 100
+_INT64 = 2**63
+_FLOAT = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\Z")
+_INT = re.compile(r"[-+]?\d+\Z")
+_UINT = re.compile(r"\d+\Z")
+_TRUE = frozenset(("t", "T", "true", "True", "TRUE"))
+_FALSE = frozenset(("f", "F", "false", "False", "FALSE"))
+
+FieldValue = float | int | str | bool
+
+
+class Point(NamedTuple):
+    """One parsed point; ``ts_ns`` is ``None`` when the line had no timestamp."""
+
+    measurement: str
+    tags: dict[str, str]
+    fields: dict[str, FieldValue]
+    ts_ns: int | None
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LineError:
+    """The first problem of one bad line (``line`` counts from 1)."""
+
+    line: int
+    text: str
+    message: str
+
+    def __str__(self) -> str:
+        shown = self.text if len(self.text) <= 200 else self.text[:200] + "…"
+        return f"unable to parse '{shown}': {self.message}"
+
+
+@dataclass
+class ParseResult:
+    """Points of every good line and the errors of the bad ones (at most 100 kept)."""
+
+    points: list[Point] = field(default_factory=list)
+    errors: list[LineError] = field(default_factory=list)
+    bad_lines: int = 0
+
+    @property
+    def first_error(self) -> LineError | None:
+        return self.errors[0] if self.errors else None
+
+
+class _Bad(ValueError):
+    pass
+
+
+_PLAIN_END = frozenset("0123456789.")
+
+
+def _value(text: str) -> FieldValue:
+    if not text:
+        raise _Bad("missing field value")
+    last = text[-1]
+    if last in _PLAIN_END and "_" not in text and text[0] != "+":
+        # Fast path for the usual float; float() alone would also take "1_0".
+        try:
+            number = float(text)
+        except ValueError:
+            raise _Bad(f"invalid field value {text[:40]!r}") from None
+        if number - number == 0.0:  # finite
+            return number
+        raise _Bad("float value out of range")
+    if last == "i" and _INT.match(text, 0, len(text) - 1) and len(text) > 1:
+        number = int(text[:-1])
+        if not -_INT64 <= number < _INT64:
+            raise _Bad("integer value out of range")
+        return number
+    if last == "u" and len(text) > 1 and _UINT.match(text, 0, len(text) - 1):
+        number = int(text[:-1])
+        if number >= 2 * _INT64:
+            raise _Bad("unsigned value out of range")
+        return number
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    if _FLOAT.match(text):
+        number = float(text)
+        if math.isfinite(number):
+            return number
+        raise _Bad("float value out of range")
+    raise _Bad(f"invalid field value {text[:40]!r}")
+
+
+def _timestamp(text: str, scale: int) -> int:
+    try:
+        if "_" in text or not text.isascii():
+            raise ValueError(text)
+        ts = int(text) * scale
+    except ValueError:
+        raise _Bad(f"bad timestamp {text[:40]!r}") from None
+    if not -_INT64 <= ts < _INT64:
+        raise _Bad("timestamp out of range")
+    return ts
+
+
+def _fast(line: str, scale: int) -> tuple[str, dict, dict, int | None]:
+    """Lines without escapes or strings: plain splits (the common, fast case)."""
+    parts = line.split(" ")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise _Bad("missing fields" if len(parts) < 2 else "invalid spacing")
+    key, *tag_items = parts[0].split(",")
+    if not key:
+        raise _Bad("missing measurement")
+    tags: dict[str, str] = {}
+    for item in tag_items:
+        name, sep, val = item.partition("=")
+        if not sep or not name or not val:
+            raise _Bad("missing tag key or value")
+        tags[name] = val
+    fields: dict[str, FieldValue] = {}
+    for item in parts[1].split(","):
+        name, sep, val = item.partition("=")
+        if not sep or not name:
+            raise _Bad("missing field key or value")
+        fields[name] = _value(val)
+    ts = _timestamp(parts[2], scale) if len(parts) == 3 else None
+    return key, tags, fields, ts
+
+
+def _token(line: str, pos: int, stops: str, escapable: str) -> tuple[str, int]:
+    """Read until an unescaped stop character; returns (text, index of the stop)."""
+    out: list[str] = []
+    n = len(line)
+    while pos < n:
+        char = line[pos]
+        if char == "\\" and pos + 1 < n and line[pos + 1] in escapable:
+            out.append(line[pos + 1])
+            pos += 2
+            continue
+        if char in stops:
+            break
+        out.append(char)
+        pos += 1
+    return "".join(out), pos
+
+
+def _slow(line: str, scale: int) -> tuple[str, dict, dict, int | None]:
+    """The full grammar: backslash escapes and quoted string fields."""
+    n = len(line)
+    key, pos = _token(line, 0, ", ", ", \\")
+    if not key:
+        raise _Bad("missing measurement")
+    tags: dict[str, str] = {}
+    while pos < n and line[pos] == ",":
+        name, pos = _token(line, pos + 1, "=, ", ",= \\")
+        if pos >= n or line[pos] != "=" or not name:
+            raise _Bad("missing tag value")
+        val, pos = _token(line, pos + 1, ", =", ",= \\")
+        if not val:
+            raise _Bad("missing tag value")
+        tags[name] = val
+    if pos >= n or line[pos] != " ":
+        raise _Bad("missing fields")
+    pos += 1
+    fields: dict[str, FieldValue] = {}
+    while True:
+        name, pos = _token(line, pos, "=, ", ",= \\")
+        if pos >= n or line[pos] != "=" or not name:
+            raise _Bad("missing field value")
+        pos += 1
+        if pos < n and line[pos] == '"':
+            chars: list[str] = []
+            pos += 1
+            while pos < n and line[pos] != '"':
+                if line[pos] == "\\" and pos + 1 < n and line[pos + 1] in '"\\':
+                    pos += 1
+                chars.append(line[pos])
+                pos += 1
+            if pos >= n:
+                raise _Bad("unterminated string field")
+            fields[name] = "".join(chars)
+            pos += 1
+        else:
+            end = pos
+            while end < n and line[end] not in ", ":
+                end += 1
+            fields[name] = _value(line[pos:end])
+            pos = end
+        if pos < n and line[pos] == ",":
+            pos += 1
+            continue
+        break
+    ts = None
+    if pos < n:
+        rest = line[pos + 1:]
+        if line[pos] != " " or not rest or " " in rest:
+            raise _Bad("invalid spacing")
+        ts = _timestamp(rest, scale)
+    return key, tags, fields, ts
+
+
+def parse_lines(body: bytes | str, precision: str = "ns") -> ParseResult:
+    """Parse a line-protocol body; good lines become points, bad lines errors.
+
+    ``precision`` is the unit of the timestamps (``ns``, ``us``, ``ms``, ``s``; v1's
+    ``n``, ``u``, ``m``, ``h`` too). Blank lines and ``#`` comments are skipped.
+    Raises ``ValueError`` for an unknown precision.
+    """
+    scale = PRECISIONS.get(precision)
+    if scale is None:
+        raise ValueError("precision must be ns, us, ms or s")
+    check_utf8 = False
+    if isinstance(body, bytes):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text, check_utf8 = body.decode("utf-8", "surrogateescape"), True
+    else:
+        text = body
+    result = ParseResult()
+    points = result.points
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = raw.strip(" \t\r")
+        if not line or line[0] == "#":
+            continue
+        try:
+            if check_utf8 and any(0xDC80 <= ord(c) <= 0xDCFF for c in line):
+                raise _Bad("invalid UTF-8")
+            if "\\" in line or '"' in line:
+                key, tags, fields, ts = _slow(line, scale)
+            else:
+                key, tags, fields, ts = _fast(line, scale)
+        except _Bad as exc:
+            result.bad_lines += 1
+            if len(result.errors) < MAX_ERRORS:
+                shown = line.encode("utf-8", "replace").decode("utf-8", "replace")
+                result.errors.append(LineError(number, shown, str(exc)))
+            continue
+        points.append(Point(key, tags, fields, ts, number))
+    return result
+
+
+# -- bindings ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class InfluxBinding:
+    """Points of ``measurement`` carrying all of ``tags`` feed one reading field."""
+
+    id: int
+    facility_id: int
+    measurement: str
+    tags: tuple[tuple[str, str], ...]
+    field: str | None
+    role: str
+    kind: str
+    unit: str
+    device_id: str | None = None
+
+    @property
+    def target(self) -> str:
+        """The reading field this binding writes."""
+        return TARGETS[(self.role, self.kind)]
+
+    def scale(self, value: float) -> float:
+        """The value in the reading field's unit (kW or kWh)."""
+        return value / 1000.0 if self.unit in ("W", "Wh") else value
+
+
+def binding_errors(
+    measurement: str, tags: dict[str, str], field_name: str | None,
+    role: str, kind: str, unit: str,
+) -> list[dict[str, str]]:
+    """What is wrong with a binding definition (each detail names its field)."""
+    return influx_problems(measurement, tags, field_name, role, kind, unit)
+
+
+def _field_of(point: Point, binding: InfluxBinding) -> float | None:
+    if binding.field is not None:
+        value = point.fields.get(binding.field)
+    elif "value" in point.fields:
+        value = point.fields["value"]
+    else:
+        numeric = [v for v in point.fields.values()
+                   if type(v) in (int, float)]
+        value = numeric[0] if len(numeric) == 1 else None
+    if type(value) not in (int, float):
+        return None
+    return float(value)
+
+
+def _signed(binding: InfluxBinding, value: float) -> float:
+    """Power as the reading fields take it: production unsigned, no negative draw.
+
+    IoTaWatt's solar CT and many grid meters report generation as negative watts.
+    """
+    if binding.kind != "power":
+        return value
+    return abs(value) if binding.role == "production" else max(value, 0.0)
+
+
+def index_bindings(
+    bindings: Iterable[InfluxBinding],
+) -> dict[str, list[InfluxBinding]]:
+    """Bindings by measurement, most specific (most tags) first."""
+    index: dict[str, list[InfluxBinding]] = {}
+    for binding in bindings:
+        index.setdefault(binding.measurement, []).append(binding)
+    for items in index.values():
+        items.sort(key=lambda b: (-len(b.tags), b.id))
+    return index
+
+
+def points_to_readings(
+    points: Sequence[Point],
+    bindings: Iterable[InfluxBinding] | dict[str, list[InfluxBinding]],
+) -> tuple[list[tuple[int, dict[str, Any]]], list[Point]]:
+    """Readings built from bound points, and the points no binding took.
+
+    Points of one device with one timestamp become one reading (IoTaWatt sends
+    ``Mains`` and ``Solar`` as separate points of the same second). For each
+    reading field the most specific matching binding wins. Returns
+    ``([(facility_id, reading)], unbound_points)``; a reading's ``timestamp`` is
+    Unix seconds, absent when the line had none (time of receipt).
+    """
+    index = bindings if isinstance(bindings, dict) else index_bindings(bindings)
+    grouped: dict[tuple[int, str, int | None], dict[str, Any]] = {}
+    specificity: dict[tuple[int, str, int | None, str], int] = {}
+    unbound: list[Point] = []
+    for point in points:
+        taken = False
+        for binding in index.get(point.measurement, ()):
+            if any(point.tags.get(k) != v for k, v in binding.tags):
+                continue
+            value = _field_of(point, binding)
+            if value is None:
+                continue
+            device = binding.device_id or point.tags.get("device") or point.tags.get(
+                "host") or "influx"
+            key = (binding.facility_id, device[:64], point.ts_ns)
+            slot = (*key, binding.target)
+            if specificity.get(slot, -1) >= len(binding.tags):
+                taken = True
+                continue
+            specificity[slot] = len(binding.tags)
+            reading = grouped.setdefault(key, {"device_id": key[1]})
+            if point.ts_ns is not None:
+                reading["timestamp"] = point.ts_ns / 1e9
+            reading[binding.target] = _signed(binding, binding.scale(value))
+            taken = True
+        if not taken:
+            unbound.append(point)
+    readings = [(key[0], reading) for key, reading in grouped.items()]
+    return readings, unbound
+
+
+# -- the InfluxQL subset IoTaWatt asks -----------------------------------------
+
+_IDENT = r'(?:"(?:[^"\\]|\\.)*"|[^\s,()"\';=.]+)'
+_LAST = re.compile(
+    r"\s*SELECT\s+LAST\s*\(\s*(?P<field>" + _IDENT + r")\s*\)\s+FROM\s+"
+    r"(?P<source>" + _IDENT + r"(?:\." + _IDENT + r"){0,2})"
+    r"(?:\s+WHERE\s+(?P<where>.*?))?\s*;?\s*\Z",
+    re.IGNORECASE | re.DOTALL,
+)
+_COND = re.compile(
+    r"\s*(?P<key>" + _IDENT + r")\s*=\s*'(?P<value>(?:[^'\\]|\\.)*)'\s*",
+    re.DOTALL,
+)
+_AND = re.compile(r"\s+AND\s+", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class LastQuery:
+    """``SELECT LAST(field) FROM measurement WHERE tag='v' AND …``."""
+
+    field: str
+    measurement: str
+    tags: dict[str, str]
+
+
+def _unquote(ident: str) -> str:
+    if ident.startswith('"'):
+        return re.sub(r"\\(.)", r"\1", ident[1:-1])
+    return ident
+
+
+def _split_source(source: str) -> str:
+    parts = re.findall(_IDENT, source)
+    return _unquote(parts[-1])
+
+
+def parse_last_query(q: str) -> LastQuery:
+    """Parse the one query IoTaWatt sends; ``ValueError`` for anything else."""
+    if not isinstance(q, str) or len(q) > 4096:
+        raise ValueError("query must be text of at most 4096 characters")
+    match = _LAST.match(q)
+    if match is None:
+        raise ValueError("only SELECT LAST(\"field\") FROM \"measurement\" "
+                         "[WHERE \"tag\"='value' [AND …]] is supported")
+    tags: dict[str, str] = {}
+    where = match.group("where")
+    if where:
+        for cond in _split_and(where):
+            found = _COND.fullmatch(cond)
+            if found is None:
+                raise ValueError(f"unsupported condition {cond.strip()[:60]!r}")
+            value = re.sub(r"\\(.)", r"\1", found.group("value"))
+            tags[_unquote(found.group("key"))] = value
+    return LastQuery(_unquote(match.group("field")), _split_source(
+        match.group("source")), tags)
+
+
+def _split_and(where: str) -> list[str]:
+    """Split on AND outside single-quoted strings."""
+    pieces: list[str] = []
+    start, pos, quoted = 0, 0, False
+    while pos < len(where):
+        char = where[pos]
+        if char == "\\":
+            pos += 2
+            continue
+        if char == "'":
+            quoted = not quoted
+        elif not quoted:
+            found = _AND.match(where, pos)
+            if found and pos > start:
+                pieces.append(where[start:pos])
+                start = pos = found.end()
+                continue
+        pos += 1
+    pieces.append(where[start:])
+    return pieces
+
+
+def format_time(ts_ns: int, epoch: str | None) -> int | str:
+    """A time as InfluxQL JSON shows it: an integer in ``epoch`` units, or RFC 3339."""
+    if epoch:
+        scale = PRECISIONS.get(epoch)
+        if scale is None:
+            raise ValueError("epoch must be ns, u, ms, s, m or h")
+        return ts_ns // scale
+    moment = datetime.fromtimestamp(ts_ns // 1_000_000_000, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def last_response(
+    query: LastQuery, ts_ns: int | None, value: float | None, epoch: str | None
+) -> dict[str, Any]:
+    """InfluxQL JSON for a ``LAST`` answer; no series when nothing is stored."""
+    statement: dict[str, Any] = {"statement_id": 0}
+    if ts_ns is not None:
+        statement["series"] = [{
+            "name": query.measurement,
+            "columns": ["time", "last"],
+            "values": [[format_time(ts_ns, epoch), value]],
+        }]
+    return {"results": [statement]}
+
+
+def query_error(message: str) -> dict[str, str]:
+    """InfluxQL JSON for a query that could not be answered."""
+    return {"error": f"error parsing query: {message}"}
