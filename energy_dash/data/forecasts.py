@@ -412,6 +412,7 @@ def save_forecast(
     trained_at: Any = None,
     metrics: dict[str, Any] | None = None,
     note: str | None = None,
+    slot: datetime | None = None,
     database_url: str | None = None,
 ) -> int:
     """Store one forecast run; returns its id.
@@ -429,6 +430,10 @@ def save_forecast(
         Backtest figures (see the module docstring); NaN is stored as null.
     note : str, optional
         Plain-words remarks (baselines only, fallback after a timeout, ...).
+    slot : datetime, optional
+        The scheduled refresh slot this run belongs to: a second run of the same
+        facility, target and slot raises ``sqlalchemy.exc.IntegrityError`` and
+        stores nothing (redelivered tasks stay harmless).
     """
     _check_target(target)
     if frame.empty:
@@ -453,6 +458,7 @@ def save_forecast(
         metrics=_json_safe(metrics or {}),
         points=points,
         note=note,
+        slot=slot,
     )
     with session_scope(database_url) as session:
         session.add(row)

@@ -1,0 +1,332 @@
+"""Forecast refresh fanned out on Celery workers, one task per facility and target.
+
+APScheduler stays the clock: the process that wins a refresh slot's lease calls
+:func:`refresh_slot`, which records one ``forecast_tasks`` row per (facility,
+target, slot) and, when ``ENERGY_DASH_BROKER_URL`` is set, publishes one Celery
+task per row; without a broker it runs the same fits in this process, one
+after another, as before.
+
+Delivery is at least once, storage exactly once:
+
+- ``acks_late`` with ``reject_on_worker_lost``: a message is acknowledged only
+  after its fit finished, so a worker killed mid-fit leaves it unacknowledged
+  and the broker hands it to another worker (RabbitMQ at once when the
+  connection drops; Redis once ``visibility_timeout`` has passed, which is kept
+  above the hard time limit so a slow fit is never delivered twice meanwhile).
+- ``forecasts`` has a unique (facility, target, slot): a redelivered or
+  duplicated task finds its run stored and stores nothing.
+- A hard time limit per fit (``ENERGY_DASH_FIT_TIME_LIMIT``), a soft one just
+  below it so the task can record the failure; database errors are retried
+  with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from celery import Celery
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
+
+from energy_dash.config import Settings
+from energy_dash.db import dispose_engines, get_engine, session_scope
+from energy_dash.models import ForecastTask, utc
+
+logger = logging.getLogger(__name__)
+
+TASK_NAME = "energy_dash.fit_forecast"
+QUEUE = "energy_dash.forecasts"
+PROPHET_TIMEOUT_S = 60.0  # one Prophet fit inside a task (the task has its own limit)
+VISIBILITY_MARGIN_S = 60
+SOFT_LIMIT_MARGIN_S = 5
+FINISHED = ("done", "skipped", "failed")
+TARGETS = ("consumption", "production")
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+celery_app = Celery("energy_dash", set_as_current=False)
+_configured: dict[str, Settings] = {}
+
+
+def configure(settings: Settings) -> Celery:
+    """Point the Celery app at ``settings.broker_url`` with the delivery rules."""
+    hard = int(settings.fit_time_limit_s)
+    celery_app.conf.update(
+        broker_url=settings.broker_url,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": hard + VISIBILITY_MARGIN_S},
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=True,
+        task_time_limit=hard,
+        task_soft_time_limit=max(1, hard - SOFT_LIMIT_MARGIN_S),
+        task_ignore_result=True,
+        task_default_queue=QUEUE,
+        task_serializer="json",
+        accept_content=["json"],
+        worker_prefetch_multiplier=1,  # a long fit must not hold queued tasks back
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        timezone="UTC",
+    )
+    _configured["settings"] = settings
+    return celery_app
+
+
+def _settings() -> Settings:
+    settings = _configured.get("settings")
+    if settings is None:  # a worker started by `celery -A` rather than our CLI
+        settings = Settings.from_env()
+        configure(settings)
+    return settings
+
+
+@worker_process_init.connect
+def _fresh_engines(**_kwargs: Any) -> None:
+    """Pool children must not share the parent's database connections."""
+    dispose_engines()
+
+
+@celery_app.task(
+    name=TASK_NAME,
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=5,
+)
+def fit_forecast(self, facility_id: int, target: str, slot_iso: str) -> dict[str, Any]:
+    """One fit of a refresh slot (the Celery task; see :func:`run_fit`)."""
+    slot = datetime.fromisoformat(slot_iso)
+    return run_fit(_settings(), facility_id, target, slot, worker=self.request.hostname)
+
+
+def _insert_ignore(dialect: str):
+    module = sqlite if dialect == "sqlite" else postgresql
+    return module.insert(ForecastTask).on_conflict_do_nothing(
+        index_elements=["facility_id", "target", "slot"]
+    )
+
+
+def _claim(url: str, facility_id: int, target: str, slot: datetime, worker: str):
+    """Mark the fit running; None when it already finished (nothing to redo)."""
+    with session_scope(url, write=True) as session:
+        session.execute(  # published without a row (an older scheduler): add one
+            _insert_ignore(session.get_bind().dialect.name).values(
+                facility_id=facility_id, target=target, slot=slot,
+                status="queued", attempts=0, queued_at=datetime.now(UTC),
+            )
+        )
+        row = session.execute(
+            select(ForecastTask)
+            .where(
+                ForecastTask.facility_id == facility_id,
+                ForecastTask.target == target,
+                ForecastTask.slot == slot,
+            )
+            .with_for_update()
+        ).scalar_one()
+        if row.status in ("done", "skipped"):
+            return None
+        row.status = "running"
+        row.attempts += 1
+        row.started_at = datetime.now(UTC)
+        row.worker = worker[:128]
+        return row.id
+
+
+def _finish(url: str, task_id: int, status: str, message: str, duration: float) -> None:
+    with session_scope(url, write=True) as session:
+        session.execute(
+            update(ForecastTask)
+            .where(ForecastTask.id == task_id)
+            .values(
+                status=status, message=message[:2000], duration_s=duration,
+                finished_at=datetime.now(UTC),
+            )
+        )
+
+
+def run_fit(
+    settings: Settings, facility_id: int, target: str, slot: datetime, *,
+    worker: str = WORKER,
+) -> dict[str, Any]:
+    """Fit and store one forecast of a refresh slot, at most once per slot.
+
+    The fit sees the history up to the slot's start, so every delivery of the
+    same task computes the same run. Returns the refresh result (``status``
+    ``stored``, ``duplicate``, ``not_enough_history``, ``failed``, ``gone``) or
+    ``{"status": "finished"}`` when an earlier delivery completed it.
+    """
+    from energy_dash.jobs import refresh_one
+
+    url = settings.database_url
+    slot = utc(slot)
+    task_id = _claim(url, int(facility_id), target, slot, worker)
+    if task_id is None:
+        return {"facility_id": facility_id, "target": target, "status": "finished"}
+    started = time.perf_counter()
+    try:
+        result = refresh_one(
+            settings, facility_id, target, now=slot, slot=slot,
+            timeout=min(PROPHET_TIMEOUT_S, float(settings.fit_time_limit_s)),
+        )
+    except SoftTimeLimitExceeded:
+        elapsed = time.perf_counter() - started
+        _finish(url, task_id, "failed",
+                f"time limit of {settings.fit_time_limit_s} s reached", elapsed)
+        raise
+    except OperationalError:
+        raise  # the database went away: Celery retries with backoff
+    except Exception as exc:  # noqa: BLE001 - recorded, the slot goes on
+        logger.exception("forecast fit facility=%s target=%s failed", facility_id,
+                         target)
+        _finish(url, task_id, "failed", f"{type(exc).__name__}: {exc}",
+                time.perf_counter() - started)
+        return {"facility_id": facility_id, "target": target, "status": "failed"}
+    status = {"stored": "done", "duplicate": "done", "failed": "failed"}.get(
+        result["status"], "skipped"
+    )
+    _finish(url, task_id, status, result.get("message") or result["status"],
+            time.perf_counter() - started)
+    return result
+
+
+def _queue_rows(url: str, slot: datetime) -> list[tuple[int, str]]:
+    """One ``queued`` row per facility and target of the slot (kept if present)."""
+    from energy_dash.data.forecasts import facility_ids
+
+    ids = facility_ids(database_url=url)
+    now = datetime.now(UTC)
+    rows = [
+        {"facility_id": fid, "target": target, "slot": slot, "status": "queued",
+         "attempts": 0, "queued_at": now}
+        for fid in ids for target in TARGETS
+    ]
+    if rows:
+        with session_scope(url, write=True) as session:
+            session.execute(_insert_ignore(session.get_bind().dialect.name), rows)
+    return [(row["facility_id"], row["target"]) for row in rows]
+
+
+def refresh_slot(
+    settings: Settings, *, now: datetime | None = None, slot: datetime | None = None
+) -> dict[str, Any]:
+    """Refresh every facility's forecasts for the slot ``now`` falls in.
+
+    Called by the one process that holds the slot's lease. With a broker, one
+    task per facility and target is published and this returns at once; without
+    one, the fits run here. Returns ``{"slot", "queued", "mode"}``.
+    """
+    from energy_dash.jobs import slot_start
+
+    interval_s = settings.forecast_interval_minutes * 60
+    slot = utc(slot) if slot is not None else slot_start(now or datetime.now(UTC),
+                                                         interval_s)
+    pairs = _queue_rows(settings.database_url, slot)
+    if settings.broker_url:
+        app = configure(settings)
+        task = app.tasks[TASK_NAME]
+        expires = slot + timedelta(seconds=interval_s)
+        with app.connection_for_write() as connection:
+            producer = app.amqp.Producer(connection)
+            for fid, target in pairs:
+                task.apply_async(
+                    (fid, target, slot.isoformat()), producer=producer,
+                    expires=expires, retry=True,
+                )
+        logger.info("forecast slot %s: %d fits queued", slot, len(pairs))
+        return {"slot": slot, "queued": len(pairs), "mode": "celery"}
+    for fid, target in pairs:
+        run_fit(settings, fid, target, slot)
+    return {"slot": slot, "queued": len(pairs), "mode": "in-process"}
+
+
+def slot_status(
+    database_url: str, slot: datetime | None = None
+) -> dict[str, Any] | None:
+    """The last (or given) slot: counts per status, wall time and per-fit time.
+
+    ``duration_s`` runs from the first task queued to the last one finished
+    (still growing while fits are outstanding); ``fit_mean_s`` averages the
+    finished fits. None when no slot was ever queued.
+    """
+    cols = ForecastTask
+    with session_scope(database_url) as session:
+        if slot is None:
+            slot = session.execute(select(func.max(cols.slot))).scalar()
+            if slot is None:
+                return None
+        slot = utc(slot)
+        counts = dict(
+            session.execute(
+                select(cols.status, func.count())
+                .where(cols.slot == slot)
+                .group_by(cols.status)
+            ).all()
+        )
+        first, last, mean, total = session.execute(
+            select(
+                func.min(cols.queued_at), func.max(cols.finished_at),
+                func.avg(cols.duration_s), func.count(),
+            ).where(cols.slot == slot)
+        ).one()
+        failures = session.execute(
+            select(cols.facility_id, cols.target, cols.message)
+            .where(cols.slot == slot, cols.status == "failed")
+            .order_by(cols.facility_id, cols.target)
+            .limit(10)
+        ).all()
+    outstanding = counts.get("queued", 0) + counts.get("running", 0)
+    end = datetime.now(UTC) if outstanding or last is None else utc(last)
+    return {
+        "slot": slot,
+        "total": int(total),
+        **{name: int(counts.get(name, 0))
+           for name in ("queued", "running", "done", "skipped", "failed")},
+        "duration_s": max(0.0, (end - utc(first)).total_seconds()) if first else None,
+        "fit_mean_s": float(mean) if mean is not None else None,
+        "complete": outstanding == 0,
+        "failures": [
+            {"facility_id": f, "target": t, "message": m} for f, t, m in failures
+        ],
+    }
+
+
+def worker_argv(concurrency: int | None, loglevel: str) -> list[str]:
+    """The ``celery worker`` arguments of ``energy-dash worker``."""
+    argv = ["worker", f"--loglevel={loglevel}", "-Q", QUEUE, "--without-gossip",
+            "--without-mingle", "--without-heartbeat"]
+    if concurrency:
+        argv.append(f"--concurrency={int(concurrency)}")
+    return argv
+
+
+def run_worker(settings: Settings, concurrency: int | None = None,
+               loglevel: str = "INFO") -> None:
+    """Run a Celery worker for forecast fits until it is stopped."""
+    if not settings.broker_url:
+        raise ValueError("ENERGY_DASH_BROKER_URL is not set: a worker needs a broker")
+    get_engine(settings.database_url).dispose()
+    configure(settings).worker_main(worker_argv(concurrency, loglevel))
+
+
+__all__ = [
+    "celery_app",
+    "configure",
+    "fit_forecast",
+    "refresh_slot",
+    "run_fit",
+    "run_worker",
+    "slot_status",
+]
