@@ -716,7 +716,10 @@ def serve(host: str, port: int, with_demo: bool) -> None:
 @click.option("--loglevel", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"],
                                 case_sensitive=False))
-def worker(concurrency: int | None, loglevel: str) -> None:
+@click.option("--name", default=None,
+              help="Worker name (default celery@<host>); unique per host when "
+              "several run there.")
+def worker(concurrency: int | None, loglevel: str, name: str | None) -> None:
     """Run a Celery worker for forecast fits (ENERGY_DASH_BROKER_URL)."""
     from energy_dash.services.tasks import run_worker
 
@@ -725,7 +728,8 @@ def worker(concurrency: int | None, loglevel: str) -> None:
     if not settings.broker_url:
         raise CliError("ENERGY_DASH_BROKER_URL is not set: a worker needs a broker "
                        "(redis://… or amqp://…)")
-    run_worker(settings, concurrency=concurrency, loglevel=loglevel.upper())
+    run_worker(settings, concurrency=concurrency, loglevel=loglevel.upper(),
+               name=name)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,7 +12,7 @@ Delivery is at least once, storage exactly once:
   after its fit finished, so a worker killed mid-fit leaves it unacknowledged
   and the broker hands it to another worker (RabbitMQ at once when the
   connection drops; Redis once ``visibility_timeout`` has passed, which is kept
-  above the hard time limit so a slow fit is never delivered twice meanwhile).
+  at twice the hard time limit so a slow fit is never delivered twice meanwhile).
 - ``forecasts`` has a unique (facility, target, slot): a redelivered or
   duplicated task finds its run stored and stores nothing.
 - A hard time limit per fit (``ENERGY_DASH_FIT_TIME_LIMIT``), a soft one just
@@ -23,6 +23,7 @@ Delivery is at least once, storage exactly once:
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import socket
 import time
@@ -45,7 +46,7 @@ logger = logging.getLogger(__name__)
 TASK_NAME = "energy_dash.fit_forecast"
 QUEUE = "energy_dash.forecasts"
 PROPHET_TIMEOUT_S = 60.0  # one Prophet fit inside a task (the task has its own limit)
-VISIBILITY_MARGIN_S = 60
+VISIBILITY_FACTOR = 2
 SOFT_LIMIT_MARGIN_S = 5
 FINISHED = ("done", "skipped", "failed")
 TARGETS = ("consumption", "production")
@@ -61,12 +62,12 @@ def configure(settings: Settings) -> Celery:
     celery_app.conf.update(
         broker_url=settings.broker_url,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": hard + VISIBILITY_MARGIN_S},
+        broker_transport_options=transport_options(settings),
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         task_acks_on_failure_or_timeout=True,
         task_time_limit=hard,
-        task_soft_time_limit=max(1, hard - SOFT_LIMIT_MARGIN_S),
+        task_soft_time_limit=soft_limit(hard),
         task_ignore_result=True,
         task_default_queue=QUEUE,
         task_serializer="json",
@@ -80,6 +81,31 @@ def configure(settings: Settings) -> Celery:
     return celery_app
 
 
+def soft_limit(hard: int) -> float:
+    """A few seconds (at most a fifth) below the hard limit: time to record it."""
+    return hard - min(SOFT_LIMIT_MARGIN_S, hard * 0.2)
+
+
+def transport_options(settings: Settings) -> dict[str, Any]:
+    """Redis: redeliver an unacknowledged fit after twice the hard time limit.
+
+    A message taken by a worker that died stays invisible for
+    ``visibility_timeout``; keeping that above the hard limit means a fit that is
+    merely slow is never handed out twice. The sweep that puts such messages back
+    runs every ``unacked_restore_interval`` seconds (kombu's default, 100 s in
+    effect, is too slow for a refresh that takes seconds). RabbitMQ needs none of
+    this: it redelivers as soon as the dead worker's connection closes.
+    """
+    if not (settings.broker_url or "").startswith(("redis://", "rediss://")):
+        return {}
+    hard = int(settings.fit_time_limit_s)
+    return {
+        "visibility_timeout": hard * VISIBILITY_FACTOR,
+        "unacked_restore_interval": max(1, min(10, hard // 2)),
+        "unacked_restore_throttle": 1,
+    }
+
+
 def _settings() -> Settings:
     settings = _configured.get("settings")
     if settings is None:  # a worker started by `celery -A` rather than our CLI
@@ -89,9 +115,25 @@ def _settings() -> Settings:
 
 
 @worker_process_init.connect
-def _fresh_engines(**_kwargs: Any) -> None:
-    """Pool children must not share the parent's database connections."""
+def _init_pool_process(**_kwargs: Any) -> None:
+    """Prepare a prefork pool child for fits.
+
+    It must not share the parent's database connections. It is marked
+    non-daemonic with a plain authkey: multiprocessing refuses children to
+    daemonic processes, and every Prophet fit runs in a child of its own (with
+    its own deadline, killed with its process group), which would otherwise
+    always fall back to a baseline. The forecasting stack is loaded now, so the
+    first fit is not charged for the imports.
+    """
     dispose_engines()
+    # billiard installs its own process object as multiprocessing's current one;
+    # its authkey type refuses to be pickled by the stdlib's forkserver.
+    process = multiprocessing.current_process()
+    process.daemon = False
+    process._config["authkey"] = multiprocessing.process.AuthenticationString(
+        os.urandom(32)
+    )
+    import energy_dash.forecasting  # noqa: F401
 
 
 @celery_app.task(
@@ -303,22 +345,28 @@ def slot_status(
     }
 
 
-def worker_argv(concurrency: int | None, loglevel: str) -> list[str]:
+def worker_argv(
+    concurrency: int | None, loglevel: str, name: str | None = None
+) -> list[str]:
     """The ``celery worker`` arguments of ``energy-dash worker``."""
     argv = ["worker", f"--loglevel={loglevel}", "-Q", QUEUE, "--without-gossip",
             "--without-mingle", "--without-heartbeat"]
     if concurrency:
         argv.append(f"--concurrency={int(concurrency)}")
+    if name:
+        argv += ["--hostname", name]
     return argv
 
 
-def run_worker(settings: Settings, concurrency: int | None = None,
-               loglevel: str = "INFO") -> None:
+def run_worker(
+    settings: Settings, concurrency: int | None = None, loglevel: str = "INFO",
+    name: str | None = None,
+) -> None:
     """Run a Celery worker for forecast fits until it is stopped."""
     if not settings.broker_url:
         raise ValueError("ENERGY_DASH_BROKER_URL is not set: a worker needs a broker")
     get_engine(settings.database_url).dispose()
-    configure(settings).worker_main(worker_argv(concurrency, loglevel))
+    configure(settings).worker_main(worker_argv(concurrency, loglevel, name))
 
 
 __all__ = [
