@@ -18,6 +18,8 @@ Create Date: 2026-12-01 21:40:00
   include the partition key; the (facility, device, ts_ms) key already does.
 """
 
+from datetime import UTC, datetime, timedelta
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -104,8 +106,10 @@ def _partition_readings() -> None:
         "CREATE INDEX IF NOT EXISTS ix_readings_ts_brin ON readings USING brin (ts_ms)"
     )
     op.execute("CREATE TABLE readings_default PARTITION OF readings DEFAULT")
+    # Months from the oldest reading, and at least a year back for backfills.
     first = bind.execute(sa.text(f"SELECT min(ts_ms) FROM {OLD}")).scalar()
-    ensure_partitions(bind, since_ms=first)
+    year_ago = int((datetime.now(UTC) - timedelta(days=365)).timestamp() * 1000)
+    ensure_partitions(bind, since_ms=min(first or year_ago, year_ago))
     op.execute(f"INSERT INTO readings SELECT * FROM {OLD}")
     op.execute(f"DROP TABLE {OLD}")
     op.execute("ANALYZE readings")
