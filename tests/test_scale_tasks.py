@@ -220,3 +220,45 @@ def test_celery_worker_runs_the_slot(postgres_url, redis_url, tmp_path):
     for note, metrics in notes:
         assert "could not start a worker" not in (note or "")
         assert "prophet" in metrics["candidates"]
+
+
+RABBIT_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+
+
+def _rabbit_up() -> bool:
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(RABBIT_URL)
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((parts.hostname, parts.port or 5672)) == 0
+
+
+@pytest.mark.postgres
+def test_celery_worker_on_rabbitmq(postgres_url, tmp_path):
+    if not _rabbit_up():
+        if os.environ.get("REQUIRE_BROKER") == "1":
+            pytest.fail(f"REQUIRE_BROKER=1 but no RabbitMQ at {RABBIT_URL}")
+        pytest.skip(f"no RabbitMQ at {RABBIT_URL}")
+    from conftest import _truncate
+
+    from energy_dash.services.tasks import configure
+
+    _truncate(postgres_url)
+    slot = _slot()
+    ids = seed_facilities(postgres_url, 2, hours=72, end_ms=_ms(slot))
+    settings = Settings(database_url=postgres_url, broker_url=RABBIT_URL,
+                        fit_time_limit_s=30)
+    configure(settings).control.purge()  # no leftovers from an earlier run
+    worker = _worker(postgres_url, RABBIT_URL, tmp_path, "rabbit")
+    try:
+        assert refresh_slot(settings, slot=slot)["queued"] == 4
+        status = wait_complete(postgres_url, slot)
+    finally:
+        os.killpg(worker.pid, 15)
+        worker.wait(30)
+    assert (status["done"], status["failed"]) == (4, 0)
+    assert _runs(postgres_url, slot) == {
+        (f, t): 1 for f in ids for t in ("consumption", "production")
+    }
