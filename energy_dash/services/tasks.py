@@ -31,14 +31,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from celery import Celery
-from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_init
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from celery.signals import task_failure, worker_process_init
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
 from energy_dash.config import Settings
-from energy_dash.db import dispose_engines, get_engine, session_scope
+from energy_dash.db import get_engine, session_scope
 from energy_dash.models import ForecastTask, utc
 
 logger = logging.getLogger(__name__)
@@ -125,7 +125,9 @@ def _init_pool_process(**_kwargs: Any) -> None:
     always fall back to a baseline. The forecasting stack is loaded now, so the
     first fit is not charged for the imports.
     """
-    dispose_engines()
+    # A fresh pool, leaving the parent's connections alone (closing them here
+    # would end the parent's sessions on the server).
+    get_engine(_settings().database_url).dispose(close=False)
     # billiard installs its own process object as multiprocessing's current one;
     # its authkey type refuses to be pickled by the stdlib's forkserver.
     process = multiprocessing.current_process()
@@ -151,6 +153,29 @@ def fit_forecast(self, facility_id: int, target: str, slot_iso: str) -> dict[str
     """One fit of a refresh slot (the Celery task; see :func:`run_fit`)."""
     slot = datetime.fromisoformat(slot_iso)
     return run_fit(_settings(), facility_id, target, slot, worker=self.request.hostname)
+
+
+@task_failure.connect(sender=fit_forecast)
+def _record_hard_limit(exception=None, args=None, **_kwargs: Any) -> None:
+    """A fit killed at the hard limit cannot record itself: the worker does."""
+    if not isinstance(exception, TimeLimitExceeded) or not args:
+        return
+    facility_id, target, slot_iso = args
+    settings = _settings()
+    with session_scope(settings.database_url, write=True) as session:
+        session.execute(
+            update(ForecastTask)
+            .where(
+                ForecastTask.facility_id == int(facility_id),
+                ForecastTask.target == target,
+                ForecastTask.slot == datetime.fromisoformat(slot_iso),
+                ForecastTask.status == "running",
+            )
+            .values(
+                status="failed", finished_at=datetime.now(UTC),
+                message=f"hard time limit of {settings.fit_time_limit_s} s reached",
+            )
+        )
 
 
 def _insert_ignore(dialect: str):
