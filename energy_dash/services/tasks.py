@@ -304,7 +304,9 @@ def refresh_slot(
     if settings.broker_url:
         app = configure(settings)
         task = app.tasks[TASK_NAME]
-        expires = slot + timedelta(seconds=interval_s)
+        # Fits still queued one interval after publishing give way to the next
+        # slot's. (Not slot + interval: the scheduler may fire late in its slot.)
+        expires = datetime.now(UTC) + timedelta(seconds=interval_s)
         with app.connection_for_write() as connection:
             producer = app.amqp.Producer(connection)
             for fid, target in pairs:

@@ -128,6 +128,8 @@ def bench_refresh(url: str, workdir: Path, facilities: int, history_days: int,
                     status = slot_status(url, slot)
                     if status["complete"]:
                         break
+                    if time.perf_counter() - start > 1800:
+                        raise RuntimeError(f"refresh not done in 30 min: {status}")
                     time.sleep(0.2)
                 wall = time.perf_counter() - start
             finally:
