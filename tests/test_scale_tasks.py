@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -192,7 +192,9 @@ def test_celery_worker_runs_the_slot(postgres_url, redis_url, tmp_path):
     from conftest import _truncate
 
     _truncate(postgres_url)
-    slot = _slot()
+    # a slot that began two intervals ago (a scheduler that fired late, a
+    # backlog): its fits must still run, not expire on arrival
+    slot = _slot() - timedelta(hours=2)
     ids = seed_facilities(postgres_url, 3, hours=72, end_ms=_ms(slot))
     # 15 days: Prophet competes, fitted in a child of the worker's pool process
     ids += seed_facilities(postgres_url, 1, hours=24 * 15, end_ms=_ms(slot))
