@@ -532,7 +532,7 @@ def _print_slot_status(status: dict[str, Any] | None) -> None:
 def forecast(facility_id: int | None, show_status: bool) -> None:
     """Refresh the stored forecasts now."""
     if show_status:
-        from energy_dash.services.tasks import slot_status
+        from energy_dash.services.forecast_slots import slot_status
 
         _print_slot_status(slot_status(_settings().database_url))
         return

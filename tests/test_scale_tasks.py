@@ -23,7 +23,8 @@ from energy_dash.config import ConfigError, Settings
 from energy_dash.db import session_scope
 from energy_dash.jobs import refresh_forecasts, slot_start
 from energy_dash.models import Forecast, ForecastTask
-from energy_dash.services.tasks import refresh_slot, run_fit, slot_status
+from energy_dash.services.forecast_slots import slot_status
+from energy_dash.services.tasks import refresh_slot, run_fit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -264,3 +265,32 @@ def test_celery_worker_on_rabbitmq(postgres_url, tmp_path):
     assert _runs(postgres_url, slot) == {
         (f, t): 1 for f in ids for t in ("consumption", "production")
     }
+
+
+def test_settings_shows_the_last_slot_to_site_admins_only(
+    app, settings, database_url, auth_client, make_user
+):
+    from fixtures_web import callback_result, login_client, post_callback
+    from test_settings import _text
+
+    slot = _slot()
+    seed_facilities(database_url, 2, hours=72, end_ms=_ms(slot))
+    seed_facilities(database_url, 1, hours=10, end_ms=_ms(slot))
+    refresh_slot(settings, slot=slot)
+
+    admin = auth_client("alice", "admin")
+    card = callback_result(post_callback(
+        admin, app, "settings-forecast-slot.children", {"settings-refresh.data": 0}
+    ))["settings-forecast-slot.children"]
+    text = _text(card)
+    assert f"Slot {slot:%Y-%m-%d %H:%M} UTC (complete)" in text
+    assert "Fits 6 Queued 0 Running 0 Done 4 Skipped (too little history) 2" in text
+    assert "Failed 0" in text
+
+    make_user("victor", role="viewer", facility=1, facility_role="admin")
+    viewer = app.server.test_client()
+    login_client(viewer, "victor")
+    hidden = callback_result(post_callback(
+        viewer, app, "settings-forecast-slot.children", {"settings-refresh.data": 0}
+    ))
+    assert hidden["settings-forecast-slot.children"] is None

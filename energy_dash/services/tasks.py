@@ -33,13 +33,12 @@ from typing import Any
 from celery import Celery
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import task_failure, worker_process_init
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
 from energy_dash.config import Settings
-from energy_dash.db import get_engine, session_scope
-from energy_dash.models import ForecastTask, utc
+from energy_dash.db import get_engine
+from energy_dash.models import utc
+from energy_dash.services import forecast_slots as slots
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +47,6 @@ QUEUE = "energy_dash.forecasts"
 PROPHET_TIMEOUT_S = 60.0  # one Prophet fit inside a task (the task has its own limit)
 VISIBILITY_FACTOR = 2
 SOFT_LIMIT_MARGIN_S = 5
-FINISHED = ("done", "skipped", "failed")
-TARGETS = ("consumption", "production")
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 celery_app = Celery("energy_dash", set_as_current=False)
@@ -162,66 +159,11 @@ def _record_hard_limit(exception=None, args=None, **_kwargs: Any) -> None:
         return
     facility_id, target, slot_iso = args
     settings = _settings()
-    with session_scope(settings.database_url, write=True) as session:
-        session.execute(
-            update(ForecastTask)
-            .where(
-                ForecastTask.facility_id == int(facility_id),
-                ForecastTask.target == target,
-                ForecastTask.slot == datetime.fromisoformat(slot_iso),
-                ForecastTask.status == "running",
-            )
-            .values(
-                status="failed", finished_at=datetime.now(UTC),
-                message=f"hard time limit of {settings.fit_time_limit_s} s reached",
-            )
-        )
-
-
-def _insert_ignore(dialect: str):
-    module = sqlite if dialect == "sqlite" else postgresql
-    return module.insert(ForecastTask).on_conflict_do_nothing(
-        index_elements=["facility_id", "target", "slot"]
+    slots.fail_running(
+        settings.database_url, int(facility_id), target,
+        datetime.fromisoformat(slot_iso),
+        f"hard time limit of {settings.fit_time_limit_s} s reached",
     )
-
-
-def _claim(url: str, facility_id: int, target: str, slot: datetime, worker: str):
-    """Mark the fit running; None when it already finished (nothing to redo)."""
-    with session_scope(url, write=True) as session:
-        session.execute(  # published without a row (an older scheduler): add one
-            _insert_ignore(session.get_bind().dialect.name).values(
-                facility_id=facility_id, target=target, slot=slot,
-                status="queued", attempts=0, queued_at=datetime.now(UTC),
-            )
-        )
-        row = session.execute(
-            select(ForecastTask)
-            .where(
-                ForecastTask.facility_id == facility_id,
-                ForecastTask.target == target,
-                ForecastTask.slot == slot,
-            )
-            .with_for_update()
-        ).scalar_one()
-        if row.status in ("done", "skipped"):
-            return None
-        row.status = "running"
-        row.attempts += 1
-        row.started_at = datetime.now(UTC)
-        row.worker = worker[:128]
-        return row.id
-
-
-def _finish(url: str, task_id: int, status: str, message: str, duration: float) -> None:
-    with session_scope(url, write=True) as session:
-        session.execute(
-            update(ForecastTask)
-            .where(ForecastTask.id == task_id)
-            .values(
-                status=status, message=message[:2000], duration_s=duration,
-                finished_at=datetime.now(UTC),
-            )
-        )
 
 
 def run_fit(
@@ -239,7 +181,7 @@ def run_fit(
 
     url = settings.database_url
     slot = utc(slot)
-    task_id = _claim(url, int(facility_id), target, slot, worker)
+    task_id = slots.claim(url, int(facility_id), target, slot, worker)
     if task_id is None:
         return {"facility_id": facility_id, "target": target, "status": "finished"}
     started = time.perf_counter()
@@ -250,7 +192,7 @@ def run_fit(
         )
     except SoftTimeLimitExceeded:
         elapsed = time.perf_counter() - started
-        _finish(url, task_id, "failed",
+        slots.finish(url, task_id, "failed",
                 f"time limit of {settings.fit_time_limit_s} s reached", elapsed)
         raise
     except OperationalError:
@@ -258,32 +200,15 @@ def run_fit(
     except Exception as exc:  # noqa: BLE001 - recorded, the slot goes on
         logger.exception("forecast fit facility=%s target=%s failed", facility_id,
                          target)
-        _finish(url, task_id, "failed", f"{type(exc).__name__}: {exc}",
+        slots.finish(url, task_id, "failed", f"{type(exc).__name__}: {exc}",
                 time.perf_counter() - started)
         return {"facility_id": facility_id, "target": target, "status": "failed"}
     status = {"stored": "done", "duplicate": "done", "failed": "failed"}.get(
         result["status"], "skipped"
     )
-    _finish(url, task_id, status, result.get("message") or result["status"],
+    slots.finish(url, task_id, status, result.get("message") or result["status"],
             time.perf_counter() - started)
     return result
-
-
-def _queue_rows(url: str, slot: datetime) -> list[tuple[int, str]]:
-    """One ``queued`` row per facility and target of the slot (kept if present)."""
-    from energy_dash.data.forecasts import facility_ids
-
-    ids = facility_ids(database_url=url)
-    now = datetime.now(UTC)
-    rows = [
-        {"facility_id": fid, "target": target, "slot": slot, "status": "queued",
-         "attempts": 0, "queued_at": now}
-        for fid in ids for target in TARGETS
-    ]
-    if rows:
-        with session_scope(url, write=True) as session:
-            session.execute(_insert_ignore(session.get_bind().dialect.name), rows)
-    return [(row["facility_id"], row["target"]) for row in rows]
 
 
 def refresh_slot(
@@ -300,7 +225,7 @@ def refresh_slot(
     interval_s = settings.forecast_interval_minutes * 60
     slot = utc(slot) if slot is not None else slot_start(now or datetime.now(UTC),
                                                          interval_s)
-    pairs = _queue_rows(settings.database_url, slot)
+    pairs = slots.queue_rows(settings.database_url, slot)
     if settings.broker_url:
         app = configure(settings)
         task = app.tasks[TASK_NAME]
@@ -319,57 +244,6 @@ def refresh_slot(
     for fid, target in pairs:
         run_fit(settings, fid, target, slot)
     return {"slot": slot, "queued": len(pairs), "mode": "in-process"}
-
-
-def slot_status(
-    database_url: str, slot: datetime | None = None
-) -> dict[str, Any] | None:
-    """The last (or given) slot: counts per status, wall time and per-fit time.
-
-    ``duration_s`` runs from the first task queued to the last one finished
-    (still growing while fits are outstanding); ``fit_mean_s`` averages the
-    finished fits. None when no slot was ever queued.
-    """
-    cols = ForecastTask
-    with session_scope(database_url) as session:
-        if slot is None:
-            slot = session.execute(select(func.max(cols.slot))).scalar()
-            if slot is None:
-                return None
-        slot = utc(slot)
-        counts = dict(
-            session.execute(
-                select(cols.status, func.count())
-                .where(cols.slot == slot)
-                .group_by(cols.status)
-            ).all()
-        )
-        first, last, mean, total = session.execute(
-            select(
-                func.min(cols.queued_at), func.max(cols.finished_at),
-                func.avg(cols.duration_s), func.count(),
-            ).where(cols.slot == slot)
-        ).one()
-        failures = session.execute(
-            select(cols.facility_id, cols.target, cols.message)
-            .where(cols.slot == slot, cols.status == "failed")
-            .order_by(cols.facility_id, cols.target)
-            .limit(10)
-        ).all()
-    outstanding = counts.get("queued", 0) + counts.get("running", 0)
-    end = datetime.now(UTC) if outstanding or last is None else utc(last)
-    return {
-        "slot": slot,
-        "total": int(total),
-        **{name: int(counts.get(name, 0))
-           for name in ("queued", "running", "done", "skipped", "failed")},
-        "duration_s": max(0.0, (end - utc(first)).total_seconds()) if first else None,
-        "fit_mean_s": float(mean) if mean is not None else None,
-        "complete": outstanding == 0,
-        "failures": [
-            {"facility_id": f, "target": t, "message": m} for f, t, m in failures
-        ],
-    }
 
 
 def worker_argv(
@@ -403,5 +277,4 @@ __all__ = [
     "refresh_slot",
     "run_fit",
     "run_worker",
-    "slot_status",
 ]

@@ -98,7 +98,8 @@ def bench_refresh(url: str, workdir: Path, facilities: int, history_days: int,
     from energy_dash.db import session_scope
     from energy_dash.jobs import slot_start
     from energy_dash.models import Forecast, ForecastTask
-    from energy_dash.services.tasks import refresh_slot, slot_status
+    from energy_dash.services.forecast_slots import slot_status
+    from energy_dash.services.tasks import refresh_slot
 
     fresh_schema(url)
     slot = slot_start(datetime.now(UTC), 3600)

@@ -36,7 +36,7 @@ from sqlalchemy.engine import make_url
 from energy_dash.db import dispose_engine, get_engine, init_db, session_scope
 from energy_dash.jobs import slot_start
 from energy_dash.models import Forecast, ForecastTask, Reading
-from energy_dash.services.tasks import slot_status
+from energy_dash.services.forecast_slots import slot_status
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
