@@ -11,7 +11,7 @@ import random
 from sqlalchemy import delete, insert, text
 
 from energy_dash.db import get_engine
-from energy_dash.models import READING_FIELDS, Facility, Reading, ReadingRollup
+from energy_dash.db.models import READING_FIELDS, Facility, Reading, ReadingRollup
 
 HOUR_MS = 3_600_000
 

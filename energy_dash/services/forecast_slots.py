@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from energy_dash.db import session_scope
-from energy_dash.models import ForecastTask, utc
+from energy_dash.db.models import ForecastTask, utc
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def finish(url: str, task_id: int, status: str, message: str, duration: float) -
 
 def queue_rows(url: str, slot: datetime) -> list[tuple[int, str]]:
     """One ``queued`` row per facility and target of the slot (kept if present)."""
-    from energy_dash.data.forecasts import facility_ids
+    from energy_dash.services.facilities import facility_ids
 
     ids = facility_ids(database_url=url)
     now = datetime.now(UTC)

@@ -37,7 +37,7 @@ from sqlalchemy.exc import OperationalError
 
 from energy_dash.config import Settings
 from energy_dash.db import get_engine
-from energy_dash.models import utc
+from energy_dash.db.models import utc
 from energy_dash.services import forecast_slots as slots
 
 logger = logging.getLogger(__name__)
@@ -177,7 +177,7 @@ def run_fit(
     ``stored``, ``duplicate``, ``not_enough_history``, ``failed``, ``gone``) or
     ``{"status": "finished"}`` when an earlier delivery completed it.
     """
-    from energy_dash.jobs import refresh_one
+    from energy_dash.services.forecast_refresh import refresh_one
 
     url = settings.database_url
     slot = utc(slot)
@@ -212,19 +212,17 @@ def run_fit(
 
 
 def refresh_slot(
-    settings: Settings, *, now: datetime | None = None, slot: datetime | None = None
+    settings: Settings, *, slot: datetime
 ) -> dict[str, Any]:
-    """Refresh every facility's forecasts for the slot ``now`` falls in.
+    """Refresh every facility's forecasts for the refresh slot starting at ``slot``.
 
-    Called by the one process that holds the slot's lease. With a broker, one
-    task per facility and target is published and this returns at once; without
-    one, the fits run here. Returns ``{"slot", "queued", "mode"}``.
+    Called by the one process that holds the slot's lease (the scheduler's
+    clock says which slot it is). With a broker, one task per facility and target
+    is published and this returns at once; without one, the fits run here.
+    Returns ``{"slot", "queued", "mode"}``.
     """
-    from energy_dash.jobs import slot_start
-
     interval_s = settings.forecast_interval_minutes * 60
-    slot = utc(slot) if slot is not None else slot_start(now or datetime.now(UTC),
-                                                         interval_s)
+    slot = utc(slot)
     pairs = slots.queue_rows(settings.database_url, slot)
     if settings.broker_url:
         app = configure(settings)

@@ -42,6 +42,23 @@ class Partition:
     hi_ms: int | None
 
 
+BRIN_INDEX = "ix_readings_ts_brin"
+
+
+def in_models(name: str | None, type_: str, _parent_names: dict | None = None) -> bool:
+    """False for the schema objects partitioning adds beside the models.
+
+    The month and default partitions and the BRIN index exist on PostgreSQL only
+    and are managed here, not by the models: Alembic's autogenerate and the
+    schema drift check pass this as ``include_name``.
+    """
+    if type_ == "table" and name is not None:
+        return not (_NAME_RE.match(name) or name == DEFAULT_PARTITION)
+    if type_ == "index":
+        return name != BRIN_INDEX
+    return True
+
+
 def month_start(year: int, month: int) -> datetime:
     """First instant of a UTC month, normalising month overflow (13 -> next year)."""
     year += (month - 1) // 12

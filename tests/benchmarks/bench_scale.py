@@ -96,8 +96,8 @@ def bench_refresh(url: str, workdir: Path, facilities: int, history_days: int,
 
     from energy_dash.config import Settings
     from energy_dash.db import session_scope
+    from energy_dash.db.models import Forecast, ForecastTask
     from energy_dash.jobs import slot_start
-    from energy_dash.models import Forecast, ForecastTask
     from energy_dash.services.forecast_slots import slot_status
     from energy_dash.services.tasks import refresh_slot
 
@@ -211,11 +211,12 @@ def _probes(url: str, now_ms: int) -> dict[str, float]:
     import pandas as pd
 
     from energy_dash import data
-    from energy_dash.data import views
+    from energy_dash.domain import times
+    from energy_dash.services import live as views
 
     tz = "Europe/Berlin"
-    today = views.local_today(now_ms, tz)
-    day_start, _ = views.day_bounds(today, tz)
+    today = times.local_today(now_ms, tz)
+    day_start, _ = times.day_bounds(today, tz)
     year_ago = pd.Timestamp(now_ms - YEAR_MINUTES * MINUTE_MS, unit="ms", tz="UTC")
     raw_day = pd.Timestamp(now_ms - 100 * 86_400_000, unit="ms", tz="UTC").floor("D")
 
@@ -244,7 +245,7 @@ def bench_growth(url: str, sizes_m: list[float]) -> dict[float, dict[str, float]
     from sqlalchemy import insert, text
 
     from energy_dash.db import get_engine
-    from energy_dash.models import Facility
+    from energy_dash.db.models import Facility
     from energy_dash.storage.partitions import ensure_partitions
 
     fresh_schema(url)
@@ -300,9 +301,9 @@ def bench_growth(url: str, sizes_m: list[float]) -> dict[float, dict[str, float]
 
 # -------------------------------------------------------------------- ingest
 def bench_ingest(url: str, workdir: Path, seconds: float) -> dict[int, tuple]:
-    from energy_dash.data.devices import create_api_key
     from energy_dash.db import dispose_engines, session_scope
-    from energy_dash.models import Facility
+    from energy_dash.db.models import Facility
+    from energy_dash.storage.devices import create_api_key
 
     fresh_schema(url)
     with session_scope(url) as session:

@@ -34,8 +34,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from energy_dash.db import dispose_engine, get_engine, init_db, session_scope
+from energy_dash.db.models import Forecast, ForecastTask, Reading
 from energy_dash.jobs import slot_start
-from energy_dash.models import Forecast, ForecastTask, Reading
 from energy_dash.services.forecast_slots import slot_status
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -168,14 +168,14 @@ def cluster(tmp_path_factory):
 
 
 def _keys(url: str, ids: list[int]) -> dict[int, str]:
-    from energy_dash.data.devices import create_api_key
+    from energy_dash.storage.devices import create_api_key
 
     with session_scope(url) as session:
         return {fid: create_api_key(session, fid, "cluster") for fid in ids}
 
 
 def _user(url: str) -> None:
-    from energy_dash.data.accounts import create_user
+    from energy_dash.storage.accounts import create_user
 
     with session_scope(url) as session:
         create_user(session, "dora", PASSWORD, role="viewer")
