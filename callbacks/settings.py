@@ -18,6 +18,7 @@ from flask_login import current_user
 from components import ids
 from components import settings as view
 from energy_dash.db import session_scope
+from energy_dash.services import forecast_slots
 from energy_dash.storage import accounts, devices
 from energy_dash.web import auth
 from energy_dash.web import signin as web
@@ -197,6 +198,19 @@ def register(app: Dash) -> None:
             {} if admin else {"display": "none"},
             _members(fid) if admin else None,
         )
+
+    @app.callback(
+        Output(ids.FORECAST_SLOT_STATUS, "children"),
+        Input(ids.SETTINGS_REFRESH, "data"),
+    )
+    def forecast_slot(_refresh):
+        """Site administrators see the last refresh slot (it spans every
+        facility, so facility admins do not)."""
+        if getattr(current_user, "account", None) is None:
+            return None
+        if current_user.account.role != "admin":
+            return None
+        return view.forecast_slot_card(forecast_slots.slot_status(_url()))
 
     @app.callback(
         Output(ids.SET_SAVE_STATUS, "children"),

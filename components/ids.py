@@ -69,6 +69,7 @@ MEMBER_ROLE_SELECT = "settings-member-role-select"  # pattern: {"type", "index":
 MEMBER_REMOVE = "settings-member-remove"  # pattern: {"type", "index": user id}
 MEMBER_STATUS = "settings-member-status"
 SETTINGS_REFRESH = "settings-refresh"
+FORECAST_SLOT_STATUS = "settings-forecast-slot"
 NEW_FACILITY_NAME = "settings-new-facility-name"
 NEW_FACILITY_TZ = "settings-new-facility-tz"
 NEW_FACILITY_CREATE = "settings-new-facility-create"

@@ -198,6 +198,44 @@ def members_card() -> dbc.Card:
     )
 
 
+def forecast_slot_card(status: dict[str, Any] | None) -> dbc.Card:
+    """The last scheduled forecast refresh, for administrators of the site."""
+    if status is None:
+        body: list[Any] = [html.P("No scheduled forecast refresh has run yet.",
+                                  className="mb-0")]
+    else:
+        state = "complete" if status["complete"] else "in progress"
+        took = status["duration_s"]
+        fit = status["fit_mean_s"]
+        cells = [
+            ("Slot", f"{status['slot']:%Y-%m-%d %H:%M} UTC ({state})"),
+            ("Fits", str(status["total"])),
+            ("Queued", str(status["queued"])),
+            ("Running", str(status["running"])),
+            ("Done", str(status["done"])),
+            ("Skipped (too little history)", str(status["skipped"])),
+            ("Failed", str(status["failed"])),
+            ("Took", "—" if took is None else f"{took:.1f} s"),
+            ("Per fit", "—" if fit is None else f"{fit:.2f} s"),
+        ]
+        body = [dbc.Table(
+            html.Tbody([html.Tr([html.Th(k), html.Td(v)]) for k, v in cells]),
+            size="sm", className="mb-2",
+        )]
+        body += [
+            html.P(f"Facility {f['facility_id']} {f['target']}: {f['message']}",
+                   className="text-danger small mb-1")
+            for f in status["failures"]
+        ]
+    return dbc.Card(
+        [
+            dbc.CardHeader(html.H2("Forecast refresh", className="h5 mb-0")),
+            dbc.CardBody(body),
+        ],
+        className="settings-section",
+    )
+
+
 def new_facility_card(zones: list[str]) -> dbc.Card:
     return dbc.Card(
         [
@@ -303,6 +341,7 @@ def layout(zones: list[str]) -> html.Div:
                 "Display name, e.g. lobby screen",
             ),
             members_card(),
+            html.Div(id=ids.FORECAST_SLOT_STATUS),
             tariff_placeholder(),
             new_facility_card(zones),
         ],

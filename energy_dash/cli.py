@@ -118,7 +118,21 @@ def init_db_command() -> None:
 
     settings = _settings()
     init_db(settings.database_url)
+    _maintain_partitions(settings)
     click.echo(f"Database ready (schema at head): {_safe_url(settings.database_url)}")
+
+
+def _maintain_partitions(settings: Settings) -> None:
+    """PostgreSQL: readings partitions for the coming months, raw retention."""
+    from energy_dash.services.maintenance import maintain_partitions
+
+    result = maintain_partitions(settings)
+    if result["created"]:
+        click.echo(f"Readings partitions created: {', '.join(result['created'])}")
+    if result["dropped"]:
+        click.echo(
+            f"Raw readings past retention dropped: {', '.join(result['dropped'])}"
+        )
 
 
 # --------------------------------------------------------------------- demo
@@ -417,11 +431,42 @@ def _print_summary(summary: Any) -> int:
     return failed
 
 
+def _print_slot_status(status: dict[str, Any] | None) -> None:
+    if status is None:
+        click.echo("No scheduled forecast refresh has run yet.")
+        return
+    state = "complete" if status["complete"] else "in progress"
+    click.echo(
+        f"Last slot {status['slot'].isoformat()} ({state}): {status['total']} fits — "
+        f"{status['queued']} queued, {status['running']} running, "
+        f"{status['done']} done, {status['skipped']} skipped, "
+        f"{status['failed']} failed"
+    )
+    if status["duration_s"] is not None:
+        line = f"Took {status['duration_s']:.1f} s"
+        if status["fit_mean_s"] is not None:
+            line += f", {status['fit_mean_s']:.2f} s per fit on average"
+        click.echo(line)
+    for item in status["failures"]:
+        click.echo(
+            f"failed: facility {item['facility_id']} {item['target']} — "
+            f"{item['message']}"
+        )
+
+
 @main.command()
 @click.option("--facility", "facility_id", type=int, default=None,
               help="Only this facility (default: all).")
-def forecast(facility_id: int | None) -> None:
+@click.option("--status", "show_status", is_flag=True,
+              help="Show the last scheduled refresh slot (queued, done, failed, "
+              "how long it took) instead of refreshing.")
+def forecast(facility_id: int | None, show_status: bool) -> None:
     """Refresh the stored forecasts now."""
+    if show_status:
+        from energy_dash.services.forecast_slots import slot_status
+
+        _print_slot_status(slot_status(_settings().database_url))
+        return
     try:
         from energy_dash.services.forecast_refresh import refresh_forecasts
     except ImportError:
@@ -608,6 +653,7 @@ def serve(host: str, port: int, with_demo: bool) -> None:
     _configure_logging()
     settings = _settings(scheduler_default=True)
     init_db(settings.database_url)
+    _maintain_partitions(settings)
     demo_login = _start_demo(settings, port, host) if with_demo else False
     _start_mqtt(settings, probe_local=with_demo and not settings.production)
     shown = f"http://{_client_host(host)}:{port}"
@@ -632,6 +678,29 @@ def _register_meter_commands() -> None:
 
 
 _register_meter_commands()
+
+# -------------------------------------------------------------------- worker
+@main.command()
+@click.option("--concurrency", "-c", type=click.IntRange(1, 256), default=None,
+              help="Fits in parallel (default: the number of CPUs).")
+@click.option("--loglevel", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"],
+                                case_sensitive=False))
+@click.option("--name", default=None,
+              help="Worker name (default celery@<host>); unique per host when "
+              "several run there.")
+def worker(concurrency: int | None, loglevel: str, name: str | None) -> None:
+    """Run a Celery worker for forecast fits (ENERGY_DASH_BROKER_URL)."""
+    from energy_dash.services.tasks import run_worker
+
+    _configure_logging()
+    settings = _settings()
+    if not settings.broker_url:
+        raise CliError("ENERGY_DASH_BROKER_URL is not set: a worker needs a broker "
+                       "(redis://… or amqp://…)")
+    run_worker(settings, concurrency=concurrency, loglevel=loglevel.upper(),
+               name=name)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

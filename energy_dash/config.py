@@ -12,6 +12,7 @@ INSTANCE_DIR = PROJECT_ROOT / "instance"
 DEFAULT_DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'energy_dash.db'}"
 WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", "password", "development"}
 MIN_SECRET_LENGTH = 32
+BROKER_SCHEMES = {"redis", "rediss", "amqp", "amqps"}
 
 
 class ConfigError(RuntimeError):
@@ -61,6 +62,9 @@ class Settings:
     forecast_interval_minutes: int = 60
     base_url: str | None = None  # public URL for links in mail (not the Host header)
     weather_url: str | None = None  # Open-Meteo-compatible forecast endpoint
+    broker_url: str | None = field(default=None, repr=False)  # Celery; None: in-process
+    raw_retention_days: int | None = None  # PostgreSQL raw partitions; None: forever
+    fit_time_limit_s: int = 300  # hard limit of one forecast fit on a worker
     instance_dir: Path = INSTANCE_DIR
     testing: bool = False
     mqtt_url: str | None = field(default=None, repr=False)
@@ -105,6 +109,15 @@ class Settings:
             or None,
             mqtt_url=(os.environ.get("ENERGY_DASH_MQTT_URL") or "").strip() or None,
             mqtt_share_group=_share_group(os.environ.get("ENERGY_DASH_MQTT_SHARE")),
+            broker_url=(os.environ.get("ENERGY_DASH_BROKER_URL") or "").strip() or None,
+            raw_retention_days=_optional_days(
+                os.environ.get("ENERGY_DASH_RAW_RETENTION_DAYS", "")
+            ),
+            fit_time_limit_s=_whole_seconds(
+                "ENERGY_DASH_FIT_TIME_LIMIT", os.environ.get(
+                    "ENERGY_DASH_FIT_TIME_LIMIT", "300"
+                ),
+            ),
         )
         settings = replace(settings, **overrides) if overrides else settings
         settings.validate()
@@ -123,6 +136,11 @@ class Settings:
                 )
         if self.ingest_rate not in {"0", ""}:
             _parse_rate(self.ingest_rate)
+        if self.broker_url and self.broker_url.split("://")[0] not in BROKER_SCHEMES:
+            raise ConfigError(
+                "ENERGY_DASH_BROKER_URL must start with redis://, rediss://, amqp:// "
+                "or amqps://"
+            )
 
 
 def _minutes(text: str) -> int:
@@ -134,6 +152,35 @@ def _minutes(text: str) -> int:
         raise ConfigError(
             f"ENERGY_DASH_FORECAST_INTERVAL_MINUTES must be a whole number >= 1, "
             f"not {text!r}"
+        )
+    return value
+
+
+def _optional_days(text: str) -> int | None:
+    """ENERGY_DASH_RAW_RETENTION_DAYS: empty keeps raw readings forever."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(
+            "ENERGY_DASH_RAW_RETENTION_DAYS must be a whole number of days >= 1 "
+            f"(or unset to keep raw readings forever), not {text!r}"
+        )
+    return value
+
+
+def _whole_seconds(name: str, text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(
+            f"{name} must be a whole number of seconds >= 1, not {text!r}"
         )
     return value
 

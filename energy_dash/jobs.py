@@ -1,6 +1,8 @@
 """The scheduler clock and its leases: each job runs exactly once per slot however
 many workers or hosts run. The work itself is a service (forecast refresh:
-``energy_dash.services.forecast_refresh``; offline alerts:
+``energy_dash.services.forecast_refresh``, fanned out on Celery workers by
+``energy_dash.services.tasks``; readings partitions:
+``energy_dash.services.maintenance``; offline alerts:
 ``energy_dash.storage.alerts``; notifications: ``energy_dash.services.notify``).
 
 Every process may start a scheduler (gunicorn workers, several hosts); before a job
@@ -24,7 +26,9 @@ from sqlalchemy.exc import IntegrityError
 from energy_dash.config import Settings
 from energy_dash.db import session_scope
 from energy_dash.db.models import JobLease
-from energy_dash.services.forecast_refresh import refresh_forecasts
+from energy_dash.services.forecast_refresh import (  # noqa: F401 - stays importable
+    refresh_forecasts,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -113,10 +117,35 @@ def scheduled_jobs(settings: Settings) -> list[tuple[str, int, Callable[[], obje
         (
             "forecast_refresh",
             settings.forecast_interval_minutes * 60,
-            lambda: refresh_forecasts(settings),
+            lambda: refresh_slot_now(settings),
         ),
         (ANOMALY_JOB, ANOMALY_INTERVAL_S, lambda: check_anomalies_now(settings)),
+        (
+            PARTITION_JOB,
+            PARTITION_INTERVAL_S,
+            lambda: maintain_partitions_now(settings),
+        ),
     ]
+
+
+PARTITION_JOB = "partition_maintenance"
+PARTITION_INTERVAL_S = 6 * 3600
+
+
+def refresh_slot_now(settings: Settings, now: datetime | None = None) -> dict:
+    """Refresh this slot's forecasts: on Celery workers when a broker is set,
+    else here (see :mod:`energy_dash.services.tasks`)."""
+    from energy_dash.services.tasks import refresh_slot
+
+    interval_s = settings.forecast_interval_minutes * 60
+    return refresh_slot(settings, slot=slot_start(now or datetime.now(UTC), interval_s))
+
+
+def maintain_partitions_now(settings: Settings, now: datetime | None = None) -> dict:
+    """Create readings partitions ahead and apply raw retention (PostgreSQL)."""
+    from energy_dash.services.maintenance import maintain_partitions
+
+    return maintain_partitions(settings, now=now)
 
 
 # ------------------------------------------------------------------ anomalies

@@ -249,6 +249,9 @@ class Forecast(Base):
     __tablename__ = "forecasts"
     __table_args__ = (
         Index("ix_forecasts_lookup", "facility_id", "target", "trained_at"),
+        # A scheduled refresh slot stores one run per target, however often its
+        # task is delivered; ad-hoc runs (slot NULL) are not limited.
+        UniqueConstraint("facility_id", "target", "slot", name="uq_forecast_slot"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -262,6 +265,36 @@ class Forecast(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     points: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     note: Mapped[str | None] = mapped_column(Text)
+    slot: Mapped[datetime | None] = mapped_column()
+
+
+class ForecastTask(Base):
+    """One fit of a scheduled refresh slot: queued, running, done or failed.
+
+    Written by whoever runs the fit (a Celery worker or the scheduler's own
+    process), read by ``energy-dash forecast --status`` and /settings.
+    """
+
+    __tablename__ = "forecast_tasks"
+    __table_args__ = (
+        UniqueConstraint("facility_id", "target", "slot", name="uq_forecast_task"),
+        Index("ix_forecast_tasks_slot", "slot"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slot: Mapped[datetime] = mapped_column()
+    facility_id: Mapped[int] = mapped_column(
+        ForeignKey("facilities.id", ondelete="CASCADE")
+    )
+    target: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(24), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    worker: Mapped[str | None] = mapped_column(String(128))
+    message: Mapped[str | None] = mapped_column(Text)
 
 
 class Tariff(Base):

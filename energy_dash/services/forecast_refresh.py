@@ -11,6 +11,8 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from energy_dash.config import Settings
 from energy_dash.forecasting import BASELINES, backtest, forecast, warm_up
 from energy_dash.services import forecasts as store
@@ -134,6 +136,36 @@ def refresh_forecasts(
     return results
 
 
+def refresh_one(
+    settings: Settings,
+    facility_id: int,
+    target: str,
+    *,
+    now: datetime,
+    slot: datetime | None = None,
+    timeout: float | None = 60.0,
+    model: str = "auto",
+    n_jobs: int | None = None,
+) -> dict[str, Any]:
+    """Fit and store one facility's forecast of one target (one Celery task).
+
+    As :func:`refresh_forecasts` for a single (facility, target). With ``slot``
+    the stored run is tied to that refresh slot: when the slot already has a
+    run of this facility and target, nothing is stored and the status is
+    ``duplicate``. A facility deleted meanwhile gives status ``gone``.
+    """
+    results = _refresh_facility(
+        settings.database_url, int(facility_id), _utc(now), timeout, model, n_jobs,
+        settings.weather_url, targets=(target,), slot=slot,
+    )
+    if not results:
+        return {
+            "facility_id": facility_id, "target": target, "model": None,
+            "status": "gone", "message": "the facility no longer exists",
+        }
+    return results[0]
+
+
 def _refresh_facility(
     url: str,
     fid: int,
@@ -142,10 +174,14 @@ def _refresh_facility(
     model: str,
     n_jobs: int | None,
     weather_url: str | None = None,
+    *,
+    targets: tuple[str, ...] | None = None,
+    slot: datetime | None = None,
 ) -> list[dict[str, Any]]:
     info = store.facility_info(fid, database_url=url)
     if info is None:  # deleted meanwhile
         return []
+    wanted = {t: c for t, c in store.TARGETS.items() if targets is None or t in targets}
     history = store.hourly_history(fid, end=moment, database_url=url, tz=info.timezone)
     hours = int(history.attrs["hours_with_data"])
     if hours < store.MIN_HISTORY_HOURS:
@@ -158,16 +194,16 @@ def _refresh_facility(
                 "status": "not_enough_history",
                 "message": message,
             }
-            for target in store.TARGETS
+            for target in wanted
         ]
     weather, weather_note = _weather(info, weather_url)
     out = []
-    for target, column in store.TARGETS.items():
+    for target, column in wanted.items():
         try:
             out.append(
                 _refresh_target(
                     url, info, target, history[column], hours, moment, timeout,
-                    model, n_jobs, weather=weather, weather_note=weather_note,
+                    model, n_jobs, slot, weather=weather, weather_note=weather_note,
                 )
             )
         except Exception as exc:  # the other target still gets its forecast
@@ -206,6 +242,7 @@ def _refresh_target(
     timeout: float | None,
     model: str,
     n_jobs: int | None,
+    slot: datetime | None = None,
     *,
     weather: Any = None,
     weather_note: str | None = None,
@@ -276,16 +313,28 @@ def _refresh_target(
             )
     if not metrics.get("folds"):
         notes.append("Too little history for a backtest: no accuracy figures yet.")
-    forecast_id = store.save_forecast(
-        info.id,
-        target,
-        frame,
-        model=chosen,
-        trained_at=moment,
-        metrics=metrics,
-        note=" ".join(notes) or None,
-        database_url=url,
-    )
+    try:
+        forecast_id = store.save_forecast(
+            info.id,
+            target,
+            frame,
+            model=chosen,
+            trained_at=moment,
+            metrics=metrics,
+            note=" ".join(notes) or None,
+            slot=slot,
+            database_url=url,
+        )
+    except IntegrityError:
+        if slot is None:
+            raise
+        return {  # a redelivered or duplicated task: the slot's run is stored
+            "facility_id": info.id,
+            "target": target,
+            "model": chosen,
+            "status": "duplicate",
+            "message": "this slot's forecast was stored already",
+        }
     return {
         "facility_id": info.id,
         "target": target,

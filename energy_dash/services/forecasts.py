@@ -223,7 +223,7 @@ def save_forecast(
     **details: Any,
 ) -> int:
     """Store one forecast run in its own session; returns its id. ``details``
-    (``model``, ``trained_at``, ``metrics``, ``note``) as in
+    (``model``, ``trained_at``, ``metrics``, ``note``, ``slot``) as in
     :func:`energy_dash.storage.forecasts.save_forecast`."""
     with session_scope(database_url) as session:
         return runs_store.save_forecast(session, facility_id, target, frame, **details)

@@ -121,6 +121,7 @@ def save_forecast(
     trained_at: Any = None,
     metrics: dict[str, Any] | None = None,
     note: str | None = None,
+    slot: datetime | None = None,
 ) -> int:
     """Store one forecast run; returns its id.
 
@@ -137,6 +138,10 @@ def save_forecast(
         Backtest figures (see the module docstring); NaN is stored as null.
     note : str, optional
         Plain-words remarks (baselines only, fallback after a timeout, ...).
+    slot : datetime, optional
+        The scheduled refresh slot this run belongs to: a second run of the same
+        facility, target and slot raises ``sqlalchemy.exc.IntegrityError`` and
+        stores nothing (redelivered tasks stay harmless).
     """
     check_target(target)
     if frame.empty:
@@ -161,6 +166,7 @@ def save_forecast(
         metrics=json_safe(metrics or {}),
         points=points,
         note=note,
+        slot=slot,
     )
     session.add(row)
     session.flush()

@@ -66,10 +66,13 @@ def _values(facility_id: int, row: dict[str, Any]) -> tuple:
 
 
 def _insert_rows(session: Session, rows: list[tuple]) -> int:
-    """Plain DB-API executemany: no per-row SQLAlchemy parameter processing."""
-    sql = statements.INSERT_READING
-    if dialect_name(session) == "sqlite":
-        sql = sql.replace("%s", "?")
+    """Plain DB-API inserts: no per-row SQLAlchemy parameter processing (one
+    statement over column arrays on PostgreSQL, executemany on SQLite)."""
+    if dialect_name(session) == "postgresql":
+        columns = tuple(list(column) for column in zip(*rows, strict=True))
+        cursor = as_driver(session).execute(statements.INSERT_READINGS_ARRAYS, columns)
+        return cursor.rowcount
+    sql = statements.INSERT_READING.replace("%s", "?")
     result = session.connection().exec_driver_sql(sql, rows)
     count = result.rowcount
     return count if count is not None and count >= 0 else len(rows)

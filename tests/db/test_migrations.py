@@ -11,6 +11,7 @@ from sqlalchemy import inspect, text
 
 from energy_dash.db import alembic_config, dispose_engine, get_engine, init_db
 from energy_dash.db.models import Base
+from energy_dash.storage.partitions import in_models
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
@@ -32,7 +33,9 @@ def drift(url: str) -> list:
     """What Alembic's autogenerate would change to make the database the models."""
     with get_engine(url).connect() as conn:
         context = MigrationContext.configure(
-            conn, opts={"compare_type": True, "compare_server_default": False}
+            conn,
+            opts={"compare_type": True, "compare_server_default": False,
+                  "include_name": in_models},
         )
         return compare_metadata(context, Base.metadata)
 

@@ -4,6 +4,7 @@ from alembic import context
 
 from energy_dash.db import get_engine
 from energy_dash.db.models import Base
+from energy_dash.storage.partitions import in_models
 
 config = context.config
 
@@ -15,6 +16,7 @@ def run_migrations() -> None:
             connection=connection,
             target_metadata=Base.metadata,
             render_as_batch=connection.dialect.name == "sqlite",
+            include_name=in_models,  # readings' partitions are not in the models
         )
         context.run_migrations()
 
