@@ -80,7 +80,7 @@ def _demo_hint() -> bool:
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     next_path = auth.safe_next(request.values.get("next"))
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):  # uptime monitors probe with HEAD
         if current_user.is_authenticated:
             return redirect(next_path or auth.DEFAULT_AFTER_LOGIN)
         notice = None

@@ -623,7 +623,8 @@ def period_comparison(
     change["self_sufficiency_pct"] = (None if a is None or b is None
                                       or not comparable else a - b)
     return {"current": current, "previous": previous, "change_pct": change,
-            "coverage": coverage, "comparable": comparable}
+            "coverage": coverage, "comparable": comparable,
+            "comparable_pct": COMPARABLE_PCT}
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
