@@ -163,8 +163,8 @@ def register(app: Dash) -> None:
         *OUTPUTS,
         Input(ids.FACILITY, "value"),
         Input(ui.RANGE, "value"),
-        Input(ui.DATES, "start_date"),
-        Input(ui.DATES, "end_date"),
+        Input(ui.START, "date"),
+        Input(ui.END, "date"),
     )
     def refresh_historical(facility_id, range_value, start, end):
         if facility_id is None:
@@ -179,8 +179,8 @@ def register(app: Dash) -> None:
         Input(ui.DOWNLOAD_BUTTON, "n_clicks"),
         State(ids.FACILITY, "value"),
         State(ui.RANGE, "value"),
-        State(ui.DATES, "start_date"),
-        State(ui.DATES, "end_date"),
+        State(ui.START, "date"),
+        State(ui.END, "date"),
         prevent_initial_call=True,
     )
     def download_csv(clicks, facility_id, range_value, start, end):
@@ -209,7 +209,7 @@ def register(app: Dash) -> None:
         """
         function(range, start, end) {
             var custom = range === "custom";
-            var style = {"display": custom ? "block" : "none"};
+            var style = {"display": custom ? "flex" : "none"};
             if (!custom || (start && end)) {
                 return [style, window.dash_clientside.no_update,
                         window.dash_clientside.no_update];
@@ -224,11 +224,11 @@ def register(app: Dash) -> None:
         }
         """,
         Output(ui.CUSTOM, "style"),
-        Output(ui.DATES, "start_date"),
-        Output(ui.DATES, "end_date"),
+        Output(ui.START, "date"),
+        Output(ui.END, "date"),
         Input(ui.RANGE, "value"),
-        State(ui.DATES, "start_date"),
-        State(ui.DATES, "end_date"),
+        State(ui.START, "date"),
+        State(ui.END, "date"),
     )
 
     # The URL carries the range (?range=30, ?range=custom&start=…&end=…) so a view
@@ -254,7 +254,7 @@ def register(app: Dash) -> None:
         """,
         Output(ui.URL_SYNC, "children"),
         Input(ui.RANGE, "value"),
-        Input(ui.DATES, "start_date"),
-        Input(ui.DATES, "end_date"),
+        Input(ui.START, "date"),
+        Input(ui.END, "date"),
     )
 

@@ -12,7 +12,8 @@ from components import figures
 from components import formatting as fmt
 
 RANGE = "historical-range"
-DATES = "historical-dates"
+START = "historical-start"
+END = "historical-end"
 CUSTOM = "historical-custom"
 MESSAGE = "historical-message"
 PERIOD = "historical-period"
@@ -71,16 +72,27 @@ def layout(range_value: str = "7", start: str | None = None,
             ),
             dbc.Col(
                 html.Div(
-                    # Every edit of either box is committed at once, so what the
-                    # boxes show is what is computed, whichever is typed first.
-                    dcc.DatePickerRange(
-                        id=DATES, display_format="YYYY-MM-DD",
-                        first_day_of_week=1, clearable=False,
-                        minimum_nights=0, updatemode="singledate",
-                        start_date=start, end_date=end,
-                    ),
+                    # Two pickers, not one range picker: a date typed into a box
+                    # counts as soon as focus leaves that box, so what the boxes
+                    # show is what is computed, whichever is typed first.
+                    [
+                        html.Label("From", htmlFor=START, className="small me-1"),
+                        dcc.DatePickerSingle(
+                            id=START, display_format="YYYY-MM-DD",
+                            first_day_of_week=1, clearable=False, date=start,
+                            placeholder="YYYY-MM-DD",
+                        ),
+                        html.Label("to", htmlFor=END, className="small mx-1"),
+                        dcc.DatePickerSingle(
+                            id=END, display_format="YYYY-MM-DD",
+                            first_day_of_week=1, clearable=False, date=end,
+                            placeholder="YYYY-MM-DD",
+                        ),
+                    ],
+                    className="historical-custom d-flex align-items-center "
+                              "flex-wrap gap-1",
                     id=CUSTOM,
-                    style={"display": "block" if range_value == "custom" else "none"},
+                    style={"display": "flex" if range_value == "custom" else "none"},
                 ),
                 md="auto",
             ),

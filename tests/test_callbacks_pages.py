@@ -275,8 +275,8 @@ def test_historical_totals_change_with_the_range(app, auth_client, database_url,
     custom = callback_result(post_callback(
         client, app, "historical-totals.children",
         {FACILITY: facility, "historical-range.value": "custom",
-         "historical-dates.start_date": (today - timedelta(days=3)).isoformat(),
-         "historical-dates.end_date": (today - timedelta(days=3)).isoformat()},
+         "historical-start.date": (today - timedelta(days=3)).isoformat(),
+         "historical-end.date": (today - timedelta(days=3)).isoformat()},
     ))
     assert "1 local days" in custom["historical-period.children"]
     assert custom["historical-resolution.children"] == "Resolution: every reading"
@@ -288,8 +288,8 @@ def test_historical_totals_change_with_the_range(app, auth_client, database_url,
         return callback_result(post_callback(
             client, app, "historical-totals.children",
             {FACILITY: facility, "historical-range.value": "custom",
-             "historical-dates.start_date": start,
-             "historical-dates.end_date": end},
+             "historical-start.date": start,
+             "historical-end.date": end},
         ))
 
     reversed_ = custom_range("2026-11-25", "2026-11-16")
