@@ -40,17 +40,31 @@
         return Math.round(Math.max(13, Math.min(64, window.innerHeight * 0.02)));
     }
 
+    var tries = 0;
+
     function scaleChart() {
         var gd = document.querySelector("#wall-chart .js-plotly-plot");
-        if (!gd || !window.Plotly || !gd.layout) { return; }
+        if (!gd || !window.Plotly || !gd.layout || !gd._fullLayout) {
+            // The first figure arrives after the page: look again shortly.
+            if (tries++ < 60) { setTimeout(scaleChart, 250); }
+            return;
+        }
+        tries = 0;
         if (!gd._wallScaled) {
             gd._wallScaled = true;
             gd.on("plotly_afterplot", function () { setTimeout(scaleChart, 0); });
         }
         var size = chartFont();
         var font = gd.layout.font || {};
-        if (font.size === size) { return; }
+        var width = gd.getBoundingClientRect().width || window.innerWidth;
+        var ticks = Math.max(3, Math.min(12, Math.floor(width / (size * 5))));
+        if (font.size === size && gd.layout.xaxis &&
+                gd.layout.xaxis.nticks === ticks) { return; }
+        var line = Math.max(2, Math.round(size / 6));
+        window.Plotly.restyle(gd, {"line.width": line});
         window.Plotly.relayout(gd, {
+            "xaxis.nticks": ticks,
+            "xaxis.tickangle": 0,
             "font.size": size,
             "legend.font.size": Math.round(size * 1.1),
             "margin.l": Math.round(size * 4.2),

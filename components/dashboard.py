@@ -58,12 +58,7 @@ def kpi_card(label: str, value_id: str, *, icon: str = "", note: Any = None,
 
 
 def _graph(graph_id: str, message: str, height: int) -> dcc.Graph:
-    return dcc.Graph(
-        id=graph_id,
-        figure=figures.empty_figure(message, uirevision=graph_id),
-        config={"displaylogo": False, "responsive": True},
-        style={"height": f"{height}px"},
-    )
+    return figures.graph(graph_id, height, message)
 
 
 def layout() -> html.Div:

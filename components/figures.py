@@ -76,6 +76,20 @@ def _base_layout(uirevision: str, *, ytitle: str = "", dark: bool = False,
     return layout
 
 
+def graph(graph_id: str, height: int, message: str = "Loading…") -> Any:
+    """A chart of a page: ``height`` [px] on laptops, taller on big screens
+    (``.chart`` in ``assets/pages.css``), the toolbar without Plotly's logo."""
+    from dash import dcc
+
+    return dcc.Graph(
+        id=graph_id,
+        figure=empty_figure(message, uirevision=graph_id),
+        config={"displaylogo": False, "responsive": True},
+        className="chart",
+        style={"--chart-height": f"{height}px"},
+    )
+
+
 def local_x(index: Any, tz: str | None = None) -> list[str]:
     """Local wall-clock strings for a tz-aware index (or epoch-ms values + ``tz``)."""
     if isinstance(index, pd.DatetimeIndex):

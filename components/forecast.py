@@ -55,12 +55,7 @@ SHOWN: dict[str, str] = {}
 
 # ------------------------------------------------------------------- layout
 def _graph(graph_id: str, height: int) -> dcc.Graph:
-    return dcc.Graph(
-        id=graph_id,
-        figure=figures.empty_figure("Loading…", uirevision=graph_id),
-        config={"displaylogo": False, "responsive": True},
-        style={"height": f"{height}px"},
-    )
+    return figures.graph(graph_id, height)
 
 
 def _card(header: str, *body: Any, class_name: str = "h-100") -> dbc.Card:

@@ -38,13 +38,7 @@ MAX_CUSTOM_DAYS = 3 * 366
 
 
 def _graph(graph_id: str, height: int) -> dcc.Graph:
-    return dcc.Graph(
-        id=graph_id,
-        figure=figures.empty_figure("Loading…", uirevision=graph_id),
-        config={"displaylogo": False, "responsive": True},
-        className="chart",
-        style={"--chart-height": f"{height}px"},
-    )
+    return figures.graph(graph_id, height)
 
 
 def day_param(value: Any) -> str | None:

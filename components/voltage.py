@@ -36,12 +36,7 @@ ACK_BUTTON = "voltage-ack"  # pattern-matching: {"type": ACK_BUTTON, "index": id
 
 
 def _graph(graph_id: str, height: int) -> dcc.Graph:
-    return dcc.Graph(
-        id=graph_id,
-        figure=figures.empty_figure("Loading…", uirevision=graph_id),
-        config={"displaylogo": False, "responsive": True},
-        style={"height": f"{height}px"},
-    )
+    return figures.graph(graph_id, height)
 
 
 def _stat(label: str, value_id: str, note_id: str | None = None) -> dbc.Card:

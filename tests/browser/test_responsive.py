@@ -11,7 +11,6 @@ page go to ``ui_matrix.SCREENSHOTS`` (printed at the end of the module).
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from datetime import timedelta
 
 import pandas as pd
@@ -33,7 +32,8 @@ from ui_matrix import (
 from energy_dash import demo
 from energy_dash.config import Settings
 from energy_dash.data import views
-from energy_dash.db import dispose_engine, init_db
+from energy_dash.db import dispose_engine, init_db, session_scope
+from energy_dash.models import User
 
 SIZES = ((360, 740), (1440, 900), (3840, 2160))
 WALL_SIZES = ((1280, 720), (1920, 1080), (3840, 2160), (1080, 1920))
@@ -191,15 +191,123 @@ def test_comparison_says_the_previous_period_is_incomplete(driver, base, site):
     wait_text(driver, "#historical-previous-consumed_kwh", lambda t: t == "no data")
 
 
-def test_zz_explore(driver, base, site):
-    driver.get(base + "/historical?range=custom")
-    wait_text(driver, "#historical-period", lambda t: "local days" in t)
-    type_date(driver, "historical-start", "2026-11-29")
-    time.sleep(1)
-    print("after type start", boxes(driver), driver.find_element(By.ID, "historical-period").text)
-    type_date(driver, "historical-end", "2026-11-30")
-    time.sleep(1)
-    print("after type end", boxes(driver), driver.find_element(By.ID, "historical-period").text)
-    close_picker(driver)
-    time.sleep(1.5)
-    print("after close", boxes(driver), driver.find_element(By.ID, "historical-period").text)
+def open_page(driver, base: str, path: str, theme: str, ready: str,
+              url: str | None = None) -> None:
+    """Load ``path`` in ``theme`` (the user's saved theme) and wait until its data
+    has arrived."""
+    if path == "/wall":
+        driver.get(base + "/wall" + ("?theme=light" if theme == "light" else ""))
+    else:
+        if url is not None:
+            with session_scope(url) as db:
+                db.query(User).filter_by(username="demo").one().theme = theme
+        driver.get(base + path)
+    WebDriverWait(driver, 20, poll_frequency=0.1).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, ready))
+    settle(driver)
+    shown = driver.execute_script(
+        "return document.documentElement.getAttribute('data-bs-theme')")
+    assert shown == theme, (path, shown)
+
+
+def settle(driver, quiet_s: float = 0.4, timeout: float = 15) -> None:
+    """Wait until no Dash callback is pending and the layout stopped moving."""
+    end = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < end:
+        state = driver.execute_script(
+            "return [document.querySelectorAll('[data-dash-is-loading=\"true\"]')"
+            ".length, document.documentElement.scrollHeight,"
+            " document.body.innerText.length];")
+        if state[0] == 0 and state == last:
+            return
+        last = state
+        time.sleep(quiet_s)
+
+
+def shot(driver, name: str, full: bool = False) -> None:
+    """A PNG of the viewport, or of the whole page (phones: what a thumb scrolls
+    through) up to 8000 px tall."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    target = SCREENSHOTS / f"{name}.png"
+    if not full:
+        driver.save_screenshot(str(target))
+        return
+    import base64
+
+    width, height = driver.execute_script(
+        "return [window.innerWidth, Math.min(8000, Math.max("
+        "document.documentElement.scrollHeight, document.body.scrollHeight))];")
+    png = driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
+    })
+    target.write_bytes(base64.b64decode(png["data"]))
+
+
+def layout_problems(driver) -> dict[str, list[str]]:
+    problems = {"overflow": driver.execute_script(OVERFLOW_JS),
+                "clipped": driver.execute_script(CLIPPED_JS),
+                "console": console_errors(driver)}
+    return {k: v for k, v in problems.items() if v}
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+@pytest.mark.parametrize(("path", "ready"), PAGES, ids=[p for p, _ in PAGES])
+def test_page_fits_every_size(driver, base, site, path, ready, theme):
+    """No horizontal overflow, no clipped value, no console error at 360, 1440 and
+    3840 px; a screenshot of each."""
+    found = {}
+    for i, (width, height) in enumerate(SIZES):
+        set_viewport(driver, width, height)
+        if i == 0:
+            open_page(driver, base, path, theme, ready, site["url"])
+        else:
+            settle(driver)
+        problems = layout_problems(driver)
+        if problems:
+            found[f"{width}x{height}"] = problems
+        name = (path.strip("/") or "home") + f"-{width}x{height}-{theme}"
+        shot(driver, name, full=width < 600)
+    assert found == {}, found
+
+
+@pytest.mark.parametrize(("width", "height"), WALL_SIZES,
+                         ids=[f"{w}x{h}" for w, h in WALL_SIZES])
+def test_wall_fills_the_screen_without_scrolling(driver, base, width, height):
+    set_viewport(driver, width, height)
+    open_page(driver, base, "/wall", "dark", "#wall-production")
+    settle(driver)
+    sizes = driver.execute_script("""
+        var wall = document.getElementById('wall-root');
+        var chart = document.querySelector('#wall-chart .main-svg');
+        var values = Array.from(document.querySelectorAll('.wall-tile-value'));
+        return {
+            inner: [window.innerWidth, window.innerHeight],
+            doc: [document.documentElement.scrollWidth,
+                  document.documentElement.scrollHeight],
+            wall: [wall.scrollWidth, wall.clientWidth, wall.scrollHeight,
+                   wall.clientHeight],
+            chart: chart ? chart.getBoundingClientRect().bottom : null,
+            fonts: values.map(function (v) {
+                return parseFloat(getComputedStyle(v).fontSize); }),
+            ticker: document.querySelector('.wall-ticker')
+                .getBoundingClientRect().bottom
+        };""")
+    w, h = sizes["inner"]
+    assert (w, h) == (width, height)
+    assert sizes["doc"][0] <= w and sizes["doc"][1] <= h, sizes
+    assert sizes["wall"][0] <= sizes["wall"][1], sizes  # no sideways scroll
+    assert sizes["wall"][2] <= sizes["wall"][3], sizes  # no vertical scroll
+    assert sizes["ticker"] <= h and sizes["chart"] is not None
+    assert sizes["chart"] <= h
+    assert len(sizes["fonts"]) == 6
+    assert min(sizes["fonts"]) >= 0.04 * h, sizes["fonts"]
+    assert layout_problems(driver) == {}
+    shot(driver, f"wall-fit-{width}x{height}")
+
+
+def test_zz_screenshot_folder(request):
+    """Says where the screenshots are (``-s`` or the captured output)."""
+    print(f"\nscreenshots: {SCREENSHOTS}")
+    assert any(SCREENSHOTS.glob("*.png"))
