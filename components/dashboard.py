@@ -65,19 +65,19 @@ def layout() -> html.Div:
     """The page structure; no I/O."""
     kpis = dbc.Row(
         [
-            dbc.Col(kpi_card("Producing now", PRODUCTION, icon="bi-sun"), md=3, sm=6),
-            dbc.Col(kpi_card("Consuming now", CONSUMPTION, icon="bi-plug"), md=3, sm=6),
+            dbc.Col(kpi_card("Producing now", PRODUCTION, icon="bi-sun"), md=3, xs=6),
+            dbc.Col(kpi_card("Consuming now", CONSUMPTION, icon="bi-plug"), md=3, xs=6),
             dbc.Col(kpi_card("Net import", NET_IMPORT, icon="bi-arrow-left-right",
-                             note="positive: from the grid"), md=3, sm=6),
-            dbc.Col(kpi_card("Load", LOAD, icon="bi-speedometer"), md=3, sm=6),
+                             note="positive: from the grid"), md=3, xs=6),
+            dbc.Col(kpi_card("Load", LOAD, icon="bi-speedometer"), md=3, xs=6),
             dbc.Col(kpi_card("Produced today", TODAY_PRODUCED, icon="bi-sunrise"),
-                    md=3, sm=6),
+                    md=3, xs=6),
             dbc.Col(kpi_card("Consumed today", TODAY_CONSUMED, icon="bi-lightning"),
-                    md=3, sm=6),
+                    md=3, xs=6),
             dbc.Col(kpi_card("Self-sufficiency today", SELF_SUFFICIENCY,
-                             icon="bi-recycle"), md=3, sm=6),
+                             icon="bi-recycle"), md=3, xs=6),
             dbc.Col(kpi_card("Hardware", STATUS, icon="bi-cpu", note_id=LAST_SEEN),
-                    md=3, sm=6),
+                    md=3, xs=6),
             # Slot for the forecasting engineer: energy cost (tariffs); a
             # callback fills ``dashboard-cost`` with label, value and note.
             dbc.Col(

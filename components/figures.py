@@ -28,11 +28,12 @@ PHASES = ("#1f77b4", "#9467bd", "#8c564b")
 MUTED = "#8a8f98"
 GRID = "rgba(128,128,128,0.2)"
 LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S"
-# Below the plot, in the figure's bottom margin: never under the toolbar, which
-# Plotly draws at the top right (on a phone a legend on top runs into it).
-LEGEND = {"orientation": "h", "x": 0, "xanchor": "left", "y": 0, "yanchor": "bottom",
-          "yref": "container"}
-LEGEND_MARGIN = 72  # bottom margin: tick labels plus one legend row
+# Above the plot, left; the toolbar stands vertically at the right edge, so on a
+# phone it can no longer cover the legend (Plotly's default puts it on top).
+LEGEND = {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02,
+          "yanchor": "bottom"}
+MODEBAR = {"orientation": "v"}
+LEGEND_MARGIN = 40  # bottom margin: tick labels
 
 
 def scaled_values(frame: pd.DataFrame, columns: Sequence[str],
@@ -62,12 +63,13 @@ def _base_layout(uirevision: str, *, ytitle: str = "", dark: bool = False,
     font = "#e9ecef" if dark else MUTED
     layout: dict[str, Any] = {
         "uirevision": uirevision,
-        "margin": {"l": 56, "r": 16, "t": 24, "b": LEGEND_MARGIN},
+        "margin": {"l": 56, "r": 36, "t": 32, "b": LEGEND_MARGIN},
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
         "font": {"color": font},
         "hovermode": "x unified",
         "legend": dict(LEGEND),
+        "modebar": dict(MODEBAR),
         "xaxis": {"gridcolor": GRID, "zeroline": False},
         "yaxis": {"gridcolor": GRID, "zeroline": False, "title": {"text": ytitle}},
     }
@@ -86,7 +88,7 @@ def graph(graph_id: str, height: int, message: str = "Loading…") -> Any:
         figure=empty_figure(message, uirevision=graph_id),
         config={"displaylogo": False, "responsive": True},
         className="chart",
-        style={"--chart-height": f"{height}px"},
+        style={"--chart-height": f"{height / 16:g}rem"},
     )
 
 

@@ -261,12 +261,13 @@ def not_enough_history(message: str, interval_minutes: int) -> dbc.Alert:
 def _layout(uirevision: str, ytitle: str = "") -> dict[str, Any]:
     return {
         "uirevision": uirevision,
-        "margin": {"l": 56, "r": 16, "t": 24, "b": 40},
+        "margin": {"l": 56, "r": 36, "t": 32, "b": 40},
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
         "font": {"color": figures.MUTED},
         "hovermode": "x unified",
-        "legend": {"orientation": "h", "y": 1.14, "x": 0},
+        "legend": dict(figures.LEGEND),
+        "modebar": dict(figures.MODEBAR),
         "xaxis": {"gridcolor": figures.GRID, "zeroline": False},
         "yaxis": {"gridcolor": figures.GRID, "zeroline": False,
                   "title": {"text": ytitle}},

@@ -83,8 +83,7 @@ def layout(range_value: str = "7", start: str | None = None,
                             placeholder="YYYY-MM-DD",
                         ),
                     ],
-                    className="historical-custom d-flex align-items-center "
-                              "flex-wrap gap-1",
+                    className="historical-custom",
                     id=CUSTOM,
                     style={"display": "flex" if range_value == "custom" else "none"},
                 ),
@@ -201,7 +200,7 @@ def totals_table(comparison: dict[str, Any], *, current_label: str,
     threshold = comparison.get("comparable_pct", 90.0)
     empty_before = coverage.get("previous") is not None and coverage["previous"] <= 0
     empty_now = coverage.get("current") is not None and coverage["current"] <= 0
-    labels = ("This period", "Previous period", "Change")
+    labels = (current_label, previous_label, "Change")
     head = html.Thead(html.Tr([
         html.Th(""), html.Th(current_label), html.Th(previous_label),
         html.Th("Change"),
@@ -249,7 +248,7 @@ def totals_table(comparison: dict[str, Any], *, current_label: str,
         ], className="totals-coverage"))
     note = comparison_note(comparison, previous_label)
     table = dbc.Table([head, html.Tbody(rows)], bordered=False, hover=True,
-                      size="sm", className="totals-table mb-0")
+                      size="sm", className="totals-table table-cards mb-0")
     return html.Div([
         table,
         html.P(note, id="historical-comparison-note",

@@ -73,3 +73,68 @@ def test_integration_guide_says_the_demo_reports_every_10_s():
     guide = Path(__file__).parents[1] / "examples" / "HARDWARE_INTEGRATION.md"
     text = guide.read_text(encoding="utf-8")
     assert "the demo reports every 10 s" in text and "demo uses 60 s" not in text
+
+
+def _registered(client) -> str:
+    page = client.get("/register").get_data(as_text=True)
+    response = client.post("/register", data={
+        "username": "nina", "email": "nina@example.org",
+        "password": "a long enough passphrase", "confirm": "a long enough passphrase",
+        "csrf_token": csrf_from(page),
+    })
+    assert response.status_code == 302
+    return client.get("/welcome").get_data(as_text=True)
+
+
+def test_welcome_asks_for_interval_capacity_and_suggests_the_browser_zone(
+    client, database_url
+):
+    page = _registered(client)
+    assert 'name="interval"' in page and 'value="300"' in page
+    assert 'name="capacity"' in page and 'value="100"' in page
+    assert "data-browser-timezone" in page and "/assets/forms.js" in page
+    created = client.post("/welcome", data={
+        "name": "Barn", "timezone": "Europe/Vienna", "interval": "10",
+        "capacity": "35.5", "csrf_token": csrf_from(page),
+    })
+    assert created.status_code == 302
+    with session_scope(database_url) as db:
+        from energy_dash.models import Facility
+
+        barn = db.query(Facility).filter_by(name="Barn").one()
+        assert (barn.expected_interval_s, barn.capacity_kw) == (10, 35.5)
+
+
+def test_welcome_says_which_field_is_wrong(client):
+    page = _registered(client)
+    response = client.post("/welcome", data={
+        "name": "Barn", "timezone": "UTC", "interval": "", "capacity": "35",
+        "csrf_token": csrf_from(page),
+    })
+    text = response.get_data(as_text=True)
+    assert "Reporting interval (s) is required." in text
+    assert 'value="35"' in text  # what was typed stays
+    assert "data-browser-timezone" not in text  # the chosen zone is kept
+
+
+def test_settings_new_facility_stores_interval_and_capacity(
+    app, auth_client, database_url
+):
+    from fixtures_web import callback_result, post_callback
+
+    from energy_dash.models import Facility
+
+    client = auth_client("alice")
+    out = callback_result(post_callback(
+        client, app, "settings-new-facility-status.children",
+        {"settings-new-facility-create.n_clicks": 1,
+         "settings-new-facility-name.value": "Shed",
+         "settings-new-facility-tz.value": "Europe/Paris",
+         "settings-new-facility-interval.value": 15,
+         "settings-new-facility-capacity.value": 7.5},
+    ))
+    assert "Facility Shed created" in str(out["settings-new-facility-status.children"])
+    with session_scope(database_url) as db:
+        shed = db.query(Facility).filter_by(name="Shed").one()
+        assert (shed.timezone, shed.expected_interval_s, shed.capacity_kw) == (
+            "Europe/Paris", 15, 7.5)
