@@ -17,10 +17,20 @@
         if (!window.Plotly || !gd._fullLayout) { return; }
         var want = Math.round(BASE * factor());
         var layout = gd.layout || {};
+        var update = {};
         var has = (layout.font && layout.font.size) || BASE;
-        if (has === want || (gd._edScaled === want && has === want)) { return; }
-        gd._edScaled = want;
-        window.Plotly.relayout(gd, {"font.size": want});
+        if (has !== want) { update["font.size"] = want; }
+        // Narrow charts (phones): fewer, upright time labels instead of a
+        // column of labels turned on their side.
+        var width = gd.getBoundingClientRect().width;
+        var x = layout.xaxis || {};
+        if (width && width < 520 && x.type !== "category" && !x.dtick &&
+                gd._fullLayout.xaxis && gd._fullLayout.xaxis.type === "date") {
+            var ticks = Math.max(2, Math.floor(width / 110));
+            if (x.nticks !== ticks) { update["xaxis.nticks"] = ticks; }
+            if (x.tickangle !== 0) { update["xaxis.tickangle"] = 0; }
+        }
+        if (Object.keys(update).length) { window.Plotly.relayout(gd, update); }
     }
 
     function attach() {

@@ -70,8 +70,10 @@ def _base_layout(uirevision: str, *, ytitle: str = "", dark: bool = False,
         "hovermode": "x unified",
         "legend": dict(LEGEND),
         "modebar": dict(MODEBAR),
-        "xaxis": {"gridcolor": GRID, "zeroline": False},
-        "yaxis": {"gridcolor": GRID, "zeroline": False, "title": {"text": ytitle}},
+        # automargin: labels grow with the type on big screens, never clipped
+        "xaxis": {"gridcolor": GRID, "zeroline": False, "automargin": True},
+        "yaxis": {"gridcolor": GRID, "zeroline": False, "title": {"text": ytitle},
+                  "automargin": True},
     }
     if height:
         layout["height"] = height

@@ -268,8 +268,8 @@ def _layout(uirevision: str, ytitle: str = "") -> dict[str, Any]:
         "hovermode": "x unified",
         "legend": dict(figures.LEGEND),
         "modebar": dict(figures.MODEBAR),
-        "xaxis": {"gridcolor": figures.GRID, "zeroline": False},
-        "yaxis": {"gridcolor": figures.GRID, "zeroline": False,
+        "xaxis": {"gridcolor": figures.GRID, "zeroline": False, "automargin": True},
+        "yaxis": {"gridcolor": figures.GRID, "zeroline": False, "automargin": True,
                   "title": {"text": ytitle}},
     }
 
