@@ -11,7 +11,7 @@ page go to ``ui_matrix.SCREENSHOTS`` (printed at the end of the module).
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pandas as pd
 import pytest
@@ -19,6 +19,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 from ui_matrix import (
+    BROWSER_ZONE,
     CLIPPED_JS,
     OVERFLOW_JS,
     SCREENSHOTS,
@@ -117,7 +118,7 @@ def type_date(driver, element_id: str, day: str) -> None:
 
 
 def close_picker(driver) -> None:
-    driver.find_element(By.CSS_SELECTOR, "#historical-period").click()
+    driver.find_element(By.CSS_SELECTOR, ".page-historical h2").click()
 
 
 def boxes(driver) -> tuple[str, str]:
@@ -125,28 +126,31 @@ def boxes(driver) -> tuple[str, str]:
                  for i in ("historical-start", "historical-end"))
 
 
-@pytest.mark.parametrize("order", ["start first", "end first"])
-def test_custom_range_computes_what_the_boxes_show(driver, base, site, order):
+def test_custom_range_computes_what_the_boxes_show(driver, base, site):
+    """Typed start first, then end first: the period, totals and URL follow the
+    boxes every time; a reload shows the same range."""
     set_viewport(driver, 1440, 900)
     today = site["today"]
     driver.get(base + "/historical?range=custom")
     wait_text(driver, "#historical-period", lambda t: "local days" in t)
-    start = (today - timedelta(days=2)).isoformat()
-    end = (today - timedelta(days=1)).isoformat()
-    if order == "start first":
-        type_date(driver, "historical-start", start)
-        type_date(driver, "historical-end", end)  # clicked into, typed
-    else:
-        type_date(driver, "historical-end", end)
-        type_date(driver, "historical-start", start)
-    close_picker(driver)
-    period = wait_text(driver, "#historical-period",
-                       lambda t: t.startswith(f"{start} – {end}"))
-    assert boxes(driver) == (start, end), period
-    assert period == f"{start} – {end} (2 local days, {site['tz']})"
-    # the address carries the range: a reload shows (and computes) the same
-    assert driver.execute_script("return location.search") == (
-        f"?range=custom&start={start}&end={end}")
+    day = [(today - timedelta(days=k)).isoformat() for k in range(6)]
+    for order, start, end in (("start first", day[2], day[1]),
+                              ("end first", day[5], day[3])):
+        if order == "start first":
+            type_date(driver, "historical-start", start)
+            type_date(driver, "historical-end", end)  # clicked into, then typed
+        else:
+            type_date(driver, "historical-end", end)
+            type_date(driver, "historical-start", start)
+        close_picker(driver)
+        period = wait_text(driver, "#historical-period",
+                           lambda t, s=start, e=end: t.startswith(f"{s} – {e}"))
+        days = (date.fromisoformat(end) - date.fromisoformat(start)).days + 1
+        assert boxes(driver) == (start, end), order
+        assert period == f"{start} – {end} ({days} local days, {site['tz']})"
+        # the address carries the range
+        assert driver.execute_script("return location.search") == (
+            f"?range=custom&start={start}&end={end}")
     driver.refresh()
     wait_text(driver, "#historical-period", lambda t: t.startswith(f"{start} – "))
     assert boxes(driver) == (start, end)
@@ -191,6 +195,15 @@ def test_comparison_says_the_previous_period_is_incomplete(driver, base, site):
     wait_text(driver, "#historical-previous-consumed_kwh", lambda t: t == "no data")
 
 
+def test_new_facility_form_suggests_the_browser_zone(driver, base):
+    set_viewport(driver, 1440, 900)
+    driver.get(base + "/settings")
+    zone = wait_text(driver, "#settings-new-facility-tz", lambda t: t and t != "UTC")
+    assert zone == BROWSER_ZONE
+    assert driver.execute_script(
+        "return Intl.DateTimeFormat().resolvedOptions().timeZone") == BROWSER_ZONE
+
+
 def open_page(driver, base: str, path: str, theme: str, ready: str,
               url: str | None = None) -> None:
     """Load ``path`` in ``theme`` (the user's saved theme) and wait until its data
@@ -210,7 +223,7 @@ def open_page(driver, base: str, path: str, theme: str, ready: str,
     assert shown == theme, (path, shown)
 
 
-def settle(driver, quiet_s: float = 0.4, timeout: float = 15) -> None:
+def settle(driver, quiet_s: float = 0.25, timeout: float = 15) -> None:
     """Wait until no Dash callback is pending and the layout stopped moving."""
     end = time.monotonic() + timeout
     last = None

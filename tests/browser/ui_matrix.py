@@ -17,6 +17,7 @@ from fixtures_web import DEFAULT_PASSWORD, free_port
 
 HERE = Path(__file__).parent
 SCREENSHOTS = Path(os.environ.get("ENERGY_DASH_SCREENSHOTS", HERE / "screenshots"))
+BROWSER_ZONE = "America/Chicago"
 CHROMIUM = os.environ.get("DASH_TEST_CHROMEPATH", "/usr/bin/chromium")
 
 # JS: everything a person would call broken layout, measured in the page.
@@ -83,7 +84,16 @@ def make_driver():
     for arg in ARGS:
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "SEVERE"})
-    return webdriver.Chrome(options=options)
+    # The browser lives in another zone than the server, as a user's would.
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = BROWSER_ZONE
+    try:
+        return webdriver.Chrome(options=options)
+    finally:
+        if before is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = before
 
 
 def serve(app) -> Iterator[str]:
