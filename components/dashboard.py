@@ -91,7 +91,7 @@ def layout() -> html.Div:
         [
             dbc.Col(
                 dbc.Card([
-                    dbc.CardHeader("Production vs consumption, last 24 hours (kW)"),
+                    dbc.CardHeader("Production vs consumption, last 24 hours"),
                     dbc.CardBody(_graph(POWER_CHART, "Loading…", 320)),
                 ]),
                 lg=8,

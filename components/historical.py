@@ -117,13 +117,13 @@ def layout(range_value: str = "7", start: str | None = None,
             html.Div(id=DATA_NOTE, className="small text-body-secondary mb-2"),
             html.Div(id=TOTALS, className="mb-3"),
             dbc.Card([
-                dbc.CardHeader("Production vs consumption (average kW)"),
+                dbc.CardHeader("Production vs consumption (average power)"),
                 dbc.CardBody(_graph(POWER_CHART, 340)),
             ], className="mb-3"),
             dbc.Row(
                 [
                     dbc.Col(dbc.Card([
-                        dbc.CardHeader("Energy per day (kWh, local days)"),
+                        dbc.CardHeader("Energy per day (local days)"),
                         dbc.CardBody(_graph(DAILY_CHART, 300)),
                     ]), lg=6),
                     dbc.Col(dbc.Card([
@@ -135,7 +135,7 @@ def layout(range_value: str = "7", start: str | None = None,
             ),
             dbc.Card([
                 dbc.CardHeader("Peak usage: average consumption by weekday and hour "
-                               "(kW, local time)"),
+                               "(local time)"),
                 dbc.CardBody(_graph(HEATMAP, 320)),
             ], className="mb-3"),
         ],

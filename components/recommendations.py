@@ -117,8 +117,7 @@ def cost_kpi(cost: dict[str, Any] | None, *, message: str | None = None) -> list
     today = cost.get("today") or {}
     note = (
         f"today {money(today.get('total'), currency)} · import "
-        f"{fmt.number(cost['import_kwh'], 1)} kWh, export "
-        f"{fmt.number(cost['export_kwh'], 1)} kWh"
+        f"{fmt.kwh(cost['import_kwh'])}, export {fmt.kwh(cost['export_kwh'])}"
     )
     if not (cost.get("tariff") or {}).get("configured", True):
         note += " · default tariff"
