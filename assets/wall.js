@@ -60,7 +60,7 @@
         var ticks = Math.max(3, Math.min(12, Math.floor(width / (size * 5))));
         if (font.size === size && gd.layout.xaxis &&
                 gd.layout.xaxis.nticks === ticks) { return; }
-        var line = Math.max(2, Math.round(size / 6));
+        var line = Math.max(2, Math.round(size / 10));
         window.Plotly.restyle(gd, {"line.width": line});
         window.Plotly.relayout(gd, {
             "xaxis.nticks": ticks,

@@ -81,8 +81,8 @@ def _base_layout(uirevision: str, *, ytitle: str = "", dark: bool = False,
 
 
 def graph(graph_id: str, height: int, message: str = "Loading…") -> Any:
-    """A chart of a page: ``height`` [px] on laptops, taller on big screens
-    (``.chart`` in ``assets/pages.css``), the toolbar without Plotly's logo."""
+    """A chart of a page: ``height`` [px] on laptops, taller on big screens,
+    the toolbar without Plotly's logo."""
     from dash import dcc
 
     return dcc.Graph(
@@ -90,7 +90,9 @@ def graph(graph_id: str, height: int, message: str = "Loading…") -> Any:
         figure=empty_figure(message, uirevision=graph_id),
         config={"displaylogo": False, "responsive": True},
         className="chart",
-        style={"--chart-height": f"{height / 16:g}rem"},
+        # rem, so big screens (larger root type, pages.css) get taller charts;
+        # the height must be in ``style``, or Dash's responsive graph uses 100 %.
+        style={"height": f"{height / 16:g}rem"},
     )
 
 

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
@@ -104,7 +105,9 @@ def wait_text(driver, selector: str, predicate, timeout: float = 15) -> str:
         return predicate(text)
 
     try:
-        WebDriverWait(driver, timeout, poll_frequency=0.1).until(ready)
+        WebDriverWait(driver, timeout, poll_frequency=0.1,
+                      ignored_exceptions=(StaleElementReferenceException,)
+                      ).until(ready)
     except Exception as exc:  # pragma: no cover - message with what was seen
         raise AssertionError(f"{selector}: {seen}") from exc
     return seen[0]
@@ -259,10 +262,19 @@ def shot(driver, name: str, full: bool = False) -> None:
 
 
 def layout_problems(driver) -> dict[str, list[str]]:
-    problems = {"overflow": driver.execute_script(OVERFLOW_JS),
-                "clipped": driver.execute_script(CLIPPED_JS),
-                "console": console_errors(driver)}
-    return {k: v for k, v in problems.items() if v}
+    """What is broken now; measured twice a second apart when something is, so a
+    page still drawing (a chart between two renders) is not reported."""
+    console = console_errors(driver)
+    for attempt in range(2):
+        problems = {"overflow": driver.execute_script(OVERFLOW_JS),
+                    "clipped": driver.execute_script(CLIPPED_JS),
+                    "console": console}
+        problems = {k: v for k, v in problems.items() if v}
+        if not problems or attempt:
+            return problems
+        time.sleep(1)
+        settle(driver)
+    return problems
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
@@ -324,3 +336,5 @@ def test_zz_screenshot_folder(request):
     """Says where the screenshots are (``-s`` or the captured output)."""
     print(f"\nscreenshots: {SCREENSHOTS}")
     assert any(SCREENSHOTS.glob("*.png"))
+
+

@@ -51,6 +51,12 @@ return out.slice(0, 10);
 
 CLIPPED_JS = """
 var out = [];
+document.querySelectorAll('.dash-graph').forEach(function (g) {
+    if (g.offsetParent !== null && g.getBoundingClientRect().height < 120) {
+        out.push('#' + g.id + ' collapsed to ' +
+                 Math.round(g.getBoundingClientRect().height) + ' px');
+    }
+});
 document.querySelectorAll(
     '.wall-tile-value, .kpi-value, .totals-table td, .wall-tile-label'
 ).forEach(function (el) {
