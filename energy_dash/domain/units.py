@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from energy_dash.domain.metrics import finite
+
 MISSING = "—"
 SIGNIFICANT = 3
 
@@ -22,16 +24,6 @@ ENERGY_UNITS: tuple[tuple[str, float], ...] = (
     ("Wh", 1e-3), ("kWh", 1.0), ("MWh", 1e3), ("GWh", 1e6),
 )
 MAX_DECIMALS = 2
-
-
-def _finite(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _decimals(value: float, significant: int) -> int:
@@ -61,7 +53,7 @@ def scale(value: Any, units: tuple[tuple[str, float], ...],
     prefix moves there (``999.7 W`` is ``1.00 kW``). Missing or non-finite
     values give ``("—", "")``.
     """
-    v = _finite(value)
+    v = finite(value)
     if v is None:
         return MISSING, ""
     if v == 0:
@@ -100,10 +92,10 @@ def axis_unit(values: Any, units: tuple[tuple[str, float], ...]
     A chart keeps one unit for all its points; the largest point decides, so
     ``[0.2, 3.5]`` kW stays in kW and ``[120, 16416]`` kW is drawn in MW.
     """
-    finite = [abs(v) for v in (_finite(x) for x in values) if v is not None]
-    if not finite or max(finite) == 0:
+    sizes = [abs(v) for v in (finite(x) for x in values) if v is not None]
+    if not sizes or max(sizes) == 0:
         return units[1]
-    return choose_unit(max(finite), units)
+    return choose_unit(max(sizes), units)
 
 
 def nice_step(span: float, max_ticks: int = 6) -> float:

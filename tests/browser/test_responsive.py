@@ -31,11 +31,11 @@ from ui_matrix import (
     set_viewport,
 )
 
-from energy_dash import demo
 from energy_dash.config import Settings
-from energy_dash.data import views
 from energy_dash.db import dispose_engine, init_db, session_scope
-from energy_dash.models import User
+from energy_dash.db.models import User
+from energy_dash.demo import seed as demo
+from energy_dash.services import live as views
 
 SIZES = ((360, 740), (1440, 900), (3840, 2160))
 WALL_SIZES = ((1280, 720), (1920, 1080), (3840, 2160), (1080, 1920))
