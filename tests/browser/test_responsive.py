@@ -301,7 +301,8 @@ def test_page_fits_every_size(driver, base, site, path, ready, theme):
                          ids=[f"{w}x{h}" for w, h in WALL_SIZES])
 def test_wall_fills_the_screen_without_scrolling(driver, base, width, height):
     set_viewport(driver, width, height)
-    open_page(driver, base, "/wall", "dark", "#wall-production")
+    open_page(driver, base, "/wall", "dark", "#wall-chart .main-svg .scatterlayer")
+    wait_text(driver, "#wall-production", lambda t: t not in ("", "—"))
     settle(driver)
     sizes = driver.execute_script("""
         var wall = document.getElementById('wall-root');
