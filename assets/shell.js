@@ -40,7 +40,8 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
             }
             root.setAttribute("data-bs-theme", applied);
             document.cookie = "energy_dash_theme=" + theme +
-                ";path=/;max-age=31536000;SameSite=Lax";
+                ";path=/;max-age=31536000;SameSite=Lax" +
+                (window.location.protocol === "https:" ? ";Secure" : "");
             var icon = applied === "dark" ? "bi bi-sun" : "bi bi-moon-stars";
             return [theme, choice, icon];
         }

@@ -34,9 +34,51 @@
         return Math.round(s / 86400) + " d";
     }
 
+    // Chart type sized from the screen: Plotly takes pixels only, so the wall's
+    // chart fonts follow the viewport height (about 2 % of it) after every draw.
+    function chartFont() {
+        return Math.round(Math.max(13, Math.min(64, window.innerHeight * 0.02)));
+    }
+
+    var tries = 0;
+
+    function scaleChart() {
+        var gd = document.querySelector("#wall-chart .js-plotly-plot");
+        if (!gd || !window.Plotly || !gd.layout || !gd._fullLayout) {
+            // The first figure arrives after the page: look again shortly.
+            if (tries++ < 60) { setTimeout(scaleChart, 250); }
+            return;
+        }
+        tries = 0;
+        if (!gd._wallScaled) {
+            gd._wallScaled = true;
+            gd.on("plotly_afterplot", function () { setTimeout(scaleChart, 0); });
+        }
+        var size = chartFont();
+        var font = gd.layout.font || {};
+        var width = gd.getBoundingClientRect().width || window.innerWidth;
+        var ticks = Math.max(3, Math.min(12, Math.floor(width / (size * 5))));
+        if (font.size === size && gd.layout.xaxis &&
+                gd.layout.xaxis.nticks === ticks) { return; }
+        var line = Math.max(2, Math.round(size / 10));
+        window.Plotly.restyle(gd, {"line.width": line});
+        window.Plotly.relayout(gd, {
+            "xaxis.nticks": ticks,
+            "xaxis.tickangle": 0,
+            "font.size": size,
+            "legend.font.size": Math.round(size * 1.1),
+            "margin.l": Math.round(size * 4.2),
+            "margin.b": Math.round(size * 2.6),
+            "margin.t": Math.round(size * 3),
+            "margin.r": Math.round(size * 1.4)
+        });
+    }
+    window.addEventListener("resize", function () { setTimeout(scaleChart, 50); });
+
     window.dash_clientside = window.dash_clientside || {};
     window.dash_clientside.energyWall = {
             tick: function (n, store) {
+                setTimeout(scaleChart, 0);
                 var now = Date.now();
                 var tz = (store && store.tz) || "UTC";
                 var clock = formatter(tz).format(new Date(now));

@@ -93,7 +93,8 @@ def voltage_note(voltage: float | None, bands: dict[str, float]) -> str:
     words = {"ok": "Normal", "warning": "Warning", "critical": "Critical",
              "outage": "Outage", "unknown": "No voltage reading"}
     return (
-        f"{words[level]} · normal {fmt.volts(bands['warning_low'])}–"
+        f"{words[level]} · {'within the' if level == 'ok' else 'normal'} band "
+        f"{fmt.volts(bands['warning_low'])}–"
         f"{fmt.volts(bands['warning_high'])}, critical below "
         f"{fmt.volts(bands['critical_low'])} or above "
         f"{fmt.volts(bands['critical_high'])}"

@@ -129,6 +129,7 @@ def _revoke_secret(clicks, facility_id, kind: SecretKind):
 
 
 def register(app: Dash) -> None:
+    register_browser_zone(app)
     n_fields = len(FIELD_COMPONENTS)
 
     @app.callback(
@@ -375,15 +376,18 @@ def register(app: Dash) -> None:
         Input(ids.NEW_FACILITY_CREATE, "n_clicks"),
         State(ids.NEW_FACILITY_NAME, "value"),
         State(ids.NEW_FACILITY_TZ, "value"),
+        State(ids.NEW_FACILITY_INTERVAL, "value"),
+        State(ids.NEW_FACILITY_CAPACITY, "value"),
         prevent_initial_call=True,
     )
-    def create_facility(n_clicks, name, zone):
+    def create_facility(n_clicks, name, zone, interval, capacity):
         if not n_clicks or not auth.signed_in():
             return no_update, no_update, no_update
         try:
             with session_scope(_url()) as db:
                 facility = accounts.create_facility_for(
-                    db, current_user.id, name or "", zone or "UTC"
+                    db, current_user.id, name or "", zone or "UTC",
+                    expected_interval_s=interval, capacity_kw=capacity,
                 )
                 new_id, new_name = facility.id, facility.name
         except ValueError as exc:
@@ -393,6 +397,25 @@ def register(app: Dash) -> None:
             {"n": n_clicks, "select": new_id},
             "",
         )
+
+
+def register_browser_zone(app: Dash) -> None:
+    """The new-facility form starts on the browser's time zone, not UTC."""
+    app.clientside_callback(
+        """
+        function(options) {
+            var zone = null;
+            try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; }
+            catch (e) { zone = null; }
+            var known = (options || []).some(function (o) {
+                return (o && o.value !== undefined ? o.value : o) === zone;
+            });
+            return known ? zone : window.dash_clientside.no_update;
+        }
+        """,
+        Output(ids.NEW_FACILITY_TZ, "value"),
+        Input(ids.NEW_FACILITY_TZ, "options"),
+    )
 
 
 def _clicked(clicks) -> int | None:

@@ -82,11 +82,11 @@ def history_figure(fid: int, facility: FacilityInfo, now: int, url: str,
                                end=window[1], dark=dark)
 
 
-def append_patch(points, tz: str, now: int) -> Patch:
-    """Append readings to both traces and slide the 24-hour window."""
+def append_patch(points, tz: str, now: int, unit_size: float = 1.0) -> Patch:
+    """Append readings (in the chart's unit) to both traces and slide the window."""
     patch = Patch()
     if points:
-        x, production, consumption = figures.append_points(points, tz)
+        x, production, consumption = figures.append_points(points, tz, unit_size)
         patch["data"][0]["x"].extend(x)
         patch["data"][0]["y"].extend(production)
         patch["data"][1]["x"].extend(x)
@@ -111,10 +111,12 @@ def wall_outputs(fid: int, now: int, url: str, signature: dict,
     tz = facility.timezone
     state, today = update["state"], update["today"]
     if same and update["complete"]:
-        figure: Any = append_patch(update["points"], tz, now)
+        unit_size = float(seen.get("unit_size") or 1.0)
+        figure: Any = append_patch(update["points"], tz, now, unit_size)
         drawn_from = seen["drawn_from"]
     else:
         figure = history_figure(fid, facility, now, url, dark=dark)
+        unit_size = figure["layout"]["meta"]["unit_size"]
         drawn_from = now
     bands = facility.bands()
     level = figures.voltage_level(state["voltage"], bands)
@@ -131,6 +133,7 @@ def wall_outputs(fid: int, now: int, url: str, signature: dict,
         "signature": signature,
         "last_ms": state["last_ms"],
         "drawn_from": drawn_from,
+        "unit_size": unit_size,
         "tz": tz,
         "stale_ms": facility.stale_after_ms(),
     }

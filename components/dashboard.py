@@ -58,31 +58,26 @@ def kpi_card(label: str, value_id: str, *, icon: str = "", note: Any = None,
 
 
 def _graph(graph_id: str, message: str, height: int) -> dcc.Graph:
-    return dcc.Graph(
-        id=graph_id,
-        figure=figures.empty_figure(message, uirevision=graph_id),
-        config={"displaylogo": False, "responsive": True},
-        style={"height": f"{height}px"},
-    )
+    return figures.graph(graph_id, height, message)
 
 
 def layout() -> html.Div:
     """The page structure; no I/O."""
     kpis = dbc.Row(
         [
-            dbc.Col(kpi_card("Producing now", PRODUCTION, icon="bi-sun"), md=3, sm=6),
-            dbc.Col(kpi_card("Consuming now", CONSUMPTION, icon="bi-plug"), md=3, sm=6),
+            dbc.Col(kpi_card("Producing now", PRODUCTION, icon="bi-sun"), md=3, xs=6),
+            dbc.Col(kpi_card("Consuming now", CONSUMPTION, icon="bi-plug"), md=3, xs=6),
             dbc.Col(kpi_card("Net import", NET_IMPORT, icon="bi-arrow-left-right",
-                             note="positive: from the grid"), md=3, sm=6),
-            dbc.Col(kpi_card("Load", LOAD, icon="bi-speedometer"), md=3, sm=6),
+                             note="positive: from the grid"), md=3, xs=6),
+            dbc.Col(kpi_card("Load", LOAD, icon="bi-speedometer"), md=3, xs=6),
             dbc.Col(kpi_card("Produced today", TODAY_PRODUCED, icon="bi-sunrise"),
-                    md=3, sm=6),
+                    md=3, xs=6),
             dbc.Col(kpi_card("Consumed today", TODAY_CONSUMED, icon="bi-lightning"),
-                    md=3, sm=6),
+                    md=3, xs=6),
             dbc.Col(kpi_card("Self-sufficiency today", SELF_SUFFICIENCY,
-                             icon="bi-recycle"), md=3, sm=6),
+                             icon="bi-recycle"), md=3, xs=6),
             dbc.Col(kpi_card("Hardware", STATUS, icon="bi-cpu", note_id=LAST_SEEN),
-                    md=3, sm=6),
+                    md=3, xs=6),
             # Slot for the forecasting engineer: energy cost (tariffs); a
             # callback fills ``dashboard-cost`` with label, value and note.
             dbc.Col(
@@ -96,7 +91,7 @@ def layout() -> html.Div:
         [
             dbc.Col(
                 dbc.Card([
-                    dbc.CardHeader("Production vs consumption, last 24 hours (kW)"),
+                    dbc.CardHeader("Production vs consumption, last 24 hours"),
                     dbc.CardBody(_graph(POWER_CHART, "Loading…", 320)),
                 ]),
                 lg=8,

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from energy_dash.domain import units
+
 PRODUCTION = "#2ca02c"
 CONSUMPTION = "#ff7f0e"
 NET = "#1f77b4"
@@ -26,6 +28,34 @@ PHASES = ("#1f77b4", "#9467bd", "#8c564b")
 MUTED = "#8a8f98"
 GRID = "rgba(128,128,128,0.2)"
 LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S"
+# Above the plot, left; the toolbar stands vertically at the right edge, so on a
+# phone it can no longer cover the legend (Plotly's default puts it on top).
+LEGEND = {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02,
+          "yanchor": "bottom"}
+MODEBAR = {"orientation": "v"}
+LEGEND_MARGIN = 40  # bottom margin: tick labels
+
+
+def scaled_values(frame: pd.DataFrame, columns: Sequence[str],
+                  scale: tuple[tuple[str, float], ...]
+                  ) -> tuple[str, list[list[float | None]]]:
+    """(unit, values per column) in the unit the largest value asks for, so a
+    facility of megawatts is drawn in MW and a house in kW or W."""
+    every = np.concatenate([frame[c].to_numpy(dtype="float64") for c in columns])
+    unit, size = units.axis_unit(every.tolist(), scale)
+    return unit, [json_values(frame[c].to_numpy(dtype="float64") / size, 4)
+                  for c in columns]
+
+
+def nice_axis(values: Iterable[Any], *, include: Sequence[float] = (),
+              max_ticks: int = 6) -> dict[str, Any]:
+    """A y axis whose range and ticks are round numbers around ``values``."""
+    finite = [float(v) for v in values if v is not None and not pd.isna(v)]
+    finite += list(include)
+    if not finite:
+        return {}
+    ticks = units.nice_ticks(min(finite), max(finite), max_ticks)
+    return {"range": [ticks[0], ticks[-1]], "tickmode": "array", "tickvals": ticks}
 
 
 def _base_layout(uirevision: str, *, ytitle: str = "", dark: bool = False,
@@ -33,18 +63,37 @@ def _base_layout(uirevision: str, *, ytitle: str = "", dark: bool = False,
     font = "#e9ecef" if dark else MUTED
     layout: dict[str, Any] = {
         "uirevision": uirevision,
-        "margin": {"l": 56, "r": 16, "t": 24, "b": 40},
+        "margin": {"l": 56, "r": 36, "t": 32, "b": LEGEND_MARGIN},
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
         "font": {"color": font},
         "hovermode": "x unified",
-        "legend": {"orientation": "h", "y": 1.12, "x": 0},
-        "xaxis": {"gridcolor": GRID, "zeroline": False},
-        "yaxis": {"gridcolor": GRID, "zeroline": False, "title": {"text": ytitle}},
+        "legend": dict(LEGEND),
+        "modebar": dict(MODEBAR),
+        # automargin: labels grow with the type on big screens, never clipped
+        "xaxis": {"gridcolor": GRID, "zeroline": False, "automargin": True},
+        "yaxis": {"gridcolor": GRID, "zeroline": False, "title": {"text": ytitle},
+                  "automargin": True},
     }
     if height:
         layout["height"] = height
     return layout
+
+
+def graph(graph_id: str, height: int, message: str = "Loading…") -> Any:
+    """A chart of a page: ``height`` [px] on laptops, taller on big screens,
+    the toolbar without Plotly's logo."""
+    from dash import dcc
+
+    return dcc.Graph(
+        id=graph_id,
+        figure=empty_figure(message, uirevision=graph_id),
+        config={"displaylogo": False, "responsive": True},
+        className="chart",
+        # rem, so big screens (larger root type, pages.css) get taller charts;
+        # the height must be in ``style``, or Dash's responsive graph uses 100 %.
+        style={"height": f"{height / 16:g}rem"},
+    )
 
 
 def local_x(index: Any, tz: str | None = None) -> list[str]:
@@ -90,28 +139,38 @@ def power_figure(frame: pd.DataFrame, *, uirevision: str, title: str = "",
     if frame is None or frame.empty:
         return empty_figure(uirevision=uirevision, dark=dark)
     x = local_x(frame.index)
-    layout = _base_layout(uirevision, ytitle="kW", dark=dark, height=height)
+    unit, (production, consumption) = scaled_values(
+        frame, ["production_kw", "consumption_kw"], units.POWER_UNITS
+    )
+    layout = _base_layout(uirevision, ytitle=unit, dark=dark, height=height)
     if title:
         layout["title"] = {"text": title, "x": 0, "font": {"size": 14}}
         layout["margin"]["t"] = 48
-    hover = "%{y:.2f} kW"
+    hover = "%{y:.3~g} " + unit
     data = [
         {"type": "scatter", "mode": mode, "name": "Production", "x": x,
-         "y": json_values(frame["production_kw"]), "line": {"color": PRODUCTION},
+         "y": production, "line": {"color": PRODUCTION},
          "hovertemplate": hover},
         {"type": "scatter", "mode": mode, "name": "Consumption", "x": x,
-         "y": json_values(frame["consumption_kw"]), "line": {"color": CONSUMPTION},
+         "y": consumption, "line": {"color": CONSUMPTION},
          "hovertemplate": hover},
     ]
     return {"data": data, "layout": layout}
 
 
 def append_points(
-    points: Sequence[tuple[int, float | None, float | None]], tz: str
+    points: Sequence[tuple[int, float | None, float | None]], tz: str,
+    unit_size: float = 1.0,
 ) -> tuple[list[str], list[float | None], list[float | None]]:
-    """(x, production, consumption) lists for appending readings to a power chart."""
+    """(x, production, consumption) lists for appending readings to a power chart
+    drawn in units of ``unit_size`` kW."""
     x = local_x([p[0] for p in points], tz)
-    return x, json_values(p[1] for p in points), json_values(p[2] for p in points)
+
+    def values(k: int) -> list[float | None]:
+        return json_values((None if p[k] is None else p[k] / unit_size)
+                           for p in points)
+
+    return x, values(1), values(2)
 
 
 def self_sufficiency_figure(daily: pd.DataFrame, *, uirevision: str,
@@ -138,16 +197,19 @@ def daily_energy_figure(daily: pd.DataFrame, *, uirevision: str,
     """kWh produced and consumed per local day, as grouped bars."""
     if daily is None or daily[["produced_kwh", "consumed_kwh"]].isna().all().all():
         return empty_figure(uirevision=uirevision, dark=dark)
-    layout = _base_layout(uirevision, ytitle="kWh", dark=dark)
+    unit, (produced, consumed) = scaled_values(
+        daily, ["produced_kwh", "consumed_kwh"], units.ENERGY_UNITS
+    )
+    layout = _base_layout(uirevision, ytitle=unit, dark=dark)
     layout["barmode"] = "group"
     x = list(daily.index.strftime("%Y-%m-%d"))
-    hover = "%{y:.1f} kWh"
+    hover = "%{y:.3~g} " + unit
     data = [
         {"type": "bar", "name": "Produced", "x": x,
-         "y": json_values(daily["produced_kwh"], 2), "marker": {"color": PRODUCTION},
+         "y": produced, "marker": {"color": PRODUCTION},
          "hovertemplate": hover},
         {"type": "bar", "name": "Consumed", "x": x,
-         "y": json_values(daily["consumed_kwh"], 2), "marker": {"color": CONSUMPTION},
+         "y": consumed, "marker": {"color": CONSUMPTION},
          "hovertemplate": hover},
     ]
     return {"data": data, "layout": layout}
@@ -162,13 +224,15 @@ def heatmap_figure(grid: pd.DataFrame, *, uirevision: str,
     layout["hovermode"] = "closest"
     layout["xaxis"].update(title={"text": "Hour of day (local)"}, dtick=2)
     layout["yaxis"].update(autorange="reversed", title={"text": ""})
-    z = [[None if pd.isna(v) else round(float(v), 2) for v in row]
+    layout["margin"]["b"] = 48
+    unit, size = units.axis_unit(grid.to_numpy().ravel().tolist(), units.POWER_UNITS)
+    z = [[None if pd.isna(v) else round(float(v) / size, 4) for v in row]
          for row in grid.to_numpy()]
     data = [{
         "type": "heatmap", "z": z, "x": [int(h) for h in grid.columns],
         "y": list(grid.index), "colorscale": "YlOrRd", "reversescale": True,
-        "colorbar": {"title": {"text": "kW"}},
-        "hovertemplate": "%{y} %{x}:00 — %{z:.2f} kW<extra></extra>",
+        "colorbar": {"title": {"text": unit}},
+        "hovertemplate": "%{y} %{x}:00 — %{z:.3~g} " + unit + "<extra></extra>",
     }]
     return {"data": data, "layout": layout}
 
@@ -240,8 +304,12 @@ def currents_figure(frame: pd.DataFrame, *, uirevision: str,
                             uirevision=uirevision, dark=dark)
     x = local_x(frame.index)
     layout = _base_layout(uirevision, ytitle="A", dark=dark)
+    layout["yaxis"].update(nice_axis(
+        frame[["current1", "current2", "current3"]].to_numpy().ravel(), include=[0]
+    ))
     layout["yaxis2"] = {"title": {"text": "imbalance %"}, "overlaying": "y",
-                        "side": "right", "showgrid": False, "rangemode": "tozero"}
+                        "side": "right", "showgrid": False,
+                        **nice_axis(frame["imbalance_pct"], include=[0])}
     layout["margin"]["r"] = 56
     data = [
         {"type": "scatter", "mode": "lines", "name": f"L{i + 1}", "x": x,
@@ -267,8 +335,11 @@ def frequency_pf_figure(frame: pd.DataFrame, *, uirevision: str,
                             uirevision=uirevision, dark=dark)
     x = local_x(frame.index)
     layout = _base_layout(uirevision, ytitle="Hz", dark=dark)
+    layout["yaxis"].update(nice_axis(frame["frequency"]))
+    pf = frame["power_factor"].dropna()
+    pf_axis = nice_axis(pf, include=[1.0] if len(pf) and pf.min() >= 0 else [])
     layout["yaxis2"] = {"title": {"text": "power factor"}, "overlaying": "y",
-                        "side": "right", "showgrid": False, "range": [-1, 1]}
+                        "side": "right", "showgrid": False, **pf_axis}
     layout["margin"]["r"] = 56
     data = [
         {"type": "scatter", "mode": "lines", "name": "Frequency", "x": x,
@@ -340,22 +411,33 @@ def wall_figure(frame: pd.DataFrame, *, uirevision: str = "wall",
                 dark: bool = True) -> dict[str, Any]:
     """The wall's 24-hour production vs consumption chart: large type, dark unless
     asked otherwise. Always has two traces (possibly empty) so readings can be
-    appended.
+    appended; ``layout.meta.unit_size`` is the kW in one axis unit, for appends.
+    ``assets/wall.js`` scales the type to the screen.
     """
-    layout = _base_layout(uirevision, ytitle="kW", dark=dark)
+    empty = frame is None or frame.empty
+    if empty:
+        unit, production, consumption = "kW", [], []
+    else:
+        unit, (production, consumption) = scaled_values(
+            frame, ["production_kw", "consumption_kw"], units.POWER_UNITS
+        )
+    layout = _base_layout(uirevision, ytitle=unit, dark=dark)
     layout["font"]["size"] = 18
-    layout["margin"] = {"l": 64, "r": 24, "t": 48, "b": 48}
-    layout["legend"] = {"orientation": "h", "y": 1.1, "x": 0, "font": {"size": 20}}
+    layout["margin"] = {"l": 72, "r": 24, "t": 56, "b": 48}
+    layout["legend"] = {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0,
+                        "font": {"size": 20}}
+    layout["meta"] = {"unit_size": dict(units.POWER_UNITS)[unit]}
+    layout["yaxis"]["rangemode"] = "tozero"
     if start and end:
         layout["xaxis"]["range"] = [start, end]
-    empty = frame is None or frame.empty
     x = [] if empty else local_x(frame.index)
+    hover = "%{y:.3~g} " + unit
     data = [
         {"type": "scatter", "mode": "lines", "name": "Production", "x": x,
-         "y": [] if empty else json_values(frame["production_kw"], 2),
-         "line": {"color": PRODUCTION, "width": 3}, "hovertemplate": "%{y:.1f} kW"},
+         "y": production, "line": {"color": PRODUCTION, "width": 3},
+         "hovertemplate": hover},
         {"type": "scatter", "mode": "lines", "name": "Consumption", "x": list(x),
-         "y": [] if empty else json_values(frame["consumption_kw"], 2),
-         "line": {"color": CONSUMPTION, "width": 3}, "hovertemplate": "%{y:.1f} kW"},
+         "y": consumption, "line": {"color": CONSUMPTION, "width": 3},
+         "hovertemplate": hover},
     ]
     return {"data": data, "layout": layout}

@@ -55,12 +55,7 @@ SHOWN: dict[str, str] = {}
 
 # ------------------------------------------------------------------- layout
 def _graph(graph_id: str, height: int) -> dcc.Graph:
-    return dcc.Graph(
-        id=graph_id,
-        figure=figures.empty_figure("Loading…", uirevision=graph_id),
-        config={"displaylogo": False, "responsive": True},
-        style={"height": f"{height}px"},
-    )
+    return figures.graph(graph_id, height)
 
 
 def _card(header: str, *body: Any, class_name: str = "h-100") -> dbc.Card:
@@ -266,14 +261,15 @@ def not_enough_history(message: str, interval_minutes: int) -> dbc.Alert:
 def _layout(uirevision: str, ytitle: str = "") -> dict[str, Any]:
     return {
         "uirevision": uirevision,
-        "margin": {"l": 56, "r": 16, "t": 24, "b": 40},
+        "margin": {"l": 56, "r": 36, "t": 32, "b": 40},
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
         "font": {"color": figures.MUTED},
         "hovermode": "x unified",
-        "legend": {"orientation": "h", "y": 1.14, "x": 0},
-        "xaxis": {"gridcolor": figures.GRID, "zeroline": False},
-        "yaxis": {"gridcolor": figures.GRID, "zeroline": False,
+        "legend": dict(figures.LEGEND),
+        "modebar": dict(figures.MODEBAR),
+        "xaxis": {"gridcolor": figures.GRID, "zeroline": False, "automargin": True},
+        "yaxis": {"gridcolor": figures.GRID, "zeroline": False, "automargin": True,
                   "title": {"text": ytitle}},
     }
 

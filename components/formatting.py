@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from energy_dash.domain import units
 from energy_dash.domain.metrics import finite as _number
 
-MISSING = "—"
+MISSING = units.MISSING
 
 
 def number(value: Any, digits: int = 1, unit: str = "") -> str:
@@ -27,14 +28,15 @@ def number(value: Any, digits: int = 1, unit: str = "") -> str:
     return f"{text} {unit}" if unit else text
 
 
-def kw(value: Any, digits: int = 1) -> str:
-    """Power [kW]."""
-    return number(value, digits, "kW")
+def kw(value: Any, significant: int = units.SIGNIFICANT) -> str:
+    """Power given in kW, in W, kW or MW with fixed significant digits
+    (``512 W``, ``5.12 kW``, ``16.4 MW``)."""
+    return units.power_text(value, significant)
 
 
-def kwh(value: Any, digits: int = 1) -> str:
-    """Energy [kWh]."""
-    return number(value, digits, "kWh")
+def kwh(value: Any, significant: int = units.SIGNIFICANT) -> str:
+    """Energy given in kWh, in Wh, kWh or MWh (``850 Wh``, ``1.23 MWh``)."""
+    return units.energy_text(value, significant)
 
 
 def volts(value: Any, digits: int = 1) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -11,7 +12,8 @@ from components import figures
 from components import formatting as fmt
 
 RANGE = "historical-range"
-DATES = "historical-dates"
+START = "historical-start"
+END = "historical-end"
 CUSTOM = "historical-custom"
 MESSAGE = "historical-message"
 PERIOD = "historical-period"
@@ -23,6 +25,8 @@ HEATMAP = "historical-heatmap"
 TREND_CHART = "historical-self-sufficiency-chart"
 DOWNLOAD_BUTTON = "historical-download-button"
 DOWNLOAD = "historical-download"
+URL_SYNC = "historical-url-sync"
+DATA_NOTE = "historical-data-note"
 
 RANGE_OPTIONS = [
     {"label": "7 days", "value": "7"},
@@ -34,16 +38,23 @@ MAX_CUSTOM_DAYS = 3 * 366
 
 
 def _graph(graph_id: str, height: int) -> dcc.Graph:
-    return dcc.Graph(
-        id=graph_id,
-        figure=figures.empty_figure("Loading…", uirevision=graph_id),
-        config={"displaylogo": False, "responsive": True},
-        style={"height": f"{height}px"},
-    )
+    return figures.graph(graph_id, height)
 
 
-def layout(range_value: str = "7") -> html.Div:
-    """The page structure; no I/O."""
+def day_param(value: Any) -> str | None:
+    """``?start=`` / ``?end=`` as an ISO date string, else None (never raises)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value.strip()[:10]).isoformat()
+    except ValueError:
+        return None
+
+
+def layout(range_value: str = "7", start: str | None = None,
+           end: str | None = None) -> html.Div:
+    """The page structure; no I/O. ``start``/``end`` (ISO dates) come from the URL
+    of a shared custom range."""
     controls = dbc.Row(
         [
             dbc.Col(
@@ -55,13 +66,26 @@ def layout(range_value: str = "7") -> html.Div:
             ),
             dbc.Col(
                 html.Div(
-                    dcc.DatePickerRange(
-                        id=DATES, display_format="YYYY-MM-DD",
-                        first_day_of_week=1, clearable=False,
-                        minimum_nights=0, updatemode="bothdates",
-                    ),
+                    # Two pickers, not one range picker: a date typed into a box
+                    # counts as soon as focus leaves that box, so what the boxes
+                    # show is what is computed, whichever is typed first.
+                    [
+                        html.Label("From", htmlFor=START, className="small me-1"),
+                        dcc.DatePickerSingle(
+                            id=START, display_format="YYYY-MM-DD",
+                            first_day_of_week=1, clearable=False, date=start,
+                            placeholder="YYYY-MM-DD",
+                        ),
+                        html.Label("to", htmlFor=END, className="small mx-1"),
+                        dcc.DatePickerSingle(
+                            id=END, display_format="YYYY-MM-DD",
+                            first_day_of_week=1, clearable=False, date=end,
+                            placeholder="YYYY-MM-DD",
+                        ),
+                    ],
+                    className="historical-custom",
                     id=CUSTOM,
-                    style={"display": "block" if range_value == "custom" else "none"},
+                    style={"display": "flex" if range_value == "custom" else "none"},
                 ),
                 md="auto",
             ),
@@ -88,16 +112,18 @@ def layout(range_value: str = "7") -> html.Div:
                  html.Span(id=RESOLUTION, className="text-body-secondary")],
                 className="small mb-3",
             ),
+            html.Div(id=URL_SYNC, hidden=True),
             html.Div(id=MESSAGE),
+            html.Div(id=DATA_NOTE, className="small text-body-secondary mb-2"),
             html.Div(id=TOTALS, className="mb-3"),
             dbc.Card([
-                dbc.CardHeader("Production vs consumption (average kW)"),
+                dbc.CardHeader("Production vs consumption (average power)"),
                 dbc.CardBody(_graph(POWER_CHART, 340)),
             ], className="mb-3"),
             dbc.Row(
                 [
                     dbc.Col(dbc.Card([
-                        dbc.CardHeader("Energy per day (kWh, local days)"),
+                        dbc.CardHeader("Energy per day (local days)"),
                         dbc.CardBody(_graph(DAILY_CHART, 300)),
                     ]), lg=6),
                     dbc.Col(dbc.Card([
@@ -109,11 +135,11 @@ def layout(range_value: str = "7") -> html.Div:
             ),
             dbc.Card([
                 dbc.CardHeader("Peak usage: average consumption by weekday and hour "
-                               "(kW, local time)"),
+                               "(local time)"),
                 dbc.CardBody(_graph(HEATMAP, 320)),
             ], className="mb-3"),
         ],
-        className="page-historical container-fluid py-3",
+        className="page-historical page-width py-3",
     )
 
 
@@ -123,16 +149,58 @@ TOTAL_ROWS = (
     ("Net import", "net_import_kwh", fmt.kwh),
     ("Self-sufficiency", "self_sufficiency_pct", fmt.pct),
 )
+NO_DATA = "no data"
 
 
-def totals_table(comparison: dict[str, dict[str, Any]], *, current_label: str,
+def coverage_text(pct: float | None, threshold: float = 90.0) -> str:
+    """``100 %``, ``43 % · incomplete`` or ``no data`` for a period's coverage."""
+    if pct is None:
+        return fmt.MISSING
+    if pct <= 0:
+        return NO_DATA
+    shown = f"{pct:.0f} %" if pct >= 1 else "< 1 %"
+    return shown if pct >= threshold else f"{shown} · incomplete"
+
+
+def comparison_note(comparison: dict[str, Any], previous_label: str) -> str | None:
+    """One sentence saying why the Change column is empty, or None."""
+    coverage = comparison.get("coverage") or {}
+    if comparison.get("comparable", True):
+        return None
+    threshold = comparison.get("comparable_pct", 90.0)
+    now, before = coverage.get("current", 0.0), coverage.get("previous", 0.0)
+    if before <= 0:
+        why = f"The previous period ({previous_label}) has no data"
+    elif before < threshold:
+        why = (f"The previous period ({previous_label}) is incomplete: readings "
+               f"cover {coverage_text(before).split(' ·')[0]} of it")
+    else:
+        why = (f"This period is incomplete: readings cover "
+               f"{coverage_text(now).split(' ·')[0]} of it so far")
+    return (f"{why}, so changes are not shown (both periods need readings for at "
+            f"least {threshold:.0f} % of their time).")
+
+
+def _cell(text: str, cell_id: str, label: str) -> html.Td:
+    return html.Td(text, id=cell_id, **{"data-label": label})
+
+
+def totals_table(comparison: dict[str, Any], *, current_label: str,
                  previous_label: str, costs: tuple[dict, dict] | None = None
-                 ) -> dbc.Table:
+                 ) -> html.Div:
     """This period vs the previous one of equal length, with the change.
 
     ``costs`` (this period, previous period) from ``data.forecasts.cost_of_range``
-    adds the energy cost under the facility's tariff.
+    adds the energy cost under the facility's tariff. A period without readings
+    says ``no data`` instead of zeros; changes appear only when both periods are
+    comparable (see ``views.period_comparison``). On a phone each row becomes a
+    card (CSS), the cells keep their column name in ``data-label``.
     """
+    coverage = comparison.get("coverage") or {}
+    threshold = comparison.get("comparable_pct", 90.0)
+    empty_before = coverage.get("previous") is not None and coverage["previous"] <= 0
+    empty_now = coverage.get("current") is not None and coverage["current"] <= 0
+    labels = (current_label, previous_label, "Change")
     head = html.Thead(html.Tr([
         html.Th(""), html.Th(current_label), html.Th(previous_label),
         html.Th("Change"),
@@ -148,24 +216,41 @@ def totals_table(comparison: dict[str, dict[str, Any]], *, current_label: str,
         rows.append(html.Tr(
             [
                 html.Th(label, scope="row"),
-                html.Td(show(comparison["current"][key]),
-                        id=f"historical-total-{key}"),
-                html.Td(show(comparison["previous"][key]),
-                        id=f"historical-previous-{key}"),
-                html.Td(change_text, id=f"historical-change-{key}"),
+                _cell(NO_DATA if empty_now else show(comparison["current"][key]),
+                      f"historical-total-{key}", labels[0]),
+                _cell(NO_DATA if empty_before
+                      else show(comparison["previous"][key]),
+                      f"historical-previous-{key}", labels[1]),
+                _cell(change_text, f"historical-change-{key}", labels[2]),
             ]
         ))
     if costs is not None:
         now, before = costs
-        change = (None if not before["total"]
+        change = (None if not before["total"] or not comparison.get("comparable", True)
                   else (now["total"] - before["total"]) / abs(before["total"]) * 100)
         rows.append(html.Tr([
             html.Th("Energy cost (tariff)", scope="row"),
-            html.Td(fmt.money(now["total"], now["currency"]),
-                    id="historical-total-cost"),
-            html.Td(fmt.money(before["total"], before["currency"]),
-                    id="historical-previous-cost"),
-            html.Td(fmt.signed_pct(change), id="historical-change-cost"),
+            _cell(NO_DATA if empty_now else fmt.money(now["total"], now["currency"]),
+                  "historical-total-cost", labels[0]),
+            _cell(NO_DATA if empty_before
+                  else fmt.money(before["total"], before["currency"]),
+                  "historical-previous-cost", labels[1]),
+            _cell(fmt.signed_pct(change), "historical-change-cost", labels[2]),
         ]))
-    return dbc.Table([head, html.Tbody(rows)], bordered=False, hover=True,
-                     size="sm", className="totals-table mb-0")
+    if coverage:
+        rows.append(html.Tr([
+            html.Th("Data coverage", scope="row"),
+            _cell(coverage_text(coverage.get("current"), threshold),
+                  "historical-coverage-current", labels[0]),
+            _cell(coverage_text(coverage.get("previous"), threshold),
+                  "historical-coverage-previous", labels[1]),
+            _cell("", "historical-coverage-change", labels[2]),
+        ], className="totals-coverage"))
+    note = comparison_note(comparison, previous_label)
+    table = dbc.Table([head, html.Tbody(rows)], bordered=False, hover=True,
+                      size="sm", className="totals-table table-cards mb-0")
+    return html.Div([
+        table,
+        html.P(note, id="historical-comparison-note",
+               className="small text-warning-emphasis mt-2 mb-0") if note else None,
+    ])

@@ -50,6 +50,16 @@ def recommendation_item(rec: dict[str, Any], rank: int) -> dbc.ListGroupItem:
     )
 
 
+def days_text(days: float) -> str:
+    """``the last 30 days of readings`` or ``12 days of readings (the last 30
+    days were searched)`` — never "30 days of readings (of 30)"."""
+    held = int(round(days or 0))
+    if held >= 30:
+        return "the last 30 days of readings"
+    unit = "day" if held == 1 else "days"
+    return f"{held} {unit} of readings (the last 30 days were searched)"
+
+
 def recommendations_panel(
     result: dict[str, Any] | None, *, message: str | None = None
 ) -> dbc.Card:
@@ -64,8 +74,8 @@ def recommendations_panel(
     tariff = result.get("tariff") or {}
     currency = result.get("currency") or tariff.get("currency") or ""
     basis = (
-        f"From this facility's last {result.get('days', 0):.0f} days of readings "
-        f"(of 30) and its tariff: import {fmt.number(tariff.get('import_price'), 4)} "
+        f"From {days_text(result.get('days', 0))} and its tariff: import "
+        f"{fmt.number(tariff.get('import_price'), 4)} "
         f"{currency}/kWh, export {fmt.number(tariff.get('export_price'), 4)} "
         f"{currency}/kWh"
     )
@@ -107,8 +117,7 @@ def cost_kpi(cost: dict[str, Any] | None, *, message: str | None = None) -> list
     today = cost.get("today") or {}
     note = (
         f"today {money(today.get('total'), currency)} · import "
-        f"{fmt.number(cost['import_kwh'], 1)} kWh, export "
-        f"{fmt.number(cost['export_kwh'], 1)} kWh"
+        f"{fmt.kwh(cost['import_kwh'])}, export {fmt.kwh(cost['export_kwh'])}"
     )
     if not (cost.get("tariff") or {}).get("configured", True):
         note += " · default tariff"

@@ -185,7 +185,7 @@ def members_card() -> dbc.Card:
                                 n_clicks=0,
                             ),
                         ],
-                        className="mb-3",
+                        className="mb-3 member-form",
                     ),
                     html.Div(id=ids.MEMBER_STATUS),
                     html.Div(id=ids.MEMBER_TABLE),
@@ -237,6 +237,15 @@ def forecast_slot_card(status: dict[str, Any] | None) -> dbc.Card:
 
 
 def new_facility_card(zones: list[str]) -> dbc.Card:
+    """Name, time zone (the browser's by default, set clientside), reporting
+    interval and capacity: the values a new facility cannot do without."""
+    def col(label: str, control: Any, cid: str, unit: str | None = None,
+            md: int = 3) -> dbc.Col:
+        if unit:
+            control = dbc.InputGroup([control, dbc.InputGroupText(unit)])
+        return dbc.Col([dbc.Label(label, html_for=cid, className="small mb-1"),
+                        control], md=md, className="mb-2")
+
     return dbc.Card(
         [
             dbc.CardHeader(html.H2("New facility", className="h5 mb-0")),
@@ -248,25 +257,25 @@ def new_facility_card(zones: list[str]) -> dbc.Card:
                     ),
                     dbc.Row(
                         [
-                            dbc.Col(
-                                dbc.Input(
-                                    id=ids.NEW_FACILITY_NAME,
-                                    placeholder="Facility name",
-                                    maxLength=120,
-                                ),
-                                md=5,
-                                className="mb-2",
-                            ),
-                            dbc.Col(
-                                dcc.Dropdown(
-                                    id=ids.NEW_FACILITY_TZ,
-                                    options=zones,
-                                    value="UTC",
-                                    clearable=False,
-                                ),
-                                md=4,
-                                className="mb-2",
-                            ),
+                            col("Name", dbc.Input(
+                                id=ids.NEW_FACILITY_NAME,
+                                placeholder="Facility name",
+                                maxLength=120,
+                            ), ids.NEW_FACILITY_NAME),
+                            col("Time zone", dcc.Dropdown(
+                                id=ids.NEW_FACILITY_TZ,
+                                options=zones,
+                                value="UTC",
+                                clearable=False,
+                            ), ids.NEW_FACILITY_TZ),
+                            col("Reporting interval", dbc.Input(
+                                id=ids.NEW_FACILITY_INTERVAL, type="number",
+                                min=1, step=1, value=300,
+                            ), ids.NEW_FACILITY_INTERVAL, "s", md=2),
+                            col("Capacity", dbc.Input(
+                                id=ids.NEW_FACILITY_CAPACITY, type="number",
+                                min=0, step="any", value=100,
+                            ), ids.NEW_FACILITY_CAPACITY, "kW", md=2),
                             dbc.Col(
                                 dbc.Button(
                                     "Create facility",
@@ -274,8 +283,8 @@ def new_facility_card(zones: list[str]) -> dbc.Card:
                                     color="secondary",
                                     n_clicks=0,
                                 ),
-                                md=3,
-                                className="mb-2",
+                                md=2,
+                                className="mb-2 align-self-end",
                             ),
                         ]
                     ),
@@ -380,32 +389,23 @@ def secrets_table(
 ) -> html.Div:
     if not items:
         return html.P(empty, className="text-body-secondary small mb-0")
-    head = html.Thead(
-        html.Tr(
-            [
-                html.Th("Name"),
-                html.Th("Prefix"),
-                html.Th("Created"),
-                html.Th("Last used"),
-                html.Th("Status"),
-                html.Th(""),
-            ]
-        )
-    )
+    columns = ("Name", "Prefix", "Created", "Last used", "Status", "")
+    head = html.Thead(html.Tr([html.Th(c) for c in columns]))
     rows = []
     for item in items:
         revoked = item["revoked_at"] is not None
         rows.append(
             html.Tr(
                 [
-                    html.Td(item["name"]),
-                    html.Td(html.Code(item["prefix"] + "…")),
-                    html.Td(local_time(item["created_at"], zone)),
-                    html.Td(local_time(item["last_used_at"], zone)),
-                    html.Td(
+                    _td(columns[0], item["name"]),
+                    _td(columns[1], html.Code(item["prefix"] + "…")),
+                    _td(columns[2], local_time(item["created_at"], zone)),
+                    _td(columns[3], local_time(item["last_used_at"], zone)),
+                    _td(
+                        columns[4],
                         dbc.Badge("revoked", color="secondary")
                         if revoked
-                        else dbc.Badge("active", color="success")
+                        else dbc.Badge("active", color="success"),
                     ),
                     html.Td(
                         None
@@ -422,13 +422,18 @@ def secrets_table(
                 id=f"{revoke_type}-row-{item['id']}",
             )
         )
+    # Phones: one card per key (pages.css), Last used, Status and Revoke included.
     return dbc.Table(
         [head, html.Tbody(rows)],
         size="sm",
         hover=True,
-        responsive=True,
-        className="align-middle mb-0",
+        className="align-middle mb-0 table-cards",
     )
+
+
+def _td(label: str, content: Any) -> html.Td:
+    """A cell that names its column when the table is shown as cards."""
+    return html.Td(content, **{"data-label": label})
 
 
 def members_table(members: list[dict[str, Any]], me: int | None) -> dbc.Table:
@@ -440,15 +445,17 @@ def members_table(members: list[dict[str, Any]], me: int | None) -> dbc.Table:
         rows.append(
             html.Tr(
                 [
-                    html.Td([m["username"], " (you)" if m["user_id"] == me else ""]),
-                    html.Td(m["email"] or "—"),
-                    html.Td(
+                    _td("User", [m["username"],
+                                 " (you)" if m["user_id"] == me else ""]),
+                    _td("Email", m["email"] or "—"),
+                    _td(
+                        "Role",
                         dbc.Select(
                             id={"type": ids.MEMBER_ROLE_SELECT, "index": m["user_id"]},
                             options=ROLE_OPTIONS,
                             value=m["role"],
                             size="sm",
-                        )
+                        ),
                     ),
                     html.Td(
                         dbc.Button(
@@ -467,6 +474,5 @@ def members_table(members: list[dict[str, Any]], me: int | None) -> dbc.Table:
         [head, html.Tbody(rows)],
         size="sm",
         hover=True,
-        responsive=True,
-        className="align-middle mb-0",
+        className="align-middle mb-0 table-cards",
     )

@@ -36,12 +36,7 @@ ACK_BUTTON = "voltage-ack"  # pattern-matching: {"type": ACK_BUTTON, "index": id
 
 
 def _graph(graph_id: str, height: int) -> dcc.Graph:
-    return dcc.Graph(
-        id=graph_id,
-        figure=figures.empty_figure("Loading…", uirevision=graph_id),
-        config={"displaylogo": False, "responsive": True},
-        style={"height": f"{height}px"},
-    )
+    return figures.graph(graph_id, height)
 
 
 def _stat(label: str, value_id: str, note_id: str | None = None) -> dbc.Card:
@@ -58,10 +53,10 @@ def layout() -> html.Div:
     """The page structure; no I/O."""
     stats = dbc.Row(
         [
-            dbc.Col(_stat("Voltage now", VOLTAGE_NOW, VOLTAGE_LEVEL), md=3, sm=6),
-            dbc.Col(_stat("Phase imbalance", IMBALANCE_NOW), md=3, sm=6),
-            dbc.Col(_stat("Frequency", FREQUENCY_NOW), md=3, sm=6),
-            dbc.Col(_stat("Power factor", PF_NOW), md=3, sm=6),
+            dbc.Col(_stat("Voltage now", VOLTAGE_NOW, VOLTAGE_LEVEL), md=3, xs=6),
+            dbc.Col(_stat("Phase imbalance", IMBALANCE_NOW), md=3, xs=6),
+            dbc.Col(_stat("Frequency", FREQUENCY_NOW), md=3, xs=6),
+            dbc.Col(_stat("Power factor", PF_NOW), md=3, xs=6),
         ],
         className="g-3 mb-3",
     )
@@ -123,7 +118,7 @@ def quality_summary(quality: dict[str, Any], week_label: str) -> html.Div:
         return dbc.Col(html.Div([
             html.Div(label, className="small text-body-secondary"),
             html.Div(value, id=value_id, className="fs-4 fw-semibold"),
-        ]), sm=6, md=3)
+        ]), xs=6, md=3)
 
     band = f"{fmt.volts(quality['band_low'])} – {fmt.volts(quality['band_high'])}"
     return html.Div([
@@ -149,10 +144,9 @@ def alert_table(alerts: list[dict[str, Any]], tz: str, *, can_ack: bool) -> Any:
     if not alerts:
         return html.Div("No alerts in the last 30 days",
                         className="text-body-secondary")
-    head = html.Thead(html.Tr([
-        html.Th("Start"), html.Th("End"), html.Th("Duration"), html.Th("Kind"),
-        html.Th("Extreme"), html.Th("Level"), html.Th("Acknowledged"),
-    ]))
+    columns = ("Start", "End", "Duration", "Kind", "Extreme", "Level",
+               "Acknowledged")
+    head = html.Thead(html.Tr([html.Th(c) for c in columns]))
     rows = []
     for alert in alerts:
         if alert["acknowledged_ms"] is not None:
@@ -169,19 +163,23 @@ def alert_table(alerts: list[dict[str, Any]], tz: str, *, can_ack: bool) -> Any:
         else:
             ack = html.Span("not yet", className="small text-body-secondary")
         level = alert.get("level") or ""
+        cells = [
+            fmt.local_time(alert["started_ms"], tz),
+            (fmt.local_time(alert["ended_ms"], tz)
+             if alert["ended_ms"] is not None else "ongoing"),
+            fmt.duration(alert["duration_s"]),
+            KIND_LABEL.get(alert["kind"], alert["kind"]),
+            fmt.volts(alert["extreme_value"]),
+            dbc.Badge(level, color=LEVEL_BADGE.get(level, "secondary"),
+                      className="text-uppercase"),
+            ack,
+        ]
         rows.append(html.Tr(
-            [
-                html.Td(fmt.local_time(alert["started_ms"], tz)),
-                html.Td(fmt.local_time(alert["ended_ms"], tz)
-                        if alert["ended_ms"] is not None else "ongoing"),
-                html.Td(fmt.duration(alert["duration_s"])),
-                html.Td(KIND_LABEL.get(alert["kind"], alert["kind"])),
-                html.Td(fmt.volts(alert["extreme_value"])),
-                html.Td(dbc.Badge(level, color=LEVEL_BADGE.get(level, "secondary"),
-                                  className="text-uppercase")),
-                html.Td(ack),
-            ],
+            [html.Td(cell, **{"data-label": name})
+             for name, cell in zip(columns, cells, strict=True)],
             id=f"voltage-alert-row-{alert['id']}",
         ))
+    # On a phone every alert is a card (pages.css): the Acknowledge button stays
+    # on screen instead of off to the right of a sideways-scrolling table.
     return dbc.Table([head, html.Tbody(rows)], hover=True, size="sm",
-                     responsive=True, className="alert-log mb-0")
+                     className="alert-log table-cards mb-0")

@@ -12,4 +12,8 @@ dash.register_page(
 
 def layout(**query):
     value = query.get("range")
-    return historical.layout(value if value in {"7", "30", "90", "custom"} else "7")
+    return historical.layout(
+        value if value in {"7", "30", "90", "custom"} else "7",
+        start=historical.day_param(query.get("start")),
+        end=historical.day_param(query.get("end")),
+    )

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from energy_dash.db import get_engine
+from energy_dash.db.statements import BUCKET_MS
 from energy_dash.domain.facility import FacilityInfo
 from energy_dash.domain.metrics import imbalance_pct
 from energy_dash.domain.series import bucket_power
@@ -144,6 +145,23 @@ def usage_heatmap(
     return grid
 
 
+COMPARABLE_PCT = 90.0  # both periods need this much data for a % change
+
+
+def coverage_pct(conn, facility_id: int, start_ms: int, end_ms: int,
+                 now: int) -> float:
+    """Share [%] of the elapsed part of ``[start, end)`` whose 15-minute buckets
+    hold readings (0 when nothing of it has elapsed)."""
+    until = min(end_ms, now)
+    first = start_ms // BUCKET_MS
+    last = -(-until // BUCKET_MS)
+    total = last - first
+    if total <= 0:
+        return 0.0
+    covered = readings.covered_buckets(conn, facility_id, start_ms, until)
+    return min(100.0, covered / total * 100)
+
+
 def period_comparison(
     facility_id: int,
     start_ms: int,
@@ -151,25 +169,41 @@ def period_comparison(
     previous_start_ms: int,
     *,
     database_url: str | None = None,
-) -> dict[str, dict[str, Any]]:
+    now: int | None = None,
+) -> dict[str, Any]:
     """Totals of ``[start, end)`` and ``[previous_start, start)`` and their change.
 
-    Returns ``{"current": totals, "previous": totals, "change_pct": {...}}`` where
-    totals are ``produced_kwh``, ``consumed_kwh``, ``net_import_kwh`` [kWh] and
-    ``self_sufficiency_pct`` [%], and a change is ``(current − previous) /
-    |previous| × 100`` (None when the previous value is zero or undefined; for
-    self-sufficiency it is the difference in percentage points).
+    Returns ``{"current": totals, "previous": totals, "change_pct": {...},
+    "coverage": {"current": %, "previous": %}, "comparable": bool,
+    "comparable_pct": COMPARABLE_PCT}`` where totals are ``produced_kwh``,
+    ``consumed_kwh``, ``net_import_kwh`` [kWh] and ``self_sufficiency_pct`` [%].
+    Coverage is the share of each period (so far) with readings. A change is
+    ``(current − previous) / |previous| × 100`` (for self-sufficiency the
+    difference in percentage points), and only when both periods are at least
+    ``COMPARABLE_PCT`` covered: a change against a period that holds one day of
+    thirty would be a number nobody should trust.
     """
+    now = now_ms() if now is None else int(now)
     with get_engine(database_url).connect() as conn:
         current = live.totals(conn, facility_id, start_ms, end_ms)
         previous = live.totals(conn, facility_id, previous_start_ms, start_ms)
+        coverage = {
+            "current": coverage_pct(conn, facility_id, start_ms, end_ms, now),
+            "previous": coverage_pct(conn, facility_id, previous_start_ms,
+                                     start_ms, now),
+        }
+    comparable = min(coverage.values()) >= COMPARABLE_PCT
     change: dict[str, float | None] = {}
     for key in ("produced_kwh", "consumed_kwh", "net_import_kwh"):
         before, after = previous[key], current[key]
-        change[key] = None if not before else (after - before) / abs(before) * 100
+        change[key] = (None if not before or not comparable
+                       else (after - before) / abs(before) * 100)
     a, b = current["self_sufficiency_pct"], previous["self_sufficiency_pct"]
-    change["self_sufficiency_pct"] = None if a is None or b is None else a - b
-    return {"current": current, "previous": previous, "change_pct": change}
+    change["self_sufficiency_pct"] = (None if a is None or b is None
+                                      or not comparable else a - b)
+    return {"current": current, "previous": previous, "change_pct": change,
+            "coverage": coverage, "comparable": comparable,
+            "comparable_pct": COMPARABLE_PCT}
 
 
 def voltage_series(

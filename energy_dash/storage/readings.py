@@ -347,6 +347,22 @@ def count_since(conn: Connection | Session, facility_id: int, since_ms: int) -> 
     ).scalar_one()
 
 
+def covered_buckets(
+    conn: Connection | Session, facility_id: int, start_ms: int, end_ms: int
+) -> int:
+    """How many 15-minute rollup buckets in ``[start_ms, end_ms)`` hold a reading:
+    the measure of how complete a period's data is."""
+    row = conn.execute(
+        select(func.count()).select_from(ROLLUP).where(
+            ROLLUP.c.facility_id == facility_id,
+            ROLLUP.c.bucket_ms >= start_ms // BUCKET_MS * BUCKET_MS,
+            ROLLUP.c.bucket_ms < end_ms,
+            ROLLUP.c.samples > 0,
+        )
+    ).one()
+    return int(row[0])
+
+
 def energy_totals(
     conn: Connection | Session, facility_id: int, start_ms: int, end_ms: int
 ) -> dict[str, float]:

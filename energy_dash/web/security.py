@@ -9,7 +9,7 @@ styles.
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 
 from energy_dash.domain.accounts import THEMES
 from energy_dash.web.auth import SENSOR_API
@@ -17,11 +17,20 @@ from energy_dash.web.auth import SENSOR_API
 THEME_COOKIE = "energy_dash_theme"
 
 
-def set_theme_cookie(response: Response, theme: str | None) -> None:
-    """Remember the theme for server-rendered pages (not a secret, readable by JS)."""
+def set_theme_cookie(response: Response, theme: str | None,
+                     secure: bool | None = None) -> None:
+    """Remember the theme for server-rendered pages (not a secret, readable by JS).
+
+    Secure in production like every other cookie (``secure=None`` reads it from
+    the app's settings); ``assets/shell.js`` adds ``Secure`` on HTTPS pages too.
+    """
     if theme in THEMES:
+        if secure is None:
+            settings = current_app.config.get("ENERGY_DASH")
+            secure = bool(getattr(settings, "production", False))
         response.set_cookie(
-            THEME_COOKIE, theme, max_age=365 * 86400, samesite="Lax", httponly=False
+            THEME_COOKIE, theme, max_age=365 * 86400, samesite="Lax", httponly=False,
+            secure=secure,
         )
 
 

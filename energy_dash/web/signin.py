@@ -59,7 +59,7 @@ def _demo_hint() -> bool:
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     next_path = auth.safe_next(request.values.get("next"))
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):  # uptime monitors probe with HEAD
         if current_user.is_authenticated:
             return redirect(next_path or auth.DEFAULT_AFTER_LOGIN)
         notice = None
@@ -203,9 +203,16 @@ def welcome():
     auth.check_csrf()
     name = (request.form.get("name") or "").strip()
     zone = (request.form.get("timezone") or "").strip()
+    interval = (request.form.get("interval") or "").strip()[:16]
+    capacity = (request.form.get("capacity") or "").strip()[:16]
+    # The form always sends both; a client that leaves them out gets the defaults.
+    asked = {key: value for key, field, value in (
+        ("expected_interval_s", "interval", interval),
+        ("capacity_kw", "capacity", capacity),
+    ) if field in request.form}
     try:
         with session_scope(_db_url()) as db:
-            accounts.create_facility_for(db, current_user.id, name, zone)
+            accounts.create_facility_for(db, current_user.id, name, zone, **asked)
     except ValueError as exc:
         return _render(
             "welcome.html",
@@ -213,6 +220,8 @@ def welcome():
             error=str(exc),
             name=name,
             timezone=zone,
+            interval=interval,
+            capacity=capacity,
             zones=accounts.timezone_names(),
         )
     return redirect(auth.DEFAULT_AFTER_LOGIN)

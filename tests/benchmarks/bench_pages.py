@@ -204,9 +204,9 @@ def bench(url: str, total_rows: int, repeat: int) -> int:
              {FACILITY: 1, "historical-range.value": "90"}),
             ("historical custom 365 days", "historical-totals.children",
              {FACILITY: 1, "historical-range.value": "custom",
-              "historical-dates.start_date": str(pd.Timestamp(last, unit="ms")
+              "historical-start.date": str(pd.Timestamp(last, unit="ms")
                                                  - pd.Timedelta(days=364))[:10],
-              "historical-dates.end_date": str(pd.Timestamp(last, unit="ms"))[:10]}),
+              "historical-end.date": str(pd.Timestamp(last, unit="ms"))[:10]}),
             ("voltage (6 h live charts)", "voltage-now.children", {FACILITY: 1}),
             ("voltage quality (this week)", "voltage-quality.children",
              {FACILITY: 1}),

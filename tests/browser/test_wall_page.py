@@ -84,7 +84,7 @@ def test_wall_appends_a_posted_reading(dash_duo, app, database_url, facility, ap
     )
     assert response.status_code == 201, response.text
     dash_duo.wait_for_text_to_equal("#wall-production", "24.0 kW", timeout=15)
-    dash_duo.wait_for_text_to_equal("#wall-consumption", "6.0 kW")
+    dash_duo.wait_for_text_to_equal("#wall-consumption", "6.00 kW")
     dash_duo.wait_for_text_to_equal("#wall-voltage", "262.0 V")
     assert "wall-level-warning" in dash_duo.find_element(
         "#wall-voltage-tile"
@@ -116,7 +116,7 @@ def test_wall_shows_stale_badge_when_readings_stop(
     start_app(dash_duo, app, f"/wall?token={token}&refresh=2")
 
     # 0.001 kWh over the expected 2 s interval is 1.8 kW
-    dash_duo.wait_for_text_to_equal("#wall-production", "1.8 kW", timeout=15)
+    dash_duo.wait_for_text_to_equal("#wall-production", "1.80 kW", timeout=15)
     dash_duo.wait_for_contains_text("#wall-stale", "data stale", timeout=15)
     assert dash_duo.find_element("#wall-stale").is_displayed()
     dash_duo.wait_for_text_to_equal("#wall-connection", "offline", timeout=10)

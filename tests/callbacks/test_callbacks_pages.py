@@ -21,6 +21,7 @@ from components import wall as wall_ui
 from energy_dash import data
 from energy_dash.db import session_scope
 from energy_dash.db.models import Alert, DisplayToken, Facility
+from energy_dash.domain import units
 from energy_dash.services import costs
 from energy_dash.services import live as views
 from energy_dash.storage.devices import create_display_token, revoke_display_token
@@ -119,8 +120,11 @@ def test_dashboard_kpis_then_204_when_nothing_changed(
     assert out["dashboard-consumption.children"] == "15.0 kW"
     assert out["dashboard-net-import.children"] == "-45.0 kW"
     assert out["dashboard-load.children"] == "42.0 %"
-    assert out["dashboard-today-produced.children"] == f"{live['produced']:.1f} kWh"
-    assert out["dashboard-today-consumed.children"] == f"{live['consumed']:.1f} kWh"
+    # 1.5 and 0.75 kWh unless midnight fell between the readings
+    assert out["dashboard-today-produced.children"] == units.energy_text(
+        live["produced"])
+    assert out["dashboard-today-consumed.children"] == units.energy_text(
+        live["consumed"])
     ratio = live["self_used"] / live["consumed"] * 100
     assert out["dashboard-self-sufficiency.children"] == f"{ratio:.1f} %"
     assert text_of(out["dashboard-status.children"]) == "Connected"
@@ -225,14 +229,23 @@ def test_historical_totals_change_with_the_range(app, auth_client, database_url,
         {FACILITY: facility, "historical-range.value": "7"},
     ))
     table = week["historical-totals.children"]
-    assert text_of(find(table, "historical-total-produced_kwh")) == "6.0 kWh"
-    assert text_of(find(table, "historical-total-consumed_kwh")) == "5.0 kWh"
-    assert text_of(find(table, "historical-previous-produced_kwh")) == "0.0 kWh"
+    assert text_of(find(table, "historical-total-produced_kwh")) == "6.00 kWh"
+    assert text_of(find(table, "historical-total-consumed_kwh")) == "5.00 kWh"
+    # the week before holds no reading: "no data", never "0.0 kWh" or a change
+    assert text_of(find(table, "historical-previous-produced_kwh")) == "no data"
+    assert text_of(find(table, "historical-change-produced_kwh")) == "—"
     assert text_of(find(table, "historical-total-self_sufficiency_pct")) == "100.0 %"
-    # 1 kWh exported at 0.10 against 7 standing charges of 0.50: 3.40 vs 3.50
+    # 1 kWh exported at 0.10 against 7 standing charges of 0.50
     assert text_of(find(table, "historical-total-cost")) == "3.40 EUR"
-    assert text_of(find(table, "historical-previous-cost")) == "3.50 EUR"
-    assert text_of(find(table, "historical-change-cost")) == "−2.9 %"
+    assert text_of(find(table, "historical-previous-cost")) == "no data"
+    assert text_of(find(table, "historical-change-cost")) == "—"
+    assert text_of(find(table, "historical-coverage-current")) == "< 1 % · incomplete"
+    assert text_of(find(table, "historical-coverage-previous")) == "no data"
+    assert text_of(find(table, "historical-comparison-note")).startswith(
+        f"The previous period ({(today - timedelta(days=13)).isoformat()} – "
+        f"{(today - timedelta(days=7)).isoformat()}) has no data, so changes are "
+        "not shown"
+    )
     first = today - timedelta(days=6)
     assert week["historical-period.children"] == (
         f"{first.isoformat()} – {today.isoformat()} (7 local days, Europe/Berlin)"
@@ -248,25 +261,52 @@ def test_historical_totals_change_with_the_range(app, auth_client, database_url,
     table = month["historical-totals.children"]
     assert text_of(find(table, "historical-total-produced_kwh")) == "10.0 kWh"
     assert text_of(find(table, "historical-total-consumed_kwh")) == "15.0 kWh"
-    # previous 30 days held the reading 40 days ago: 10 vs 8 kWh produced
-    assert text_of(find(table, "historical-previous-produced_kwh")) == "8.0 kWh"
-    assert text_of(find(table, "historical-change-produced_kwh")) == "+25.0 %"
-    assert text_of(find(table, "historical-change-consumed_kwh")) == "+650.0 %"
-    # self-sufficiency (4+5)/15 = 60 % vs 2/2 = 100 %: -40 percentage points
-    assert text_of(find(table, "historical-change-self_sufficiency_pct")) == "−40.0 pp"
+    # previous 30 days held the reading 40 days ago: 8 kWh, but in one quarter
+    # hour of 2880 — an incomplete period, so no "+25.0 %" / "+650.0 %"
+    assert text_of(find(table, "historical-previous-produced_kwh")) == "8.00 kWh"
+    assert text_of(find(table, "historical-change-produced_kwh")) == "—"
+    assert text_of(find(table, "historical-change-consumed_kwh")) == "—"
+    assert text_of(find(table, "historical-change-self_sufficiency_pct")) == "—"
+    assert text_of(find(table, "historical-coverage-previous")) == "< 1 % · incomplete"
+    assert "is incomplete: readings cover < 1 % of it" in text_of(
+        find(table, "historical-comparison-note"))
     heat = month["historical-heatmap.figure"]["data"][0]
     assert heat["y"] == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
     custom = callback_result(post_callback(
         client, app, "historical-totals.children",
         {FACILITY: facility, "historical-range.value": "custom",
-         "historical-dates.start_date": (today - timedelta(days=3)).isoformat(),
-         "historical-dates.end_date": (today - timedelta(days=3)).isoformat()},
+         "historical-start.date": (today - timedelta(days=3)).isoformat(),
+         "historical-end.date": (today - timedelta(days=3)).isoformat()},
     ))
     assert "1 local days" in custom["historical-period.children"]
     assert custom["historical-resolution.children"] == "Resolution: every reading"
     assert text_of(find(custom["historical-totals.children"],
-                        "historical-total-produced_kwh")) == "6.0 kWh"
+                        "historical-total-produced_kwh")) == "6.00 kWh"
+
+    # A reversed or half-chosen range is said, never swapped or guessed.
+    def custom_range(start, end):
+        return callback_result(post_callback(
+            client, app, "historical-totals.children",
+            {FACILITY: facility, "historical-range.value": "custom",
+             "historical-start.date": start,
+             "historical-end.date": end},
+        ))
+
+    reversed_ = custom_range("2026-11-25", "2026-11-16")
+    assert text_of(reversed_["historical-message.children"]) == (
+        "The start date 2026-11-25 is after the end date 2026-11-16: choose an "
+        "end on or after the start."
+    )
+    assert reversed_["historical-totals.children"] == ""
+    assert reversed_["historical-period.children"] == ""
+    half = custom_range("2026-11-16", None)
+    assert text_of(half["historical-message.children"]) == (
+        "Choose an end date for the custom range."
+    )
+    exact = custom_range("2026-11-10", "2026-11-16")
+    assert exact["historical-period.children"].startswith(
+        "2026-11-10 – 2026-11-16 (7 local days")
 
 
 def test_historical_csv_download(app, auth_client, database_url, facility):

@@ -399,6 +399,8 @@ def test_any_user_creates_a_facility_and_becomes_its_admin(
                 "settings-new-facility-create.n_clicks": 1,
                 "settings-new-facility-name.value": "Barn",
                 "settings-new-facility-tz.value": "America/Chicago",
+                "settings-new-facility-interval.value": 300,
+                "settings-new-facility-capacity.value": 100,
             },
         )
     )

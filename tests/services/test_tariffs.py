@@ -356,7 +356,7 @@ def test_recommendations_on_the_dashboard_and_the_forecast_page(
         assert f"{rec['money_per_month']:,.2f} EUR/month" in text
         assert f"{rec['kwh_per_month']:,.0f} kWh/month" in text
         assert "The average power factor is 0.80" in text  # how it was computed
-        assert "From this facility's last 10 days of readings" in text
+        assert "From 10 days of readings (the last 30 days were searched)" in text
     other = auth_client("otto", facility=None)
     panel = callback_result(post_callback(
         other, other.application_dash, "dashboard-recommendations.children",

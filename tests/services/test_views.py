@@ -256,7 +256,10 @@ def test_usage_heatmap_averages_local_hours(database_url, facility):
 def test_period_comparison_totals_and_change(database_url, facility):
     start, end = views.day_bounds(date(2025, 6, 8), "Europe/Berlin", 7)
     previous = views.local_midnight_ms(date(2025, 6, 1), "Europe/Berlin")
-    store(database_url, facility, [
+    quarter = 15 * MIN
+    # Both weeks fully covered: a zero reading in every quarter hour.
+    filler = [reading(t + 7 * MIN) for t in range(previous, end, quarter)]
+    store(database_url, facility, filler + [
         reading(previous + HOUR, 10, 20),   # previous week
         reading(start + HOUR, 15, 10),      # this week
         reading(end - MIN, 0, 20),
@@ -264,6 +267,8 @@ def test_period_comparison_totals_and_change(database_url, facility):
     ])
     result = history.period_comparison(facility, start, end, previous,
                                      database_url=database_url)
+    assert result["coverage"] == {"current": 100.0, "previous": 100.0}
+    assert result["comparable"] is True
     assert result["current"]["produced_kwh"] == 15.0
     assert result["current"]["consumed_kwh"] == 30.0
     assert result["previous"]["consumed_kwh"] == 20.0
@@ -273,6 +278,23 @@ def test_period_comparison_totals_and_change(database_url, facility):
     assert result["change_pct"]["net_import_kwh"] == pytest.approx(50.0)
     # self-sufficiency 10/30 = 33.3 % vs 10/20 = 50 %: -16.7 percentage points
     assert result["change_pct"]["self_sufficiency_pct"] == pytest.approx(-50 / 3)
+
+
+def test_period_comparison_says_when_a_period_is_incomplete(database_url, facility):
+    # One reading in each of a few quarter hours: totals yes, % change no.
+    start, end = views.day_bounds(date(2025, 6, 8), "Europe/Berlin", 7)
+    previous = views.local_midnight_ms(date(2025, 6, 1), "Europe/Berlin")
+    store(database_url, facility, [
+        reading(previous + HOUR, 10, 20),
+        *[reading(start + k * 15 * MIN, 1, 1) for k in range(336)],  # 3.5 days
+    ])
+    result = history.period_comparison(facility, start, end, previous,
+                                     database_url=database_url)
+    assert result["coverage"]["current"] == 50.0
+    assert result["coverage"]["previous"] == pytest.approx(100 / 672)
+    assert result["comparable"] is False
+    assert result["previous"]["consumed_kwh"] == 20.0
+    assert set(result["change_pct"].values()) == {None}
 
 
 def test_period_totals_with_unaligned_edges(database_url, facility):
@@ -293,7 +315,9 @@ def test_period_totals_with_unaligned_edges(database_url, facility):
     assert current["self_used_kwh"] == 1 + 1 + 4 + 8
     # the previous 43 minutes, [09:24, 10:07), hold the 10:05 reading
     assert result["previous"]["consumed_kwh"] == 100.0
-    assert result["change_pct"]["consumed_kwh"] == pytest.approx(-77.0)
+    # [09:24, 10:07) touches 4 quarter hours, only the 10:00 one holds a reading
+    assert result["coverage"] == {"current": 100.0, "previous": 25.0}
+    assert result["change_pct"]["consumed_kwh"] is None
 
 
 def test_daily_power_matches_the_bucketed_series(database_url, facility):

@@ -1,0 +1,51 @@
+/* Chart type that grows with the page's type on big screens.
+ *
+ * Plotly sizes text in pixels; pages.css scales the root font from 16 px (up to
+ * 1920 px wide) to 24 px (3840 px). Every chart outside the wall (which scales
+ * itself, wall.js) gets the same factor after each draw.
+ */
+(function () {
+    "use strict";
+    var BASE = 12;  // Plotly's default font size [px]
+
+    function factor() {
+        var root = parseFloat(getComputedStyle(document.documentElement).fontSize);
+        return (root || 16) / 16;
+    }
+
+    function scale(gd) {
+        if (!window.Plotly || !gd._fullLayout) { return; }
+        var want = Math.round(BASE * factor());
+        var layout = gd.layout || {};
+        var update = {};
+        var has = (layout.font && layout.font.size) || BASE;
+        if (has !== want) { update["font.size"] = want; }
+        // Narrow charts (phones): fewer, upright time labels instead of a
+        // column of labels turned on their side.
+        var width = gd.getBoundingClientRect().width;
+        var x = layout.xaxis || {};
+        if (width && width < 520 && x.type !== "category" && !x.dtick &&
+                gd._fullLayout.xaxis && gd._fullLayout.xaxis.type === "date") {
+            var ticks = Math.max(2, Math.floor(width / 110));
+            if (x.nticks !== ticks) { update["xaxis.nticks"] = ticks; }
+            if (x.tickangle !== 0) { update["xaxis.tickangle"] = 0; }
+        }
+        if (Object.keys(update).length) { window.Plotly.relayout(gd, update); }
+    }
+
+    function attach() {
+        document.querySelectorAll(".js-plotly-plot").forEach(function (gd) {
+            if (gd.closest("#wall-chart")) { return; }
+            if (!gd._edHooked && gd.on) {
+                gd._edHooked = true;
+                gd.on("plotly_afterplot", function () {
+                    setTimeout(function () { scale(gd); }, 0);
+                });
+            }
+            scale(gd);
+        });
+    }
+
+    setInterval(attach, 1000);
+    window.addEventListener("resize", function () { setTimeout(attach, 100); });
+})();
