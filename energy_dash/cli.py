@@ -331,11 +331,13 @@ def import_csv_file(
     """
     from energy_dash.data.readings import store_many
     from energy_dash.models import Facility
-    from energy_dash.validation import validate_reading
+    from energy_dash.validation import physical_errors, validate_reading
 
     with _session(database_url) as session:
-        if session.get(Facility, facility_id) is None:
+        bounds = session.get(Facility, facility_id)
+        if bounds is None:
             raise LookupError(f"facility {facility_id} does not exist")
+        session.expunge(bounds)
     totals: dict[str, Any] = {"accepted": 0, "duplicates": 0, "rejected": []}
     now_s = time.time()
 
@@ -363,6 +365,9 @@ def import_csv_file(
                 if k and isinstance(v, str) and v.strip() != ""
             }
             row, details = validate_reading(body, now_s=now_s, require_timestamp=True)
+            if row is not None:
+                details = physical_errors(row, bounds)
+                row = None if details else row
             if row is not None and row["facility_id"] not in (None, facility_id):
                 details = [{"field": "facility_id",
                             "message": f"must be {facility_id} (--facility)"}]

@@ -48,7 +48,7 @@ class Settings:
     smtp_url: str | None = field(default=None, repr=False)
     mail_outbox: str | None = None
     ingest_rate: str = "600/minute"
-    login_rate_storage: str = "memory://"
+    login_rate_storage: str = "database"  # see energy_dash.storage.limits
     forecast_interval_minutes: int = 60
     base_url: str | None = None  # public URL for links in mail (not the Host header)
     instance_dir: Path = INSTANCE_DIR
@@ -82,7 +82,7 @@ class Settings:
             smtp_url=os.environ.get("ENERGY_DASH_SMTP_URL") or None,
             mail_outbox=outbox,
             ingest_rate=os.environ.get("ENERGY_DASH_INGEST_RATE", "600/minute").strip(),
-            login_rate_storage=os.environ.get("ENERGY_DASH_RATE_STORAGE", "memory://"),
+            login_rate_storage=os.environ.get("ENERGY_DASH_RATE_STORAGE", "database"),
             forecast_interval_minutes=_minutes(
                 os.environ.get("ENERGY_DASH_FORECAST_INTERVAL_MINUTES", "60")
             ),

@@ -287,3 +287,13 @@ class JobLease(Base):
     holder: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime] = mapped_column()
     last_run_at: Mapped[datetime | None] = mapped_column()
+
+
+class RateCounter(Base):
+    """One windowed counter of a shared limit (sign-in lockout, ingest rate)."""
+
+    __tablename__ = "rate_counters"
+
+    counter_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_end_ms: Mapped[int] = mapped_column(BigInteger)
+    hits: Mapped[int] = mapped_column(Integer)

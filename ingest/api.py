@@ -11,7 +11,8 @@ On SQLite the write transactions of this API queue on a file lock
 (:mod:`ingest.writelock`) instead of SQLite's sleeping busy handler. Facility
 thresholds are cached per process for a few seconds and ``last_used_at`` is
 written at most once a minute per key and process. Keys and payloads are never
-logged. The rate limit is per key and per process (:mod:`ingest.ratelimit`).
+logged. The rate limit is per key, shared by every worker
+(:mod:`energy_dash.storage.limits`).
 """
 
 from __future__ import annotations
@@ -55,6 +56,12 @@ from energy_dash.db import (
     get_engine,
     session_scope,
 )
+from energy_dash.storage.limits import WindowLimit, counters_for
+from energy_dash.validation import (
+    physical_errors,
+    record_quality_events,
+    unlikely_events,
+)
 
 from .openapi import (
     API_KEY_HEADER,
@@ -72,7 +79,6 @@ from .parsing import (
     loads,
     ndjson_lines,
 )
-from .ratelimit import RateLimiter
 from .writelock import WriterLock
 
 logger = logging.getLogger(__name__)
@@ -103,6 +109,7 @@ class FacilityInfo:
     voltage_warning_pct: float
     voltage_critical_pct: float
     voltage_hysteresis_pct: float
+    capacity_kw: float
 
 
 _FACILITY_SQL = (
@@ -116,7 +123,10 @@ class IngestState:
 
     def __init__(self, settings: Settings) -> None:
         self.database_url = settings.database_url
-        self.limiter = RateLimiter.from_setting(settings.ingest_rate)
+        self.limiter = WindowLimit.from_rate(
+            counters_for(settings.login_rate_storage, settings.database_url),
+            settings.ingest_rate, "ingest",
+        )
         self.writer = WriterLock(settings.database_url)
         self.openapi = json.dumps(build_spec(), separators=(",", ":")).encode()
         self._facilities: dict[int, tuple[float, FacilityInfo]] = {}
@@ -161,8 +171,13 @@ class IngestState:
             key = find_key(target, secret)
         return key
 
-    def rate_limited(self, key: DeviceKey) -> int:
-        return 0 if self.limiter is None else self.limiter.hit(key.id)
+    def rate_limited(self, key: DeviceKey, driver=None) -> int:
+        """0 when the key may proceed, else seconds to wait; counted atomically in
+        storage every worker shares (``driver``: run on that DB-API connection)."""
+        if self.limiter is None:
+            return 0
+        with self.writer.hold():  # SQLite: the counter write queues like any write
+            return self.limiter.take(key.id, driver)
 
     def touch(self, key: DeviceKey, session=None) -> None:
         """Record the key's last use, at most once a minute per key and process."""
@@ -341,13 +356,16 @@ def post_reading():
             facility = None if key is None else state.facility(conn, key.facility_id)
             if key is None or facility is None:
                 return _unauthorized()
-            retry = state.rate_limited(key)
+            retry = state.rate_limited(key, conn)
             if retry:
                 return _rate_limited(retry)
             if claimed is not None and claimed != key.facility_id:
                 return _forbidden()
             if row is None:
                 return refusal
+            bounds = physical_errors(row, facility)
+            if bounds:
+                return _invalid(bounds)
             if row["ts_ms"] is None:
                 row["ts_ms"] = int(received_s * 1000)
             if row["device_id"] is None:
@@ -360,6 +378,8 @@ def post_reading():
             ) as session:
                 outcome = _readings.store_one(session, facility, row)
         created, reading_id, alerts = outcome
+        if created:
+            record_quality_events(facility.id, unlikely_events(row, facility))
         state.touch(key)
     except SQLAlchemyError as exc:
         return _db_failure(exc)
@@ -412,7 +432,10 @@ def post_bulk():
     try:
         with session_scope(state.database_url) as session:
             key = state.authenticate(session, secret)
-        if key is None:
+            facility = None if key is None else state.facility(
+                session, key.facility_id
+            )
+        if key is None or facility is None:
             return _unauthorized()
         retry = state.rate_limited(key)
         if retry:
@@ -449,22 +472,14 @@ def post_bulk():
                 return _too_many(len(body))
             items = list(enumerate(body))
 
-        rows = _valid_rows(items, key, received_s, rejected)
+        indexed = _valid_rows(items, key, facility, received_s, rejected)
+        result = _store_isolated(state, facility, indexed, rejected)
         rejected.sort(key=lambda r: r["index"])
-        accepted = duplicates = 0
-        alerts: list[dict[str, Any]] = []
-        if rows:
-            with state.writer.hold(), session_scope(
-                state.database_url, write=True
-            ) as session:
-                facility = state.facility(session, key.facility_id)
-                if facility is None:
-                    return _unauthorized()
-                result = _readings.store_many(session, facility, rows)
-                state.touch(key, session)
-            accepted, duplicates, alerts = (
-                result.accepted, result.duplicates, result.alerts
-            )
+        if result.accepted:
+            state.touch(key)
+        accepted, duplicates, alerts = (
+            result.accepted, result.duplicates, result.alerts
+        )
     except SQLAlchemyError as exc:
         return _db_failure(exc)
     return _reply(
@@ -483,7 +498,48 @@ def _too_many(count: int):
     )
 
 
-def _valid_rows(items, key: DeviceKey, now_s: float, rejected: list) -> list[dict]:
+_REFUSED = [{"field": "", "message": "refused by the database"}]
+
+
+def _store_batch(state: IngestState, facility, rows: list[dict]):
+    with state.writer.hold(), session_scope(
+        state.database_url, write=True
+    ) as session:
+        return _readings.store_many(session, facility, rows)
+
+
+def _store_isolated(
+    state: IngestState, facility, indexed: list[tuple[int, dict]], rejected: list
+) -> _readings.BulkResult:
+    """Store the batch in one transaction; when the database refuses it, store row
+    by row so only the rows it refuses are rejected (each with its index)."""
+    rows = [row for _, row in indexed]
+    if not rows:
+        return _readings.BulkResult()
+    try:
+        result = _store_batch(state, facility, rows)
+    except (DataError, IntegrityError) as exc:
+        logger.warning("sensor API: database refused a batch (%s); storing row by "
+                       "row", type(exc).__name__)
+        result = _readings.BulkResult()
+        for index, row in indexed:
+            try:
+                one = _store_batch(state, facility, [row])
+            except (DataError, IntegrityError):
+                rejected.append({"index": index, "details": _REFUSED})
+                continue
+            result.accepted += one.accepted
+            result.duplicates += one.duplicates
+            result.alerts += one.alerts
+    events = [e for row in rows for e in unlikely_events(row, facility)]
+    record_quality_events(facility.id, events)
+    return result
+
+
+def _valid_rows(
+    items, key: DeviceKey, facility, now_s: float, rejected: list
+) -> list[tuple[int, dict]]:
+    """(index, row) of the rows that pass validation and the physical bounds."""
     rows = []
     mismatch = [
         {"field": "facility_id",
@@ -491,7 +547,9 @@ def _valid_rows(items, key: DeviceKey, now_s: float, rejected: list) -> list[dic
     ]
     for index, item in items:
         row, details = check_reading(item, now_s, require_timestamp=True)
-        if row is None:
+        if row is not None:
+            details = physical_errors(row, facility)
+        if details:
             rejected.append({"index": index, "details": details})
             continue
         if row["facility_id"] is not None and row["facility_id"] != key.facility_id:
@@ -499,7 +557,7 @@ def _valid_rows(items, key: DeviceKey, now_s: float, rejected: list) -> list[dic
             continue
         if row["device_id"] is None:
             row["device_id"] = key.name
-        rows.append(row)
+        rows.append((index, row))
     return rows
 
 

@@ -37,6 +37,7 @@ from energy_dash.validation import (
     MAX_FUTURE_S,
     MIN_TIMESTAMP_S,
     NUMBER_FIELDS,
+    physical_errors,
     validate_reading,
 )
 
@@ -321,12 +322,27 @@ def write_readings(
         facility = session.get(Facility, int(facility_id))
         if facility is None:
             raise ValueError(f"facility {facility_id} does not exist")
-        result = _readings.store_many(session, facility, rows)
+        kept = []
+        for position, row in zip(positions(rows, rejected), rows, strict=True):
+            details = physical_errors(row, facility)
+            if details:
+                rejected.append({"index": position, "details": details})
+            else:
+                kept.append(row)
+        rejected.sort(key=lambda r: r["index"])
+        result = _readings.store_many(session, facility, kept)
     return {
         "accepted": result.accepted,
         "duplicates": result.duplicates,
         "rejected": rejected,
     }
+
+
+def positions(rows: list[dict[str, Any]], rejected: list[dict[str, Any]]) -> list[int]:
+    """The frame positions of ``rows`` (every position not in ``rejected``)."""
+    refused = {r["index"] for r in rejected}
+    total = len(rows) + len(refused)
+    return [i for i in range(total) if i not in refused]
 
 
 def frame_to_rows(
