@@ -621,7 +621,9 @@ def _serve_gunicorn(settings: Settings, host: str, port: int) -> None:
         def load_config(self) -> None:
             self.cfg.set("bind", bind)
             self.cfg.set("workers", int(os.environ.get("WEB_CONCURRENCY", "2")))
-            self.cfg.set("worker_class", "gthread")
+            # Bodies are read whole by waitress's reactor before a thread runs the
+            # request: slow clients cannot hold the threads (energy_dash.serving).
+            self.cfg.set("worker_class", "energy_dash.serving.WaitressWorker")
             self.cfg.set("threads", int(os.environ.get("GUNICORN_THREADS", "8")))
             self.cfg.set("accesslog", None)
 
@@ -662,10 +664,11 @@ def serve(host: str, port: int, with_demo: bool) -> None:
         _serve_gunicorn(settings, host, port)
         return
     from energy_dash.app import create_app
+    from energy_dash.serving import serve_single
 
     app = create_app(settings)
     click.echo(line)
-    app.run(host=host, port=port, debug=False)
+    serve_single(app.server, host, port, int(os.environ.get("GUNICORN_THREADS", "8")))
 
 
 if __name__ == "__main__":  # pragma: no cover
