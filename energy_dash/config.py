@@ -50,6 +50,7 @@ class Settings:
     ingest_rate: str = "600/minute"
     login_rate_storage: str = "database"  # see energy_dash.storage.limits
     forecast_interval_minutes: int = 60
+    webhook_targets: str = "public"  # public | lan | local (services.outbound)
     base_url: str | None = None  # public URL for links in mail (not the Host header)
     instance_dir: Path = INSTANCE_DIR
     testing: bool = False
@@ -87,6 +88,9 @@ class Settings:
                 os.environ.get("ENERGY_DASH_FORECAST_INTERVAL_MINUTES", "60")
             ),
             instance_dir=instance_dir,
+            webhook_targets=(
+                os.environ.get("ENERGY_DASH_WEBHOOK_TARGETS") or "public"
+            ).strip().lower(),
             base_url=(os.environ.get("ENERGY_DASH_BASE_URL") or "").strip() or None,
         )
         settings = replace(settings, **overrides) if overrides else settings
@@ -104,6 +108,11 @@ class Settings:
                     f"{MIN_SECRET_LENGTH} characters in production "
                     "(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
                 )
+        if self.webhook_targets not in {"public", "lan", "local"}:
+            raise ConfigError(
+                "ENERGY_DASH_WEBHOOK_TARGETS must be public, lan or local, not "
+                f"{self.webhook_targets!r}"
+            )
         if self.ingest_rate not in {"0", ""}:
             _parse_rate(self.ingest_rate)
 
