@@ -20,17 +20,9 @@ from callbacks.dashboard import (
 from components import figures, ids
 from components import historical as ui
 from energy_dash.data import forecasts, views
+from energy_dash.validation import parse_day
 
 PRESETS = {"7": 7, "30": 30, "90": 90}
-
-
-def _parse_day(value: Any) -> date | None:
-    if not value or not isinstance(value, str):
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
 
 
 def chosen_days(range_value: Any, start: Any, end: Any, today: date
@@ -44,7 +36,7 @@ def chosen_days(range_value: Any, start: Any, end: Any, today: date
     if range_value in PRESETS:
         days = PRESETS[range_value]
         return today - timedelta(days=days - 1), days
-    first, last = _parse_day(start), _parse_day(end)
+    first, last = parse_day(start), parse_day(end)
     if first is None or last is None:
         return today - timedelta(days=6), 7
     if last < first:

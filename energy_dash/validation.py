@@ -11,7 +11,7 @@ import math
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
@@ -214,6 +214,32 @@ def validate_reading(
     if errors:
         return None, errors
     return row, errors
+
+
+FIRST_DAY = date(2000, 1, 1)  # no reading is older (MIN_TIMESTAMP_S)
+LAST_DAY = date(2099, 12, 31)  # far enough ahead; pandas and every engine cope
+FIRST_MS = MIN_TIMESTAMP_S * 1000
+END_MS = int(datetime(2100, 1, 1).timestamp() * 1000) + 86_400_000
+
+
+def parse_day(value: Any) -> date | None:
+    """A ``YYYY-MM-DD`` (or ISO date-time) day between 2000 and 2099, else None.
+
+    Every date a user can type (date pickers, query parameters) goes through the
+    same bounds, so no year 1 or 9999 reaches pandas or the database.
+    """
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        day = date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        return None
+    return day if FIRST_DAY <= day <= LAST_DAY else None
+
+
+def day_bounds_message(field: str) -> str:
+    return (f"{field} must be between {FIRST_DAY.isoformat()} and "
+            f"{LAST_DAY.isoformat()}")
 
 
 class FacilityBounds(Protocol):

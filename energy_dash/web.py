@@ -42,7 +42,12 @@ from energy_dash.data import accounts, views
 from energy_dash.data import readings as _readings
 from energy_dash.db import get_engine, session_scope
 from energy_dash.models import READING_FIELDS, Facility
-from energy_dash.validation import validate_reading
+from energy_dash.validation import (
+    END_MS,
+    FIRST_MS,
+    day_bounds_message,
+    validate_reading,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -532,7 +537,13 @@ def _parse_instant(raw: str, zone: str, field: str) -> int:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(zone))
-    return int(moment.timestamp() * 1000)
+    try:
+        ms = int(moment.timestamp() * 1000)
+    except (OverflowError, ValueError):
+        ms = -1
+    if not FIRST_MS <= ms <= END_MS:
+        raise _ParamError(field, day_bounds_message(field))
+    return ms
 
 
 class _ParamError(ValueError):
@@ -571,7 +582,10 @@ def export_csv():
         f"energy-dash-facility-{fid}-{_iso(start_ms, facility.timezone)[:10]}"
         f"-{_iso(end_ms - 1, facility.timezone)[:10]}.csv"
     )
-    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    headers = {
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "Cache-Control": "no-store",  # readings of a facility: never in a cache
+    }
     if end_ms - start_ms <= EXPORT_CHUNK_MS:
         text = views.export_csv(
             fid, start_ms, end_ms, database_url=url, facility=facility

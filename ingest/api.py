@@ -74,6 +74,7 @@ from .parsing import (
     BodyError,
     check_reading,
     claimed_facility,
+    decode_body,
     is_json_type,
     is_ndjson_type,
     loads,
@@ -324,9 +325,15 @@ class _TooLarge(Exception):
 
 
 def _read_body(limit: int) -> bytes:
+    """The body, gunzipped when sent with ``Content-Encoding: gzip`` (at most
+    ``limit`` bytes either way)."""
     data = request.get_data(cache=False)
     if len(data) > limit:
         raise _TooLarge
+    try:
+        data = decode_body(data, request.headers.get("Content-Encoding"), limit)
+    except OverflowError:
+        raise _TooLarge from None
     return data
 
 
@@ -445,6 +452,8 @@ def post_bulk():
             data = _read_body(MAX_BULK_BYTES)
         except _TooLarge:
             return _too_large(MAX_BULK_BYTES)
+        except BodyError as exc:
+            return _error(400, str(exc))
         rejected: list[dict[str, Any]] = []
         if ndjson:
             lines = ndjson_lines(data)
@@ -726,6 +735,12 @@ def _api_routing():
     path = request.path
     if not path.startswith("/api/"):
         return None
+    if request.method == "OPTIONS":
+        # Flask would answer from the whole map, Dash's GET catch-all included.
+        methods = _api_map(current_app).bind("localhost").allowed_methods(path)
+        if not methods:
+            return _error(404, "not found")
+        return Response(status=204, headers={"Allow": ", ".join(sorted(methods))})
     rule = request.url_rule
     if rule is not None and rule.rule != DASH_CATCH_ALL:
         return None
