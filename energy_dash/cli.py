@@ -422,13 +422,17 @@ def _timestamp(_ctx, param, value):
     if value is None:
         return None
     from energy_dash.data import to_utc
+    from energy_dash.validation import FIRST_DAY, LAST_DAY, day_bounds_message
 
     try:
-        return to_utc(value)
-    except (ValueError, TypeError):
+        moment = to_utc(value)
+    except (ValueError, TypeError, OverflowError):
         raise click.BadParameter(
             f"{value!r} is not a date or ISO 8601 timestamp", param=param
         ) from None
+    if not FIRST_DAY.year <= moment.year <= LAST_DAY.year:
+        raise click.BadParameter(day_bounds_message(param.name), param=param)
+    return moment
 
 
 def readings_csv(frame) -> str:

@@ -188,3 +188,21 @@ def test_options_names_the_methods_of_the_route(client, path, allow):
     response = client.open(path, method="OPTIONS")
     assert response.status_code == 204
     assert response.headers["Allow"] == allow
+
+
+@pytest.mark.parametrize("option, value", [("--start", "0001-01-01"),
+                                           ("--end", "9999-12-30")])
+def test_cli_export_dates_out_of_range_are_a_usage_error(
+    database_url, facility, option, value
+):
+    from click.testing import CliRunner
+
+    from energy_dash.cli import main
+
+    result = CliRunner().invoke(
+        main, ["export-csv", "--facility", str(facility), option, value],
+        env={"DATABASE_URL": database_url},
+    )
+    assert result.exit_code == 2
+    name = option[2:]
+    assert f"{name} must be between 2000-01-01 and 2099-12-31" in result.output
