@@ -636,6 +636,12 @@ def _serve_gunicorn(settings: Settings, host: str, port: int) -> None:
 
             return create_app(settings).server
 
+    workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+    if workers > 1 and (settings.login_rate_storage or "").startswith("memory://"):
+        raise CliError(
+            "ENERGY_DASH_RATE_STORAGE=memory:// counts per process; with "
+            f"{workers} workers use 'database' (the default) or redis://"
+        )
     dispose_engines()  # the workers fork: no pooled connection may cross
     _Server().run()
 

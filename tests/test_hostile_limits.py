@@ -224,3 +224,10 @@ def test_ingest_limit_600_per_minute_holds_across_2_workers(database_url, tmp_pa
         assert codes.count(429) == 100
     finally:
         server.stop()
+
+
+def test_per_process_counters_are_refused_with_several_workers(sqlite_url, tmp_path):
+    server = Server(sqlite_url, tmp_path, workers=2,
+                    ENERGY_DASH_RATE_STORAGE="memory://")
+    with pytest.raises(RuntimeError, match="memory:// counts per process"):
+        server.start(timeout_s=30)
