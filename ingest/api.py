@@ -22,6 +22,7 @@ import json
 import logging
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +57,7 @@ from energy_dash.db import (
     get_engine,
     session_scope,
 )
-from energy_dash.storage.limits import WindowLimit, counters_for
+from energy_dash.storage.limits import DatabaseCounters, WindowLimit, counters_for
 from energy_dash.validation import (
     physical_errors,
     record_quality_events,
@@ -124,9 +125,11 @@ class IngestState:
 
     def __init__(self, settings: Settings) -> None:
         self.database_url = settings.database_url
-        self.limiter = WindowLimit.from_rate(
-            counters_for(settings.login_rate_storage, settings.database_url),
-            settings.ingest_rate, "ingest",
+        counters = counters_for(settings.login_rate_storage, settings.database_url)
+        self.limiter = WindowLimit.from_rate(counters, settings.ingest_rate, "ingest")
+        # SQLite: a database counter is a write, so it queues like one.
+        self._counting = (
+            self.writer.hold if isinstance(counters, DatabaseCounters) else nullcontext
         )
         self.writer = WriterLock(settings.database_url)
         self.openapi = json.dumps(build_spec(), separators=(",", ":")).encode()
@@ -177,7 +180,7 @@ class IngestState:
         storage every worker shares (``driver``: run on that DB-API connection)."""
         if self.limiter is None:
             return 0
-        with self.writer.hold():  # SQLite: the counter write queues like any write
+        with self._counting():
             return self.limiter.take(key.id, driver)
 
     def touch(self, key: DeviceKey, session=None) -> None:
