@@ -125,13 +125,13 @@ class IngestState:
 
     def __init__(self, settings: Settings) -> None:
         self.database_url = settings.database_url
+        self.writer = WriterLock(settings.database_url)
         counters = counters_for(settings.login_rate_storage, settings.database_url)
         self.limiter = WindowLimit.from_rate(counters, settings.ingest_rate, "ingest")
         # SQLite: a database counter is a write, so it queues like one.
         self._counting = (
             self.writer.hold if isinstance(counters, DatabaseCounters) else nullcontext
         )
-        self.writer = WriterLock(settings.database_url)
         self.openapi = json.dumps(build_spec(), separators=(",", ":")).encode()
         self._facilities: dict[int, tuple[float, FacilityInfo]] = {}
         self._touched: dict[int, float] = {}
