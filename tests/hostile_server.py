@@ -99,3 +99,19 @@ class Server:
             self.proc.wait(10)
         self.proc = None
         self.log.close()
+
+
+def load_test_module(relative: str):
+    """Another test module by its path under tests/ (test folders are not packages,
+    and which folder is on sys.path depends on collection order)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parent / relative
+    name = path.stem
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

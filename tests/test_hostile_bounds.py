@@ -17,10 +17,10 @@ from alembic import command
 from sqlalchemy import text
 
 from energy_dash import data
-from energy_dash.data.readings import energy_totals
 from energy_dash.db import alembic_config, get_engine, session_scope
-from energy_dash.models import Facility
-from energy_dash.validation import MAX_ENERGY_KWH, validate_reading
+from energy_dash.db.models import Facility
+from energy_dash.domain.validation import MAX_ENERGY_KWH, validate_reading
+from energy_dash.storage.readings import energy_totals
 
 DATA = "/api/hardware/data"
 BULK = "/api/hardware/data/bulk"
@@ -78,7 +78,7 @@ def test_currents_that_could_overflow_sums_are_refused(field):
 def test_seed_payload_is_valid_on_a_default_facility_and_logged_as_unlikely(
     client, database_url, caplog
 ):
-    from energy_dash.data.devices import create_api_key
+    from energy_dash.storage.devices import create_api_key
 
     with session_scope(database_url) as session:
         row = Facility(name="Defaults")  # 100 kW, 300 s: 75.5 kWh is 906 kW
@@ -86,11 +86,11 @@ def test_seed_payload_is_valid_on_a_default_facility_and_logged_as_unlikely(
         session.flush()
         facility_id = row.id
         key = create_api_key(session, facility_id, "seed")
-    caplog.set_level(logging.INFO, logger="energy_dash.validation")
+    caplog.set_level(logging.INFO, logger="energy_dash.domain.validation")
     response = client.post(DATA, json=SEED, headers=headers(key))
     assert response.status_code == 201
     events = [r.getMessage() for r in caplog.records
-              if r.name == "energy_dash.validation"]
+              if r.name == "energy_dash.domain.validation"]
     assert events == [
         f"data quality: facility {facility_id}: spike of energy_produced",
         f"data quality: facility {facility_id}: spike of energy_consumed",

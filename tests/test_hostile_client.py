@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from test_examples import _stored, client_module, free_port, serving
 
 from energy_dash.db import session_scope
-from energy_dash.models import Reading
+from energy_dash.db.models import Reading
 
 INTERVAL_S = 0.2
 POWER_KW = 36.0  # 0.01 kWh per second

@@ -11,9 +11,9 @@ import requests
 from hostile_server import Server
 from sqlalchemy import text
 
-from energy_dash.data.devices import create_api_key
 from energy_dash.db import dispose_engine, get_engine, session_scope
-from energy_dash.models import Facility
+from energy_dash.db.models import Facility
+from energy_dash.storage.devices import create_api_key
 
 CRASHES = 2
 RUN_S = 2.5

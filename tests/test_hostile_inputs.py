@@ -15,7 +15,11 @@ from fixtures_web import callback_result, post_callback
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from energy_dash.validation import NUMBER_FIELDS, reading_schema, validate_reading
+from energy_dash.domain.validation import (
+    NUMBER_FIELDS,
+    reading_schema,
+    validate_reading,
+)
 
 DATA = "/api/hardware/data"
 BULK = "/api/hardware/data/bulk"

@@ -22,10 +22,10 @@ import pytest
 import requests
 from hostile_server import Server
 
-from energy_dash.data import accounts
-from energy_dash.data.devices import create_api_key
 from energy_dash.db import session_scope
-from energy_dash.models import Facility
+from energy_dash.db.models import Facility
+from energy_dash.storage import accounts
+from energy_dash.storage.devices import create_api_key
 from energy_dash.storage.limits import (
     DatabaseCounters,
     MemoryCounters,

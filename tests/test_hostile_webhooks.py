@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-import test_notify as notify_tests
+from hostile_server import load_test_module
 
 from energy_dash.jobs import deliver_alerts_now
 from energy_dash.services.outbound import (
@@ -22,6 +22,8 @@ from energy_dash.services.outbound import (
     check_addresses,
     post_json,
 )
+
+notify_tests = load_test_module("services/test_notify.py")
 
 
 class Internal(BaseHTTPRequestHandler):
@@ -70,11 +72,11 @@ def test_delivery_refuses_loopback_webhooks(
     settings, facility, internal, host, caplog
 ):
     open_alert(settings, facility, f"http://{host}:{internal}/internal-admin/reset")
-    caplog.set_level(logging.WARNING, logger="energy_dash.notify")
+    caplog.set_level(logging.WARNING, logger="energy_dash.services.notify")
     assert deliver_alerts_now(settings, T0) == []
     assert Internal.hits == []
     [warning] = [r.getMessage() for r in caplog.records
-                 if r.name == "energy_dash.notify"]
+                 if r.name == "energy_dash.services.notify"]
     assert "loopback" in warning or "local address" in warning
 
 

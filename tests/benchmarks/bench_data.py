@@ -17,7 +17,7 @@ import pandas as pd
 
 from energy_dash import data
 from energy_dash.db import dispose_engine, init_db, session_scope
-from energy_dash.models import Facility
+from energy_dash.db.models import Facility
 
 YEAR = 525_600
 

@@ -1,0 +1,438 @@
+"""Where a reading gets validated: one rule table for every way in.
+
+:data:`NUMBER_FIELDS` (units and bounds) and the timestamp rules serve the scalar
+validator (:func:`validate_reading`: the sensor API, ``import-csv``, debug tools), the
+vectorised one (:func:`frame_to_rows`: ``data.write_readings``, which re-checks a
+refused row with :func:`validate_reading` for its messages) and the OpenAPI
+document (:func:`reading_schema`), so they cannot drift apart. The rules are listed
+in ``examples/HARDWARE_INTEGRATION.md`` ("Fields and units").
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+MAX_FUTURE_S = 300
+MAX_POWER_KW = 1e6  # 1 GW: no facility that sends readings here produces more
+MAX_INTERVAL_S = 86_400  # the longest reporting interval a facility may have
+# A reading's interval is capped at twice the expected interval, so no reading
+# of any facility can carry more than 1 GW over two of the longest intervals.
+MAX_ENERGY_KWH = MAX_POWER_KW * 2 * MAX_INTERVAL_S / 3600
+MAX_CURRENT_A = 1e6
+UNLIKELY_FACTOR = 3.0  # more than 3x the capacity: stored, but a data-quality event
+# ASCII decimal numerals only: float() would also take "1_000", "١٢", "９９", "inf".
+NUMERIC_PATTERN = (
+    r"^[ \t\r\n]*-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t\r\n]*$"
+)
+_NUMERIC = re.compile(NUMERIC_PATTERN, re.ASCII)
+MIN_TIMESTAMP_S = 946_684_800  # 2000-01-01: a board without NTP sends 0 or 1970
+MAX_DEVICE_ID = 64
+DEVICE_TEXT_MESSAGE = (
+    "must be printable text (no NUL, control characters or unpaired surrogates)"
+)
+
+
+@dataclass(frozen=True)
+class NumberField:
+    name: str
+    unit: str
+    description: str
+    required: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def out_of_bounds(self, value: Any) -> Any:
+        """True where ``value`` (a number or an array) breaks a bound."""
+        low = False if self.minimum is None else value < self.minimum
+        high = False if self.maximum is None else value > self.maximum
+        return low | high
+
+
+NUMBER_FIELDS: tuple[NumberField, ...] = (
+    NumberField("energy_produced", "kWh", "Energy produced since the previous reading",
+                required=True, minimum=0, maximum=MAX_ENERGY_KWH),
+    NumberField("energy_consumed", "kWh", "Energy consumed since the previous reading",
+                required=True, minimum=0, maximum=MAX_ENERGY_KWH),
+    NumberField("current_load", "%", "Load as a share of the facility's capacity",
+                required=True, minimum=0, maximum=100),
+    NumberField("voltage", "V", "Supply voltage; 0 means the supply is lost (outage)",
+                minimum=0, maximum=1000),
+    NumberField("current", "A", "Total current", minimum=0,
+                maximum=MAX_CURRENT_A),
+    NumberField("current1", "A", "Phase 1 current", minimum=0,
+                maximum=MAX_CURRENT_A),
+    NumberField("current2", "A", "Phase 2 current", minimum=0,
+                maximum=MAX_CURRENT_A),
+    NumberField("current3", "A", "Phase 3 current", minimum=0,
+                maximum=MAX_CURRENT_A),
+    NumberField("frequency", "Hz", "Grid frequency", minimum=40, maximum=70),
+    NumberField("power_factor", "", "Power factor", minimum=-1, maximum=1),
+)
+REQUIRED = tuple(f.name for f in NUMBER_FIELDS if f.required)
+_SPECS = tuple((f.name, f.required, f.minimum, f.maximum) for f in NUMBER_FIELDS)
+
+
+def _number(value: Any) -> float | str:
+    """A finite float, or the message that explains why the value is not one."""
+    kind = type(value)
+    try:
+        if kind is float or kind is int:
+            number = float(value)
+        elif kind is str:
+            if _NUMERIC.match(value) is None:
+                return _not_numeric(value)
+            number = float(value)
+        else:
+            return "must be a number"
+    except ValueError:
+        return "must be a number"
+    except OverflowError:
+        return "must be a finite number"
+    if not math.isfinite(number):
+        return "must be a finite number"
+    return number
+
+
+def _not_numeric(text: str) -> str:
+    try:
+        finite = math.isfinite(float(text))
+    except (ValueError, OverflowError):
+        return "must be a number"
+    return "must be a number in ASCII digits" if finite else "must be a finite number"
+
+
+def parse_timestamp(value: Any, now_s: float) -> int | str:
+    """Epoch milliseconds from ISO 8601 with an offset or Unix seconds, or a message."""
+    kind = type(value)
+    iso = False
+    if kind is str:
+        text = value.strip()
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            if _NUMERIC.match(text) is None:
+                return "must be ISO 8601 with a UTC offset or Unix seconds"
+            seconds = float(text)
+        else:
+            if moment.tzinfo is None:
+                return "must include a UTC offset (e.g. 2025-01-01T12:00:00Z)"
+            try:
+                seconds = moment.timestamp()
+            except (OverflowError, ValueError):
+                return "is outside the years 2000 to 9999"
+            iso = True
+    elif kind is int or kind is float:
+        try:
+            seconds = float(value)
+        except OverflowError:
+            return "must be a finite number of seconds"
+    else:
+        return "must be ISO 8601 with a UTC offset or Unix seconds"
+    if not math.isfinite(seconds):
+        return "must be a finite number of seconds"
+    if seconds > 1e11 and not iso:
+        return "looks like milliseconds; send Unix seconds"
+    if seconds < MIN_TIMESTAMP_S:
+        return "is before 2000-01-01; is the device clock set (NTP)?"
+    if seconds > now_s + MAX_FUTURE_S:
+        return "is more than 5 minutes in the future"
+    return int(round(seconds * 1000))
+
+
+def validate_reading(
+    body: Any, *, now_s: float | None = None, require_timestamp: bool = False
+) -> tuple[dict[str, Any] | None, list[dict[str, str]]]:
+    """Check one reading.
+
+    Returns ``(row, [])`` with a clean row (floats, ``ts_ms`` or ``None`` and the
+    optional ``facility_id`` and ``device_id``), or ``(None, details)`` where every
+    detail names its field. Unknown fields are ignored.
+    """
+    if type(body) is not dict:
+        return None, [{"field": "", "message": "each reading must be a JSON object"}]
+    now_s = time.time() if now_s is None else now_s
+    row: dict[str, Any] = {}
+    errors: list[dict[str, str]] = []
+    get = body.get
+    for name, required, minimum, maximum in _SPECS:
+        value = get(name)
+        if value is None:
+            if required:
+                errors.append({"field": name, "message": "is required"})
+            row[name] = None
+            continue
+        number = _number(value)
+        if type(number) is str:
+            errors.append({"field": name, "message": number})
+            continue
+        if minimum is not None and number < minimum:
+            errors.append({"field": name, "message": f"must be >= {minimum:g}"})
+        elif maximum is not None and number > maximum:
+            errors.append({"field": name, "message": f"must be <= {maximum:g}"})
+        row[name] = number
+
+    stamp = get("timestamp")
+    if stamp is None:
+        if require_timestamp:
+            errors.append({"field": "timestamp", "message": "is required"})
+        row["ts_ms"] = None
+    else:
+        parsed = parse_timestamp(stamp, now_s)
+        if type(parsed) is str:
+            errors.append({"field": "timestamp", "message": parsed})
+        row["ts_ms"] = parsed
+
+    device = get("device_id")
+    if device is not None:
+        if type(device) is not str or not device.strip():
+            errors.append(
+                {"field": "device_id", "message": "must be a non-empty string"}
+            )
+        elif not device.isprintable():  # NUL, control characters, lone surrogates
+            errors.append(
+                {"field": "device_id", "message": DEVICE_TEXT_MESSAGE}
+            )
+        elif len(device) > MAX_DEVICE_ID:
+            errors.append(
+                {"field": "device_id", "message": f"must be at most {MAX_DEVICE_ID} "
+                 "characters"}
+            )
+        else:
+            device = device.strip()
+    row["device_id"] = device
+
+    facility = get("facility_id")
+    if facility is not None:
+        if type(facility) is str and facility.strip().isascii() and (
+            facility.strip().isdigit()
+        ):
+            facility = int(facility.strip())
+        elif type(facility) is float and facility.is_integer():
+            facility = int(facility)
+        if type(facility) is not int:
+            errors.append({"field": "facility_id", "message": "must be an integer"})
+    row["facility_id"] = facility
+
+    if errors:
+        return None, errors
+    return row, errors
+
+
+FIRST_DAY = date(2000, 1, 1)  # no reading is older (MIN_TIMESTAMP_S)
+LAST_DAY = date(2099, 12, 31)  # far enough ahead; pandas and every engine cope
+FIRST_MS = MIN_TIMESTAMP_S * 1000
+END_MS = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp() * 1000) + 86_400_000
+
+
+def parse_day(value: Any) -> date | None:
+    """A ``YYYY-MM-DD`` (or ISO date-time) day between 2000 and 2099, else None.
+
+    Every date a user can type (date pickers, query parameters) goes through the
+    same bounds, so no year 1 or 9999 reaches pandas or the database.
+    """
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        day = date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        return None
+    return day if FIRST_DAY <= day <= LAST_DAY else None
+
+
+def day_bounds_message(field: str) -> str:
+    return (f"{field} must be between {FIRST_DAY.isoformat()} and "
+            f"{LAST_DAY.isoformat()}")
+
+
+class FacilityBounds(Protocol):
+    """What the physical bounds need to know of a facility (ORM row or a copy)."""
+
+    id: int
+    expected_interval_s: int
+    capacity_kw: float
+
+
+ENERGY_NAMES = ("energy_produced", "energy_consumed")
+
+
+def physical_errors(
+    row: dict[str, Any], facility: FacilityBounds
+) -> list[dict[str, str]]:
+    """Energies no facility can produce: over 1 GW for the longest interval a
+    reading of this facility may span (twice its expected interval)."""
+    span_s = 2 * int(facility.expected_interval_s or MAX_INTERVAL_S)
+    limit = MAX_POWER_KW * span_s / 3600
+    errors = []
+    for name in ENERGY_NAMES:
+        value = row.get(name)
+        if value is not None and value > limit:
+            errors.append({
+                "field": name,
+                "message": f"implies more than 1 GW over {span_s} s (twice the "
+                f"facility's reporting interval); must be <= {limit:g}",
+            })
+    return errors
+
+
+def unlikely_events(
+    row: dict[str, Any], facility: FacilityBounds
+) -> list[dict[str, Any]]:
+    """Possible but unlikely values: more than 3x the capacity over the expected
+    interval. They are stored; the caller records these as data-quality events."""
+    capacity = float(facility.capacity_kw or 0)
+    interval_s = int(facility.expected_interval_s or 0)
+    if capacity <= 0 or interval_s <= 0:
+        return []
+    limit = UNLIKELY_FACTOR * capacity * interval_s / 3600
+    return [
+        {"kind": "spike", "field": name, "device_id": row.get("device_id"),
+         "ts_ms": row.get("ts_ms"),
+         "detail": f"{name} {row[name]:g} kWh is more than 3x the capacity "
+         f"({capacity:g} kW) over {interval_s} s"}
+        for name in ENERGY_NAMES
+        if row.get(name) is not None and row[name] > limit
+    ]
+
+
+def record_quality_events(facility_id: int, events: list[dict[str, Any]]) -> None:
+    """Hand unlikely values to the data-quality log.
+
+    Hook: until the data-quality table exists this only logs (no payloads, just
+    the kind and field); the quality service replaces the body of this function.
+    """
+    for event in events:
+        logger.info(
+            "data quality: facility %s: %s of %s",
+            facility_id, event["kind"], event["field"],
+        )
+
+
+def reading_schema() -> dict[str, Any]:
+    """JSON Schema (2020-12, as used by OpenAPI 3.1) of one reading."""
+    properties: dict[str, Any] = {}
+    for f in NUMBER_FIELDS:
+        number: dict[str, Any] = {"type": "number"}
+        if f.minimum is not None:
+            number["minimum"] = f.minimum
+        if f.maximum is not None:
+            number["maximum"] = f.maximum
+        unit = f" [{f.unit}]" if f.unit else ""
+        properties[f.name] = {
+            "description": f"{f.description}{unit}. Numeric strings are accepted.",
+            "oneOf": [number, {"type": "string", "pattern": NUMERIC_PATTERN}],
+        }
+    properties["timestamp"] = {
+        "description": "ISO 8601 with a UTC offset, or Unix seconds; at most 5 minutes "
+        "in the future. Default: time of receipt (required in bulk).",
+        "oneOf": [{"type": "string", "format": "date-time"}, {"type": "number"}],
+    }
+    properties["device_id"] = {
+        "type": "string", "maxLength": MAX_DEVICE_ID, "minLength": 1,
+        "description": "Sending device; default: the API key's name.",
+    }
+    properties["facility_id"] = {
+        "type": "integer", "description": "Optional; must equal the API key's facility."
+    }
+    return {
+        "type": "object",
+        "required": list(REQUIRED),
+        "properties": properties,
+        "additionalProperties": True,
+    }
+
+
+def frame_to_rows(
+    frame: pd.DataFrame, facility_id: int, device_id: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Vectorised :func:`validate_reading` of a frame: (clean rows, rejected).
+
+    Bounds come from :data:`NUMBER_FIELDS`, timestamps the bounds of
+    :func:`parse_timestamp`; a refused row is re-checked with
+    :func:`validate_reading` so its details name the field as the API would.
+    """
+    if "timestamp" in frame.columns:
+        stamps = pd.to_datetime(frame["timestamp"], utc=False, errors="coerce")
+    else:
+        stamps = pd.Series(frame.index, index=frame.index)
+    stamps = pd.DatetimeIndex(stamps)
+    if stamps.tz is None:
+        stamps = stamps.tz_localize("UTC")
+    n = len(frame)
+    bad = np.zeros(n, dtype=bool)
+    values: dict[str, np.ndarray] = {}
+    for spec in NUMBER_FIELDS:
+        if spec.name in frame.columns:
+            column = frame[spec.name]
+            numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64")
+            present = column.notna().to_numpy()
+        else:
+            numbers = np.full(n, np.nan)
+            present = np.zeros(n, dtype=bool)
+        invalid = present & ~np.isfinite(numbers)
+        if spec.required:
+            invalid |= ~present
+        with np.errstate(invalid="ignore"):
+            invalid |= present & spec.out_of_bounds(numbers)
+        bad |= invalid
+        values[spec.name] = numbers
+    ts_ns = stamps.as_unit("ns").asi8.copy()
+    missing_ts = stamps.isna()
+    now_ms = int(time.time() * 1000)
+    ts_ms = np.where(missing_ts, 0, ts_ns // 1_000_000)
+    bad |= missing_ts | (ts_ms < MIN_TIMESTAMP_S * 1000)
+    bad |= ts_ms > now_ms + MAX_FUTURE_S * 1000  # the rules of parse_timestamp
+    devices = (
+        frame["device_id"].astype("string").to_numpy(dtype=object)
+        if "device_id" in frame.columns
+        else None
+    )
+    if "facility_id" in frame.columns:
+        fac = pd.to_numeric(frame["facility_id"], errors="coerce").to_numpy()
+        bad |= ~np.isnan(fac) & (fac != facility_id)
+    rows: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    good = np.flatnonzero(~bad)
+    columns = {name: values[name][good].tolist() for name in values}
+    for name, col in columns.items():
+        columns[name] = [None if v != v else v for v in col]  # NaN -> None
+    good_ts = ts_ms[good].tolist()
+    for k, i in enumerate(good.tolist()):
+        row = {name: columns[name][k] for name in columns}
+        row["ts_ms"] = good_ts[k]
+        device = device_id if devices is None else devices[i]
+        if device is None or device is pd.NA or not str(device).strip():
+            device = device_id
+        row["device_id"] = str(device)[:64]
+        rows.append(row)
+    for i in np.flatnonzero(bad).tolist():
+        details = _explain(frame, i, stamps, facility_id)
+        rejected.append({"index": i, "details": details})
+    return rows, rejected
+
+
+def _explain(frame, i, stamps, facility_id) -> list[dict[str, str]]:
+    record = {k: v for k, v in frame.iloc[i].to_dict().items() if not _is_missing(v)}
+    stamp = stamps[i]
+    record["timestamp"] = None if pd.isna(stamp) else stamp.timestamp()
+    _, details = validate_reading(record, require_timestamp=True)
+    if not details and record.get("facility_id") not in (None, facility_id):
+        details = [{"field": "facility_id", "message": "does not match facility_id"}]
+    return details or [{"field": "", "message": "invalid row"}]
+
+
+def _is_missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
