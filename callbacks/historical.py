@@ -19,20 +19,12 @@ from callbacks.dashboard import (
 )
 from components import figures, ids
 from components import historical as ui
+from energy_dash.domain.validation import parse_day
 from energy_dash.services import csv_format, history
 from energy_dash.services import live as views
 from energy_dash.services.costs import cost_of_range
 
 PRESETS = {"7": 7, "30": 30, "90": 90}
-
-
-def _parse_day(value: Any) -> date | None:
-    if not value or not isinstance(value, str):
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
 
 
 class RangeError(ValueError):
@@ -50,7 +42,7 @@ def chosen_days(range_value: Any, start: Any, end: Any, today: date
     if range_value in PRESETS:
         days = PRESETS[range_value]
         return today - timedelta(days=days - 1), days
-    first, last = _parse_day(start), _parse_day(end)
+    first, last = parse_day(start), parse_day(end)
     if first is None or last is None:
         missing = "a start date" if first is None else "an end date"
         if first is None and last is None:

@@ -125,7 +125,8 @@ def register(app: Dash) -> None:
         if not n_clicks or not auth.signed_in():
             return no_update, no_update, no_update, no_update
         throttle = auth.throttle()
-        if throttle.retry_after(current_user.username, request.remote_addr):
+        who = (current_user.username, request.remote_addr)
+        if throttle.retry_after(*who):
             return (
                 view.status("Too many wrong passwords; try again later.", "danger"),
                 "",
@@ -140,6 +141,11 @@ def register(app: Dash) -> None:
                 "",
             )
         user_id = current_user.id
+        if throttle.attempt(*who):  # check and count in one step: no burst gets by
+            return (
+                view.status("Too many wrong passwords; try again later.", "danger"),
+                "", "", "",
+            )
         try:
             with session_scope(_url()) as db:
                 version = accounts.change_password(
@@ -147,9 +153,10 @@ def register(app: Dash) -> None:
                 )
                 account = accounts.load_session_user(db, user_id, version)
         except ValueError as exc:
-            if "current password" in str(exc):
-                throttle.failed(current_user.username, request.remote_addr)
+            if "current password" not in str(exc):
+                throttle.succeeded(*who)  # the password was right: not a failure
             return view.status(str(exc), "danger"), "", no_update, no_update
+        throttle.succeeded(*who)
         # Every other session ended with the version bump; keep this one.
         login_user(auth.SessionUser(account))
         return (

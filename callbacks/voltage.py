@@ -4,7 +4,7 @@ slides), the week's supply quality, and the alert log with acknowledgement.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from dash import ALL, Dash, Input, Output, Patch, State, ctx
@@ -22,6 +22,7 @@ from callbacks.dashboard import (
 from components import figures, ids
 from components import formatting as fmt
 from components import voltage as ui
+from energy_dash.domain.validation import parse_day
 from energy_dash.services import history
 from energy_dash.services import live as views
 from energy_dash.web import auth
@@ -144,15 +145,6 @@ def live_outputs(fid: int, now: int, url: str, signature: dict,
     )
 
 
-def _parse_day(value: Any) -> date | None:
-    if not value or not isinstance(value, str):
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
-
-
 def register(app: Dash) -> None:
     @app.callback(
         *LIVE_OUTPUTS,
@@ -188,7 +180,7 @@ def register(app: Dash) -> None:
         url = database_url()
         facility = views.facility_view(fid, database_url=url)
         tz = facility.timezone
-        chosen = _parse_day(day) or views.local_today(None, tz)
+        chosen = parse_day(day) or views.local_today(None, tz)
         start_ms, end_ms = views.week_bounds(chosen, tz)
         quality = history.voltage_quality(fid, start_ms, end_ms, database_url=url)
         monday = chosen - timedelta(days=chosen.weekday())

@@ -371,13 +371,17 @@ def _timestamp(_ctx, param, value):
     if value is None:
         return None
     from energy_dash.domain.times import to_utc
+    from energy_dash.domain.validation import FIRST_DAY, LAST_DAY, day_bounds_message
 
     try:
-        return to_utc(value)
-    except (ValueError, TypeError):
+        moment = to_utc(value)
+    except (ValueError, TypeError, OverflowError):
         raise click.BadParameter(
             f"{value!r} is not a date or ISO 8601 timestamp", param=param
         ) from None
+    if not FIRST_DAY.year <= moment.year <= LAST_DAY.year:
+        raise click.BadParameter(day_bounds_message(param.name), param=param)
+    return moment
 
 
 @main.command("export-csv")
@@ -622,7 +626,9 @@ def _serve_gunicorn(settings: Settings, host: str, port: int) -> None:
         def load_config(self) -> None:
             self.cfg.set("bind", bind)
             self.cfg.set("workers", int(os.environ.get("WEB_CONCURRENCY", "2")))
-            self.cfg.set("worker_class", "gthread")
+            # Bodies are read whole by waitress's reactor before a thread runs the
+            # request: slow clients cannot hold the threads (energy_dash.serving).
+            self.cfg.set("worker_class", "energy_dash.serving.WaitressWorker")
             self.cfg.set("threads", int(os.environ.get("GUNICORN_THREADS", "8")))
             self.cfg.set("accesslog", None)
 
@@ -631,6 +637,12 @@ def _serve_gunicorn(settings: Settings, host: str, port: int) -> None:
 
             return create_app(settings).server
 
+    workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+    if workers > 1 and (settings.login_rate_storage or "").startswith("memory://"):
+        raise CliError(
+            "ENERGY_DASH_RATE_STORAGE=memory:// counts per process; with "
+            f"{workers} workers use 'database' (the default) or redis://"
+        )
     dispose_engines()  # the workers fork: no pooled connection may cross
     _Server().run()
 
@@ -665,10 +677,11 @@ def serve(host: str, port: int, with_demo: bool) -> None:
         _serve_gunicorn(settings, host, port)
         return
     from energy_dash.app import create_app
+    from energy_dash.serving import serve_single
 
     app = create_app(settings)
     click.echo(line)
-    app.run(host=host, port=port, debug=False)
+    serve_single(app.server, host, port, int(os.environ.get("GUNICORN_THREADS", "8")))
 
 
 def _register_meter_commands() -> None:

@@ -58,8 +58,9 @@ class Settings:
     smtp_url: str | None = field(default=None, repr=False)
     mail_outbox: str | None = None
     ingest_rate: str = "600/minute"
-    login_rate_storage: str = "memory://"
+    login_rate_storage: str = "database"  # see energy_dash.storage.limits
     forecast_interval_minutes: int = 60
+    webhook_targets: str = "public"  # public | lan | local (services.outbound)
     base_url: str | None = None  # public URL for links in mail (not the Host header)
     weather_url: str | None = None  # Open-Meteo-compatible forecast endpoint
     broker_url: str | None = field(default=None, repr=False)  # Celery; None: in-process
@@ -99,11 +100,14 @@ class Settings:
             smtp_url=os.environ.get("ENERGY_DASH_SMTP_URL") or None,
             mail_outbox=outbox,
             ingest_rate=os.environ.get("ENERGY_DASH_INGEST_RATE", "600/minute").strip(),
-            login_rate_storage=os.environ.get("ENERGY_DASH_RATE_STORAGE", "memory://"),
+            login_rate_storage=os.environ.get("ENERGY_DASH_RATE_STORAGE", "database"),
             forecast_interval_minutes=_minutes(
                 os.environ.get("ENERGY_DASH_FORECAST_INTERVAL_MINUTES", "60")
             ),
             instance_dir=instance_dir,
+            webhook_targets=(
+                os.environ.get("ENERGY_DASH_WEBHOOK_TARGETS") or "public"
+            ).strip().lower(),
             base_url=(os.environ.get("ENERGY_DASH_BASE_URL") or "").strip() or None,
             weather_url=(os.environ.get("ENERGY_DASH_WEATHER_URL") or "").strip()
             or None,
@@ -134,6 +138,11 @@ class Settings:
                     f"{MIN_SECRET_LENGTH} characters in production "
                     "(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
                 )
+        if self.webhook_targets not in {"public", "lan", "local"}:
+            raise ConfigError(
+                "ENERGY_DASH_WEBHOOK_TARGETS must be public, lan or local, not "
+                f"{self.webhook_targets!r}"
+            )
         if self.ingest_rate not in {"0", ""}:
             _parse_rate(self.ingest_rate)
         if self.broker_url and self.broker_url.split("://")[0] not in BROKER_SCHEMES:

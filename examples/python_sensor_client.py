@@ -1,18 +1,19 @@
 #!/usr/bin/env python3
 """Energy Dash sensor client: post readings, buffer them while the server is away.
 
-Every reading is stamped when it is measured and posted to
-``POST /api/hardware/data``. When the server cannot be reached (network down,
-server restarting, 5xx, 429 after retries), the reading is appended to a local
-NDJSON file instead. As soon as the server answers again, the buffered readings
-are sent first, in order, through ``POST /api/hardware/data/bulk`` (at most
-10 000 per request) and removed from the file once the server has confirmed
-them. The server stores each (device, timestamp) once, so sending a buffered
-reading twice (e.g. after a crash between "sent" and "removed") is harmless.
+Two loops that never wait for each other. The sampler takes a reading on its own
+clock, every ``--interval`` seconds whatever the network does, reports the energy
+of the true time since its previous reading (never an assumed interval), and
+appends it to a local NDJSON buffer (fsynced). The sender drains that buffer
+through ``POST /api/hardware/data/bulk`` (at most 10 000 per request), oldest
+first, and removes a reading only when the server has settled it: stored, a
+duplicate, or rejected individually (a per-row 422 detail). Everything else
+(server away, 5xx, 429, a refused request) stays in the buffer and is sent again;
+the server stores each (device, timestamp) once, so sending twice is harmless.
 
-Requests are retried with exponential backoff (1 s, 2 s, 4 s, … at most 60 s;
-``Retry-After`` is honoured on 429). Answers that retrying cannot fix (401 bad
-key, 403 wrong facility, 422 invalid reading) are reported and not buffered.
+Retries back off exponentially (1 s, 2 s, 4 s, … at most 60 s; ``Retry-After`` is
+honoured on 429) in the sender only, so an outage never delays a measurement.
+401 (bad key) and 403 (wrong facility) stop the client: retrying cannot fix them.
 
 Usage::
 
@@ -33,6 +34,7 @@ import math
 import os
 import random
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -124,6 +126,7 @@ class SensorClient:
         self.sleep = sleep
         self.session = session or requests.Session()
         self.session.headers["X-API-Key"] = api_key
+        self._lock = threading.Lock()  # the sampler appends while the sender drains
 
     # ---------------------------------------------------------------- HTTP
     def _post(self, path: str, **kwargs: Any) -> requests.Response | None:
@@ -160,13 +163,17 @@ class SensorClient:
     def buffer(self, reading: dict[str, Any]) -> None:
         """Append one reading to the NDJSON buffer (flushed to disk at once)."""
         self.buffer_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.buffer_path.open("a", encoding="utf-8") as handle:
+        with self._lock, self.buffer_path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(reading, separators=(",", ":")) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
 
     def buffered(self) -> list[dict[str, Any]]:
         """Readings waiting in the buffer, oldest first (broken lines skipped)."""
+        with self._lock:
+            return self._read_buffer()
+
+    def _read_buffer(self) -> list[dict[str, Any]]:
         if not self.buffer_path.exists():
             return []
         readings = []
@@ -180,30 +187,35 @@ class SensorClient:
                 logger.warning("skipping a damaged buffer line")
         return readings
 
-    def _keep_only(self, readings: list[dict[str, Any]]) -> None:
-        """Atomically replace the buffer with ``readings`` (removing it if empty)."""
-        if not readings:
-            self.buffer_path.unlink(missing_ok=True)
-            return
-        tmp = self.buffer_path.with_name(self.buffer_path.name + ".tmp")
-        with tmp.open("w", encoding="utf-8") as handle:
-            for reading in readings:
-                handle.write(json.dumps(reading, separators=(",", ":")) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.buffer_path)
+    def _drop_head(self, count: int) -> None:
+        """Remove the ``count`` oldest readings, keeping any appended meanwhile."""
+        with self._lock:
+            rest = self._read_buffer()[count:]
+            if not rest:
+                self.buffer_path.unlink(missing_ok=True)
+                return
+            tmp = self.buffer_path.with_name(self.buffer_path.name + ".tmp")
+            with tmp.open("w", encoding="utf-8") as handle:
+                for reading in rest:
+                    handle.write(json.dumps(reading, separators=(",", ":")) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.buffer_path)
 
     def flush(self) -> dict[str, int] | None:
-        """Backfill the buffer through the bulk endpoint.
+        """Send the buffer through the bulk endpoint, oldest first.
 
         Returns the server's totals ``{"accepted", "duplicates", "rejected"}``
-        (zeros when the buffer was empty), or None when the server is still
-        unreachable (the buffer is kept).
+        (zeros when the buffer was empty), or None when the server did not settle
+        everything (away, or refusing the request as a whole): what it did not
+        settle stays in the buffer.
         """
-        pending = self.buffered()
         totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
-        while pending:
-            chunk = pending[:BULK_LIMIT]
+        size = BULK_LIMIT
+        while True:
+            chunk = self.buffered()[:size]
+            if not chunk:
+                return totals
             body = "".join(
                 json.dumps(r, separators=(",", ":")) + "\n" for r in chunk
             ).encode("utf-8")
@@ -214,23 +226,22 @@ class SensorClient:
             )
             if response is None:
                 return None
+            if response.status_code == 413 and size > 1:
+                size = max(1, len(chunk) // 2)  # too large: try half as many
+                continue
             if response.status_code != 200:
-                # 400/413/415: this chunk can never be accepted as it is.
-                logger.error("backfill refused (%s %s); dropping %d readings",
+                logger.error("backfill refused (%s %s); %d readings kept",
                              response.status_code, _error(response), len(chunk))
-                totals["rejected"] += len(chunk)
-            else:
-                result = response.json()
-                totals["accepted"] += int(result.get("accepted", 0))
-                totals["duplicates"] += int(result.get("duplicates", 0))
-                for item in result.get("rejected", []):
-                    totals["rejected"] += 1
-                    logger.error("buffered reading %s rejected: %s",
-                                 chunk[item.get("index", 0)].get("timestamp"),
-                                 item.get("details"))
-            pending = pending[len(chunk):]
-            self._keep_only(pending)
-        return totals
+                return None
+            result = response.json()
+            totals["accepted"] += int(result.get("accepted", 0))
+            totals["duplicates"] += int(result.get("duplicates", 0))
+            for item in result.get("rejected", []):
+                totals["rejected"] += 1
+                logger.error("buffered reading %s rejected: %s",
+                             chunk[item.get("index", 0)].get("timestamp"),
+                             item.get("details"))
+            self._drop_head(len(chunk))  # every one of them is settled
 
     # ---------------------------------------------------------------- send
     def send(self, reading: dict[str, Any]) -> str:
@@ -252,9 +263,78 @@ class SensorClient:
             return "stored"
         if response.status_code == 200:
             return "duplicate"
+        if response.status_code != 422:  # not refused for its values: keep it
+            self.buffer(reading)
+            return "buffered"
         logger.error("reading %s rejected: %s %s", reading["timestamp"],
                      response.status_code, _error(response))
         return "rejected"
+
+
+class Sampler:
+    """Takes a reading every ``interval_s`` on its own clock into the buffer.
+
+    Each reading covers the true time since the previous one (monotonic clock),
+    so a late tick (a slow sensor, a busy machine) under-reports nothing.
+    """
+
+    def __init__(self, client: SensorClient, interval_s: float,
+                 read: Callable[[float], dict[str, Any]] | None = None) -> None:
+        self.client = client
+        self.interval_s = interval_s
+        self.read = read or read_sensor
+        self.taken = 0
+        self.new_reading = threading.Event()
+
+    def run(self, count: int | None, stop: threading.Event) -> None:
+        last = time.monotonic()
+        next_tick = last + self.interval_s
+        while (count is None or self.taken < count) and not stop.is_set():
+            if stop.wait(max(0.0, next_tick - time.monotonic())):
+                return
+            now = time.monotonic()
+            reading = self.read(now - last)
+            reading.setdefault("timestamp", now_iso())
+            last = now
+            self.client.buffer(reading)
+            self.taken += 1
+            self.new_reading.set()
+            next_tick += self.interval_s
+            if next_tick < now:  # fell behind: the next reading covers the gap
+                next_tick = now + self.interval_s
+
+
+def run(client: SensorClient, interval_s: float, count: int | None = None,
+        read: Callable[[float], dict[str, Any]] | None = None,
+        stop: threading.Event | None = None) -> int:
+    """Sample on one thread and send on this one until ``count`` readings are
+    taken and settled (or ``stop`` is set); returns the readings taken."""
+    stop = stop or threading.Event()
+    sampler = Sampler(client, interval_s, read)
+    thread = threading.Thread(target=sampler.run, args=(count, stop), daemon=True)
+    thread.start()
+    delay = client.backoff
+    try:
+        while True:
+            done = not thread.is_alive()
+            if client.buffer_path.exists():
+                totals = client.flush()
+                if totals is None:  # not settled: back off (sampling goes on)
+                    if stop.wait(min(delay, client.max_backoff)):
+                        break
+                    delay = min(delay * 2, client.max_backoff)
+                    continue
+                delay = client.backoff
+                if totals["accepted"]:
+                    logger.info("%d stored", totals["accepted"])
+            elif done or stop.is_set():
+                break
+            sampler.new_reading.wait(interval_s)
+            sampler.new_reading.clear()
+    finally:
+        stop.set()
+        thread.join(interval_s + 5)
+    return sampler.taken
 
 
 def _error(response: requests.Response) -> str:
@@ -293,17 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     client = SensorClient(args.url, args.api_key, buffer_path=args.buffer,
                           retries=args.retries)
-    taken = 0
     try:
-        while args.count is None or taken < args.count:
-            started = time.monotonic()
-            reading = read_sensor(args.interval)
-            outcome = client.send(reading)
-            taken += 1
-            logger.info("%s %s", reading["timestamp"], outcome)
-            if args.count is not None and taken >= args.count:
-                break
-            time.sleep(max(0.0, args.interval - (time.monotonic() - started)))
+        run(client, args.interval, args.count)
     except ServerRefused as exc:
         logger.error("the server refused this device: %s", exc)
         return 1

@@ -11,7 +11,8 @@ On SQLite the write transactions of this API queue on a file lock
 (:mod:`ingest.writelock`) instead of SQLite's sleeping busy handler. Facility
 thresholds are cached per process for a few seconds and ``last_used_at`` is
 written at most once a minute per key and process. Keys and payloads are never
-logged. The rate limit is per key and per process (:mod:`ingest.ratelimit`).
+logged. The rate limit is per key, shared by every worker
+(:mod:`energy_dash.storage.limits`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, request
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 from werkzeug.exceptions import HTTPException
 
@@ -35,6 +36,11 @@ from energy_dash.db import (
     session_scope,
 )
 from energy_dash.domain.times import iso_utc
+from energy_dash.domain.validation import (
+    physical_errors,
+    record_quality_events,
+    unlikely_events,
+)
 from energy_dash.storage import readings as _readings
 from energy_dash.storage.devices import DeviceKey
 
@@ -111,13 +117,16 @@ def post_reading():
             facility = None if key is None else state.facility(conn, key.facility_id)
             if key is None or facility is None:
                 return unauthorized()
-            retry = state.rate_limited(key)
+            retry = state.rate_limited(key, conn)
             if retry:
                 return rate_limited(retry)
             if claimed is not None and claimed != key.facility_id:
                 return forbidden()
             if row is None:
                 return refusal
+            bounds = physical_errors(row, facility)
+            if bounds:
+                return invalid(bounds)
             if row["ts_ms"] is None:
                 row["ts_ms"] = int(received_s * 1000)
             if row["device_id"] is None:
@@ -130,6 +139,8 @@ def post_reading():
             ) as session:
                 outcome = _readings.store_one(session, facility, row)
         created, reading_id, alerts = outcome
+        if created:
+            record_quality_events(facility.id, unlikely_events(row, facility))
         state.touch(key)
     except SQLAlchemyError as exc:
         return db_failure(exc)
@@ -182,7 +193,10 @@ def post_bulk():
     try:
         with session_scope(state.database_url) as session:
             key = state.authenticate(session, secret)
-        if key is None:
+            facility = None if key is None else state.facility(
+                session, key.facility_id
+            )
+        if key is None or facility is None:
             return unauthorized()
         retry = state.rate_limited(key)
         if retry:
@@ -192,6 +206,8 @@ def post_bulk():
             data = read_body(MAX_BULK_BYTES)
         except TooLarge:
             return too_large(MAX_BULK_BYTES)
+        except BodyError as exc:
+            return error(400, str(exc))
         rejected: list[dict[str, Any]] = []
         if ndjson:
             lines = ndjson_lines(data)
@@ -219,22 +235,14 @@ def post_bulk():
                 return _too_many(len(body))
             items = list(enumerate(body))
 
-        rows = _valid_rows(items, key, received_s, rejected)
+        indexed = _valid_rows(items, key, facility, received_s, rejected)
+        result = _store_isolated(state, facility, indexed, rejected)
         rejected.sort(key=lambda r: r["index"])
-        accepted = duplicates = 0
-        alerts: list[dict[str, Any]] = []
-        if rows:
-            with state.writer.hold(), session_scope(
-                state.database_url, write=True
-            ) as session:
-                facility = state.facility(session, key.facility_id)
-                if facility is None:
-                    return unauthorized()
-                result = _readings.store_many(session, facility, rows)
-                state.touch(key, session)
-            accepted, duplicates, alerts = (
-                result.accepted, result.duplicates, result.alerts
-            )
+        if result.accepted:
+            state.touch(key)
+        accepted, duplicates, alerts = (
+            result.accepted, result.duplicates, result.alerts
+        )
     except SQLAlchemyError as exc:
         return db_failure(exc)
     return reply(
@@ -253,7 +261,48 @@ def _too_many(count: int):
     )
 
 
-def _valid_rows(items, key: DeviceKey, now_s: float, rejected: list) -> list[dict]:
+_REFUSED = [{"field": "", "message": "refused by the database"}]
+
+
+def _store_batch(state: IngestState, facility, rows: list[dict]):
+    with state.writer.hold(), session_scope(
+        state.database_url, write=True
+    ) as session:
+        return _readings.store_many(session, facility, rows)
+
+
+def _store_isolated(
+    state: IngestState, facility, indexed: list[tuple[int, dict]], rejected: list
+) -> _readings.BulkResult:
+    """Store the batch in one transaction; when the database refuses it, store row
+    by row so only the rows it refuses are rejected (each with its index)."""
+    rows = [row for _, row in indexed]
+    if not rows:
+        return _readings.BulkResult()
+    try:
+        result = _store_batch(state, facility, rows)
+    except (DataError, IntegrityError) as exc:
+        logger.warning("sensor API: database refused a batch (%s); storing row by "
+                       "row", type(exc).__name__)
+        result = _readings.BulkResult()
+        for index, row in indexed:
+            try:
+                one = _store_batch(state, facility, [row])
+            except (DataError, IntegrityError):
+                rejected.append({"index": index, "details": _REFUSED})
+                continue
+            result.accepted += one.accepted
+            result.duplicates += one.duplicates
+            result.alerts += one.alerts
+    events = [e for row in rows for e in unlikely_events(row, facility)]
+    record_quality_events(facility.id, events)
+    return result
+
+
+def _valid_rows(
+    items, key: DeviceKey, facility, now_s: float, rejected: list
+) -> list[tuple[int, dict]]:
+    """(index, row) of the rows that pass validation and the physical bounds."""
     rows = []
     mismatch = [
         {"field": "facility_id",
@@ -261,7 +310,9 @@ def _valid_rows(items, key: DeviceKey, now_s: float, rejected: list) -> list[dic
     ]
     for index, item in items:
         row, details = check_reading(item, now_s, require_timestamp=True)
-        if row is None:
+        if row is not None:
+            details = physical_errors(row, facility)
+        if details:
             rejected.append({"index": index, "details": details})
             continue
         if row["facility_id"] is not None and row["facility_id"] != key.facility_id:
@@ -269,7 +320,7 @@ def _valid_rows(items, key: DeviceKey, now_s: float, rejected: list) -> list[dic
             continue
         if row["device_id"] is None:
             row["device_id"] = key.name
-        rows.append(row)
+        rows.append((index, row))
     return rows
 
 

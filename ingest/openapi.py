@@ -221,14 +221,19 @@ DESCRIPTION = f"""\
 Sensor ingestion API of Energy Dash. Devices authenticate with the `{API_KEY_HEADER}`
 header (a key from `energy-dash create-api-key`).
 
-* Unknown fields are ignored; numbers may be sent as numeric strings.
+* Unknown fields are ignored; numbers may be sent as numeric strings of ASCII
+  digits (the same bounds apply as to numbers).
 * A reading without `timestamp` is stamped with the time of receipt; timestamps more
   than 5 minutes in the future are rejected.
+* Physical bounds: energies implying more than 1 GW over twice the facility's
+  reporting interval are rejected (422); more than 3x the facility's capacity is
+  stored and recorded as a data-quality event.
+* Bodies may be sent with `Content-Encoding: gzip`.
 * Every error is JSON: `{{"error": "…"}}` (422 adds field-named `details`).
 * Limits: one reading ≤ 1 MiB; bulk ≤ 16 MiB and ≤ {MAX_BULK_ROWS} readings
-  (more → 413).
-* Rate limit: per key and per server process (each worker counts on its own);
-  over the limit → 429 with `Retry-After` seconds.
+  (more → 413), after decompression.
+* Rate limit: per key, shared by every worker and host; over the limit → 429 with
+  `Retry-After` seconds.
 """
 
 

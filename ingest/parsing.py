@@ -10,6 +10,7 @@ the last value, as in every mainstream JSON parser.
 from __future__ import annotations
 
 import json
+import zlib
 from typing import Any
 
 from energy_dash.domain.validation import validate_reading
@@ -84,6 +85,30 @@ def _loads_strict(data: bytes | str, what: str, **hooks: Any) -> Any:
         raise BodyError(f"{what} is nested too deeply") from None
     except (ValueError, TypeError, OverflowError, MemoryError):
         raise BodyError(f"{what} is not valid JSON") from None
+
+
+def decode_body(data: bytes, encoding: str | None, limit: int) -> bytes:
+    """Undo ``Content-Encoding: gzip`` (InfluxDB writers and many loggers send it).
+
+    Decompression stops at ``limit`` bytes (OverflowError), so a small bomb cannot
+    expand into memory; an unknown encoding or broken gzip is a BodyError.
+    """
+    name = (encoding or "").strip().lower()
+    if name in ("", "identity"):
+        return data
+    if name not in ("gzip", "x-gzip"):
+        raise BodyError(f"Content-Encoding {name!r} is not supported; send gzip "
+                        "or no encoding")
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error:
+        raise BodyError("body is not valid gzip") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise OverflowError("decompressed body too large")
+    if not inflater.eof:
+        raise BodyError("body is not valid gzip (truncated)")
+    return out
 
 
 def ndjson_lines(data: bytes) -> list[tuple[int, bytes]]:

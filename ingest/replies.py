@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import Map, Rule
 
-from .parsing import is_json_type, is_ndjson_type
+from .parsing import decode_body, is_json_type, is_ndjson_type
 
 logger = logging.getLogger(__name__)
 
@@ -109,9 +109,15 @@ class TooLarge(Exception):
 
 
 def read_body(limit: int) -> bytes:
+    """The body, gunzipped when sent with ``Content-Encoding: gzip`` (at most
+    ``limit`` bytes either way)."""
     data = request.get_data(cache=False)
     if len(data) > limit:
         raise TooLarge
+    try:
+        data = decode_body(data, request.headers.get("Content-Encoding"), limit)
+    except OverflowError:
+        raise TooLarge from None
     return data
 
 
@@ -158,6 +164,12 @@ def api_routing():
     path = request.path
     if not path.startswith("/api/"):
         return None
+    if request.method == "OPTIONS":
+        # Flask would answer from the whole map, Dash's GET catch-all included.
+        methods = api_map(current_app).bind("localhost").allowed_methods(path)
+        if not methods:
+            return error(404, "not found")
+        return Response(status=204, headers={"Allow": ", ".join(sorted(methods))})
     rule = request.url_rule
     if rule is not None and rule.rule != DASH_CATCH_ALL:
         return None

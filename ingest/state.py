@@ -1,4 +1,5 @@
-"""Per-app, per-process state of the sensor API: the rate limiter, the writer lock,
+"""Per-app, per-process state of the sensor API: the rate limit (counted in shared
+storage), the writer lock,
 the facility cache (a few seconds), key look-up with the bootstrap key, and the
 ``last_used_at`` throttle."""
 
@@ -8,6 +9,7 @@ import hmac
 import json
 import logging
 import time
+from contextlib import nullcontext
 
 from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,9 +24,9 @@ from energy_dash.storage.devices import (
     find_api_key,
     touch_api_key,
 )
+from energy_dash.storage.limits import DatabaseCounters, WindowLimit, counters_for
 
 from .openapi import build_spec
-from .ratelimit import RateLimiter
 from .replies import EXTENSION
 from .writelock import WriterLock
 
@@ -39,8 +41,13 @@ class IngestState:
 
     def __init__(self, settings: Settings) -> None:
         self.database_url = settings.database_url
-        self.limiter = RateLimiter.from_setting(settings.ingest_rate)
         self.writer = WriterLock(settings.database_url)
+        counters = counters_for(settings.login_rate_storage, settings.database_url)
+        self.limiter = WindowLimit.from_rate(counters, settings.ingest_rate, "ingest")
+        # SQLite: a database counter is a write, so it queues like one.
+        self._counting = (
+            self.writer.hold if isinstance(counters, DatabaseCounters) else nullcontext
+        )
         self.openapi = json.dumps(build_spec(), separators=(",", ":")).encode()
         self._facilities: dict[int, tuple[float, FacilityInfo]] = {}
         self._touched: dict[int, float] = {}
@@ -84,8 +91,13 @@ class IngestState:
             key = find_api_key(target, secret)
         return key
 
-    def rate_limited(self, key: DeviceKey) -> int:
-        return 0 if self.limiter is None else self.limiter.hit(key.id)
+    def rate_limited(self, key: DeviceKey, driver=None) -> int:
+        """0 when the key may proceed, else seconds to wait; counted atomically in
+        storage every worker shares (``driver``: run on that DB-API connection)."""
+        if self.limiter is None:
+            return 0
+        with self._counting():
+            return self.limiter.take(key.id, driver)
 
     def touch(self, key: DeviceKey, session=None) -> None:
         """Record the key's last use, at most once a minute per key and process."""

@@ -169,7 +169,7 @@ def test_client_script_runs_from_the_environment(settings, api_key, database_url
             env=env, capture_output=True, text=True, timeout=60, check=False,
         )
     assert result.returncode == 0, result.stderr
-    assert result.stderr.count(" stored") == 2
+    assert " stored" in result.stderr
     rows = _stored(database_url)
     assert len(rows) == 2 and {r[1] for r in rows} == {"sensor-1"}
 

@@ -403,3 +403,11 @@ class DeviceRegister(Base):
     booked_kwh: Mapped[float | None] = mapped_column(Float)
     final: Mapped[bool] = mapped_column(Boolean, default=True)
     baseline: Mapped[bool] = mapped_column(Boolean, default=False)
+class RateCounter(Base):
+    """One windowed counter of a shared limit (sign-in lockout, ingest rate)."""
+
+    __tablename__ = "rate_counters"
+
+    counter_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_end_ms: Mapped[int] = mapped_column(BigInteger)
+    hits: Mapped[int] = mapped_column(Integer)

@@ -10,16 +10,32 @@ in ``examples/HARDWARE_INTEGRATION.md`` ("Fields and units").
 
 from __future__ import annotations
 
+import logging
 import math
+import re
 import time
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
+logger = logging.getLogger(__name__)
+
 MAX_FUTURE_S = 300
+MAX_POWER_KW = 1e6  # 1 GW: no facility that sends readings here produces more
+MAX_INTERVAL_S = 86_400  # the longest reporting interval a facility may have
+# A reading's interval is capped at twice the expected interval, so no reading
+# of any facility can carry more than 1 GW over two of the longest intervals.
+MAX_ENERGY_KWH = MAX_POWER_KW * 2 * MAX_INTERVAL_S / 3600
+MAX_CURRENT_A = 1e6
+UNLIKELY_FACTOR = 3.0  # more than 3x the capacity: stored, but a data-quality event
+# ASCII decimal numerals only: float() would also take "1_000", "١٢", "９９", "inf".
+NUMERIC_PATTERN = (
+    r"^[ \t\r\n]*-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t\r\n]*$"
+)
+_NUMERIC = re.compile(NUMERIC_PATTERN, re.ASCII)
 MIN_TIMESTAMP_S = 946_684_800  # 2000-01-01: a board without NTP sends 0 or 1970
 MAX_DEVICE_ID = 64
 MAX_POWER_KW = 1_000_000.0  # 1 GW: beyond that a value is not a measurement
@@ -47,17 +63,21 @@ class NumberField:
 
 NUMBER_FIELDS: tuple[NumberField, ...] = (
     NumberField("energy_produced", "kWh", "Energy produced since the previous reading",
-                required=True, minimum=0),
+                required=True, minimum=0, maximum=MAX_ENERGY_KWH),
     NumberField("energy_consumed", "kWh", "Energy consumed since the previous reading",
-                required=True, minimum=0),
+                required=True, minimum=0, maximum=MAX_ENERGY_KWH),
     NumberField("current_load", "%", "Load as a share of the facility's capacity",
                 required=True, minimum=0, maximum=100),
     NumberField("voltage", "V", "Supply voltage; 0 means the supply is lost (outage)",
                 minimum=0, maximum=1000),
-    NumberField("current", "A", "Total current", minimum=0),
-    NumberField("current1", "A", "Phase 1 current", minimum=0),
-    NumberField("current2", "A", "Phase 2 current", minimum=0),
-    NumberField("current3", "A", "Phase 3 current", minimum=0),
+    NumberField("current", "A", "Total current", minimum=0,
+                maximum=MAX_CURRENT_A),
+    NumberField("current1", "A", "Phase 1 current", minimum=0,
+                maximum=MAX_CURRENT_A),
+    NumberField("current2", "A", "Phase 2 current", minimum=0,
+                maximum=MAX_CURRENT_A),
+    NumberField("current3", "A", "Phase 3 current", minimum=0,
+                maximum=MAX_CURRENT_A),
     NumberField("frequency", "Hz", "Grid frequency", minimum=40, maximum=70),
     NumberField("power_factor", "", "Power factor", minimum=-1, maximum=1),
     NumberField("energy_consumed_total", "kWh", "Cumulative consumption register "
@@ -84,7 +104,9 @@ def _number(value: Any) -> float | str:
         if kind is float or kind is int:
             number = float(value)
         elif kind is str:
-            number = float(value.strip())
+            if _NUMERIC.match(value) is None:
+                return _not_numeric(value)
+            number = float(value)
         else:
             return "must be a number"
     except ValueError:
@@ -96,22 +118,34 @@ def _number(value: Any) -> float | str:
     return number
 
 
+def _not_numeric(text: str) -> str:
+    try:
+        finite = math.isfinite(float(text))
+    except (ValueError, OverflowError):
+        return "must be a number"
+    return "must be a number in ASCII digits" if finite else "must be a finite number"
+
+
 def parse_timestamp(value: Any, now_s: float) -> int | str:
     """Epoch milliseconds from ISO 8601 with an offset or Unix seconds, or a message."""
     kind = type(value)
+    iso = False
     if kind is str:
         text = value.strip()
         try:
             moment = datetime.fromisoformat(text)
         except ValueError:
-            try:
-                seconds = float(text)
-            except ValueError:
+            if _NUMERIC.match(text) is None:
                 return "must be ISO 8601 with a UTC offset or Unix seconds"
+            seconds = float(text)
         else:
             if moment.tzinfo is None:
                 return "must include a UTC offset (e.g. 2025-01-01T12:00:00Z)"
-            seconds = moment.timestamp()
+            try:
+                seconds = moment.timestamp()
+            except (OverflowError, ValueError):
+                return "is outside the years 2000 to 9999"
+            iso = True
     elif kind is int or kind is float:
         try:
             seconds = float(value)
@@ -121,7 +155,7 @@ def parse_timestamp(value: Any, now_s: float) -> int | str:
         return "must be ISO 8601 with a UTC offset or Unix seconds"
     if not math.isfinite(seconds):
         return "must be a finite number of seconds"
-    if seconds > 1e11:
+    if seconds > 1e11 and not iso:
         return "looks like milliseconds; send Unix seconds"
     if seconds < MIN_TIMESTAMP_S:
         return "is before 2000-01-01; is the device clock set (NTP)?"
@@ -210,6 +244,95 @@ def validate_reading(
     return row, errors
 
 
+FIRST_DAY = date(2000, 1, 1)  # no reading is older (MIN_TIMESTAMP_S)
+LAST_DAY = date(2099, 12, 31)  # far enough ahead; pandas and every engine cope
+FIRST_MS = MIN_TIMESTAMP_S * 1000
+END_MS = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp() * 1000) + 86_400_000
+
+
+def parse_day(value: Any) -> date | None:
+    """A ``YYYY-MM-DD`` (or ISO date-time) day between 2000 and 2099, else None.
+
+    Every date a user can type (date pickers, query parameters) goes through the
+    same bounds, so no year 1 or 9999 reaches pandas or the database.
+    """
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        day = date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        return None
+    return day if FIRST_DAY <= day <= LAST_DAY else None
+
+
+def day_bounds_message(field: str) -> str:
+    return (f"{field} must be between {FIRST_DAY.isoformat()} and "
+            f"{LAST_DAY.isoformat()}")
+
+
+class FacilityBounds(Protocol):
+    """What the physical bounds need to know of a facility (ORM row or a copy)."""
+
+    id: int
+    expected_interval_s: int
+    capacity_kw: float
+
+
+ENERGY_NAMES = ("energy_produced", "energy_consumed")
+
+
+def physical_errors(
+    row: dict[str, Any], facility: FacilityBounds
+) -> list[dict[str, str]]:
+    """Energies no facility can produce: over 1 GW for the longest interval a
+    reading of this facility may span (twice its expected interval)."""
+    span_s = 2 * int(facility.expected_interval_s or MAX_INTERVAL_S)
+    limit = MAX_POWER_KW * span_s / 3600
+    errors = []
+    for name in ENERGY_NAMES:
+        value = row.get(name)
+        if value is not None and value > limit:
+            errors.append({
+                "field": name,
+                "message": f"implies more than 1 GW over {span_s} s (twice the "
+                f"facility's reporting interval); must be <= {limit:g}",
+            })
+    return errors
+
+
+def unlikely_events(
+    row: dict[str, Any], facility: FacilityBounds
+) -> list[dict[str, Any]]:
+    """Possible but unlikely values: more than 3x the capacity over the expected
+    interval. They are stored; the caller records these as data-quality events."""
+    capacity = float(facility.capacity_kw or 0)
+    interval_s = int(facility.expected_interval_s or 0)
+    if capacity <= 0 or interval_s <= 0:
+        return []
+    limit = UNLIKELY_FACTOR * capacity * interval_s / 3600
+    return [
+        {"kind": "spike", "field": name, "device_id": row.get("device_id"),
+         "ts_ms": row.get("ts_ms"),
+         "detail": f"{name} {row[name]:g} kWh is more than 3x the capacity "
+         f"({capacity:g} kW) over {interval_s} s"}
+        for name in ENERGY_NAMES
+        if row.get(name) is not None and row[name] > limit
+    ]
+
+
+def record_quality_events(facility_id: int, events: list[dict[str, Any]]) -> None:
+    """Hand unlikely values to the data-quality log.
+
+    Hook: until the data-quality table exists this only logs (no payloads, just
+    the kind and field); the quality service replaces the body of this function.
+    """
+    for event in events:
+        logger.info(
+            "data quality: facility %s: %s of %s",
+            facility_id, event["kind"], event["field"],
+        )
+
+
 def reading_schema() -> dict[str, Any]:
     """JSON Schema (2020-12, as used by OpenAPI 3.1) of one reading."""
     properties: dict[str, Any] = {}
@@ -222,7 +345,7 @@ def reading_schema() -> dict[str, Any]:
         unit = f" [{f.unit}]" if f.unit else ""
         properties[f.name] = {
             "description": f"{f.description}{unit}. Numeric strings are accepted.",
-            "oneOf": [number, {"type": "string", "pattern": r"^\s*-?[0-9.eE+-]+\s*$"}],
+            "oneOf": [number, {"type": "string", "pattern": NUMERIC_PATTERN}],
         }
     properties["timestamp"] = {
         "description": "ISO 8601 with a UTC offset, or Unix seconds; at most 5 minutes "

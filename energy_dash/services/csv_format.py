@@ -31,7 +31,11 @@ from energy_dash.db import session_scope
 from energy_dash.db.models import READING_FIELDS
 from energy_dash.domain.facility import FacilityInfo
 from energy_dash.domain.times import from_ms, iso_local_many
-from energy_dash.domain.validation import NUMBER_FIELDS, validate_reading
+from energy_dash.domain.validation import (
+    NUMBER_FIELDS,
+    physical_errors,
+    validate_reading,
+)
 from energy_dash.services.facilities import facility_info
 from energy_dash.services.readings import read_readings
 from energy_dash.storage import facilities as facility_rows
@@ -196,12 +200,12 @@ def import_csv_file(
     lists ``{"line": n, "details": [...]}`` with the file's line numbers (the
     header is line 1).
     """
-    known: dict[int, bool] = {}
+    known: dict[int, Any] = {}
 
     def exists(fid: int) -> bool:
         if fid not in known:
-            known[fid] = facility_info(fid, database_url=database_url) is not None
-        return known[fid]
+            known[fid] = facility_info(fid, database_url=database_url)
+        return known[fid] is not None
 
     if facility_id is not None and not exists(facility_id):
         raise LookupError(f"facility {facility_id} does not exist")
@@ -231,6 +235,9 @@ def import_csv_file(
                             "message": "is required and must be an existing "
                             "facility (or give --facility)"}]
                 row = None
+            if row is not None:
+                details = physical_errors(row, known[target])
+                row = None if details else row
             if row is None:
                 rejected.append({"line": reader.line_num, "details": details})
             else:

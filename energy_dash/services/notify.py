@@ -19,9 +19,7 @@ Nothing is sent for a facility the user did not choose.
 
 from __future__ import annotations
 
-import json
 import logging
-import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from energy_dash.db.models import Alert, Facility, Membership, User
 from energy_dash.domain.alerts import KIND_LABELS
+from energy_dash.services.outbound import post_json
 
 logger = logging.getLogger(__name__)
 
@@ -146,17 +145,10 @@ def payload(alert: Alert, facility: Facility, event: str) -> dict[str, Any]:
     }
 
 
-def post_webhook(url: str, body: dict[str, Any]) -> None:
-    if not url.startswith(("http://", "https://")):
-        raise ValueError("webhook URL must start with http:// or https://")
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "User-Agent": "energy-dash"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_S) as response:
-        response.read(1024)
+def post_webhook(url: str, body: dict[str, Any], mode: str = "public") -> None:
+    """POST to a user's webhook through the SSRF-safe sender (``mode``: which
+    address ranges the operator allows, ``Settings.webhook_targets``)."""
+    post_json(url, body, mode=mode, timeout_s=WEBHOOK_TIMEOUT_S)
 
 
 def deliver_alerts(session: Session, settings, now: datetime) -> list[dict[str, Any]]:
@@ -200,7 +192,7 @@ def deliver_alerts(session: Session, settings, now: datetime) -> list[dict[str, 
                     sent.append({"channel": "email", "to": prefs.email, **body})
                 if prefs.webhook:
                     try:
-                        post_webhook(prefs.webhook, body)
+                        post_webhook(prefs.webhook, body, settings.webhook_targets)
                     except (OSError, ValueError) as exc:
                         logger.warning("webhook for user %s failed: %s", user.id, exc)
                     else:

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from energy_dash.db import get_engine, session_scope
 from energy_dash.db.models import ENERGY_FIELDS, READING_FIELDS, Facility
 from energy_dash.domain.times import to_ms, utc_index
-from energy_dash.domain.validation import frame_to_rows
+from energy_dash.domain.validation import frame_to_rows, physical_errors
 from energy_dash.storage import readings as _readings
 from energy_dash.storage.facilities import load_info
 
@@ -258,9 +258,28 @@ def write_readings(
         facility = load_info(session, facility_id)
         if facility is None:
             raise ValueError(f"facility {facility_id} does not exist")
+        rows = _within_physical_bounds(rows, rejected, facility)
         result = _readings.store_many(session, facility, rows)
     return {
         "accepted": result.accepted,
         "duplicates": result.duplicates,
         "rejected": rejected,
     }
+
+
+def _within_physical_bounds(
+    rows: list[dict[str, Any]], rejected: list[dict[str, Any]], facility
+) -> list[dict[str, Any]]:
+    """The rows inside the facility's physical bounds; the others join
+    ``rejected`` under their frame position (every position not yet rejected)."""
+    refused = {r["index"] for r in rejected}
+    positions = [i for i in range(len(rows) + len(refused)) if i not in refused]
+    kept = []
+    for position, row in zip(positions, rows, strict=True):
+        details = physical_errors(row, facility)
+        if details:
+            rejected.append({"index": position, "details": details})
+        else:
+            kept.append(row)
+    rejected.sort(key=lambda r: r["index"])
+    return kept

@@ -27,7 +27,6 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -43,13 +42,11 @@ from flask import (
     session,
 )
 from flask_login import AnonymousUserMixin, LoginManager, UserMixin, current_user
-from limits import RateLimitItemPerHour, RateLimitItemPerMinute
-from limits.storage import storage_from_string
-from limits.strategies import FixedWindowRateLimiter
 
 from energy_dash.db import session_scope
 from energy_dash.storage import accounts
 from energy_dash.storage.devices import find_display_token
+from energy_dash.storage.limits import WindowLimit, counters_for
 
 logger = logging.getLogger(__name__)
 
@@ -221,46 +218,58 @@ def login_url(next_path: str | None = None) -> str:
 
 
 class LoginThrottle:
-    """More than ``LOGIN_FAILURE_LIMIT`` failures per account or address → refused.
+    """At most ``LOGIN_FAILURE_LIMIT`` failed sign-ins per account and per address.
 
-    A fixed window of 15 minutes starting at the first failure, in the ``limits``
-    storage named by ``settings.login_rate_storage`` (``memory://`` per process by
-    default; ``redis://…`` shares it between workers).
+    Every attempt first takes a slot of both counters (atomic check-and-count in
+    the shared counters of :mod:`energy_dash.storage.limits`), and only then is the
+    password checked; a sign-in that succeeds gives its slots back. So exactly 10
+    wrong passwords are checked per window (15 minutes from the first failure),
+    sequential or concurrent, whatever the number of workers.
     """
 
-    def __init__(self, storage_uri: str = "memory://"):
-        self.item = RateLimitItemPerMinute(LOGIN_FAILURE_LIMIT, LOGIN_WINDOW_MINUTES)
-        self.registrations = RateLimitItemPerHour(20)
-        self.reset_mails = RateLimitItemPerHour(5)
-        self.limiter = FixedWindowRateLimiter(storage_from_string(storage_uri))
+    def __init__(self, storage_uri: str | None, database_url: str):
+        counters = counters_for(storage_uri, database_url)
+        window_s = LOGIN_WINDOW_MINUTES * 60
+        self.login = WindowLimit(counters, LOGIN_FAILURE_LIMIT, window_s, "login")
+        self.registrations = WindowLimit(counters, 20, 3600, "register")
+        self.reset_mails = WindowLimit(counters, 5, 3600, "reset")
 
     @staticmethod
     def keys(username: str, address: str | None) -> list[str]:
         return [
-            "account:" + (username or "").strip().lower()[:254],
+            "account:" + (username or "").strip().lower()[:150],
             "address:" + (address or "unknown"),
         ]
 
-    def retry_after(self, username: str, address: str | None) -> int | None:
-        """Seconds until the window ends when locked out, else None."""
-        waits = []
+    def attempt(self, username: str, address: str | None) -> int | None:
+        """Take a slot for one password check; seconds to wait when locked out."""
+        taken: list[str] = []
         for key in self.keys(username, address):
-            if not self.limiter.test(self.item, "login", key):
-                stats = self.limiter.get_window_stats(self.item, "login", key)
-                waits.append(max(1, int(stats.reset_time - time.time()) + 1))
-        return max(waits) if waits else None
+            wait = self.login.take(key)
+            if wait:
+                for held in taken:
+                    self.login.give_back(held)
+                return wait
+            taken.append(key)
+        return None
 
-    def failed(self, username: str, address: str | None) -> None:
+    def succeeded(self, username: str, address: str | None) -> None:
+        """A right password: its attempt is not a failure."""
         for key in self.keys(username, address):
-            self.limiter.hit(self.item, "login", key)
+            self.login.give_back(key)
+
+    def retry_after(self, username: str, address: str | None) -> int | None:
+        """Seconds until the window ends when locked out, else None (no counting)."""
+        waits = [self.login.wait(key) for key in self.keys(username, address)]
+        return max(waits) if any(waits) else None
 
     def allow_registration(self, address: str | None) -> bool:
         """At most 20 new accounts per address and hour."""
-        return self.limiter.hit(self.registrations, "register", address or "unknown")
+        return not self.registrations.take(address or "unknown")
 
     def allow_reset_mail(self, email: str) -> bool:
         """At most 5 reset mails per account and hour (no mail bombing)."""
-        return self.limiter.hit(self.reset_mails, "reset", email.lower())
+        return not self.reset_mails.take(email.lower()[:150])
 
 
 def throttle() -> LoginThrottle:

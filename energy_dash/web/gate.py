@@ -198,6 +198,6 @@ def init_auth(app, settings) -> LoginGate:
     server.session_interface = CookieSessions()
     login_manager.init_app(server)
     server.extensions["energy_dash_login_throttle"] = LoginThrottle(
-        settings.login_rate_storage or "memory://"
+        settings.login_rate_storage, settings.database_url
     )
     return LoginGate(app)

@@ -16,6 +16,7 @@ from flask import Blueprint, Response, jsonify, request, stream_with_context
 
 from energy_dash.db.models import READING_FIELDS
 from energy_dash.domain.times import DAY_MS, iso_local, iso_utc, now_ms
+from energy_dash.domain.validation import END_MS, FIRST_MS, day_bounds_message
 from energy_dash.services import csv_format, live
 from energy_dash.web.replies import db_url as _db_url
 from energy_dash.web.replies import facility_param, json_error
@@ -125,7 +126,13 @@ def _parse_instant(raw: str, zone: str, field: str) -> int:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(zone))
-    return int(moment.timestamp() * 1000)
+    try:
+        ms = int(moment.timestamp() * 1000)
+    except (OverflowError, ValueError):
+        ms = -1
+    if not FIRST_MS <= ms <= END_MS:
+        raise _ParamError(field, day_bounds_message(field))
+    return ms
 
 
 class _ParamError(ValueError):
@@ -164,7 +171,10 @@ def export_csv():
         f"energy-dash-facility-{fid}-{iso_local(start_ms, facility.timezone)[:10]}"
         f"-{iso_local(end_ms - 1, facility.timezone)[:10]}.csv"
     )
-    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    headers = {
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "Cache-Control": "no-store",  # readings of a facility: never in a cache
+    }
     if end_ms - start_ms <= EXPORT_CHUNK_MS:
         text = csv_format.export_csv(
             fid, start_ms, end_ms, database_url=url, facility=facility

@@ -74,7 +74,7 @@ def login():
     remember = request.form.get("remember") in {"1", "on", "true", "yes"}
     address = request.remote_addr
     throttle = auth.throttle()
-    wait = throttle.retry_after(username, address)
+    wait = throttle.attempt(username, address)
     if wait is not None:
         minutes = max(1, (wait + 59) // 60)
         body, status = _render(
@@ -93,7 +93,6 @@ def login():
         account = accounts.Account.of(user) if user is not None else None
         has_facility = bool(account and accounts.user_facilities(db, account.id))
     if account is None:
-        throttle.failed(username, address)
         logger.info("failed sign-in from %s", address)
         return _render(
             "login.html",
@@ -101,6 +100,7 @@ def login():
             username=username,
             error="Invalid username or password.",
         )
+    throttle.succeeded(username, address)
     # A fresh session at sign-in: nothing chosen before it survives (fixation).
     theme = account.theme
     session.clear()

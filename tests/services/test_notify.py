@@ -71,6 +71,12 @@ class Receiver(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
+def settings(settings):
+    """The receiver listens on loopback: the operator allows local targets."""
+    return replace(settings, webhook_targets="local")
+
+
+@pytest.fixture
 def smtp_sink():
     server = SMTPSink()
     threading.Thread(target=server.serve_forever, daemon=True).start()
