@@ -52,9 +52,11 @@ def test_connected_until_twice_the_expected_interval():
 
 
 def test_one_facility_dto_from_a_row_or_an_object():
-    row = (7, "Roof", "Mars/Olympus", 300, 12.5, 230.0, 10.0, 15.0, 1.0, "DE")
+    row = (7, "Roof", "Mars/Olympus", 300, 12.5, 230.0, 10.0, 15.0, 1.0, "DE",
+           52.52, 13.40)
     info = facility_info(row)
     assert (info.id, info.timezone, info.country) == (7, "UTC", "DE")
+    assert info.location == (52.52, 13.40)
     assert info.bands()["warning_high"] == 253.0
     assert info.connected(T, T + 599_999) and not info.connected(T, T + 600_000)
     assert facility_info(info) == info
