@@ -520,8 +520,13 @@ def _start_demo(settings: Settings, port: int, host: str) -> bool:
         click.echo("Seeding the demo (30 days of one-minute history) …")
         result = demo_module.seed_demo(url, days=30, production=settings.production)
         _print_demo(result, production=settings.production)
-        if result.seeded:
-            _seed_forecasts(settings, result.facility_id)
+        if result.seeded:  # in the background: the app serves meanwhile
+            import threading
+
+            threading.Thread(
+                target=_seed_forecasts, args=(settings, result.facility_id),
+                name="demo-forecast-history", daemon=True,
+            ).start()
     facility_id = demo_module.demo_facility_id(url)
     if facility_id is not None:
         from energy_dash.storage import accounts
