@@ -41,7 +41,11 @@ BAND_COLOR = {
 }
 MODEL_NAMES = {
     "prophet": "Prophet",
-    "ensemble": "Ensemble of Prophet and a seasonal-naive baseline",
+    "ensemble": "Ensemble (equal-weight mean of the best models by backtest)",
+    "mstl": "MSTL (daily and weekly seasons, AR(3) trend)",
+    "solar": "Sun's geometry at the site times a forecast clear-sky index",
+    "mstl_default": "MSTL (statsforecast defaults)",
+    "prophet_default": "Prophet (defaults)",
     "seasonal_naive_day": "Seasonal naive: same time yesterday",
     "seasonal_naive_week": "Seasonal naive: same time last week",
 }

@@ -97,11 +97,25 @@ def recommendations_panel(
             "balance, voltage excursions) found a saving in this period.",
             className="mb-0 rec-empty",
         )
-    return dbc.Card(
-        [header, dbc.CardBody([html.P(basis, className="small text-body-secondary "
-                                      "rec-basis"), content])],
-        className=PANEL_CLASS,
-    )
+    fine = result.get("checked_fine") or []
+    body = [html.P(basis, className="small text-body-secondary rec-basis"), content]
+    unpriced = result.get("unpriced") or []
+    if unpriced:
+        body.append(html.Div(
+            [html.P("Found, with no saving in money under this tariff:",
+                    className="small fw-semibold mt-2 mb-1")]
+            + [html.P([html.Span(rec["title"] + ": ", className="fw-semibold"),
+                       rec["detail"]],
+                      className=f"small text-body-secondary mb-1 rec-unpriced "
+                      f"rec-{rec.get('key', '')}")
+               for rec in unpriced],
+        ))
+    if (items or unpriced) and fine:
+        body.append(html.P(
+            "Checked and found nothing to gain: " + ", ".join(fine) + ".",
+            className="small text-body-secondary mt-2 mb-0 rec-fine",
+        ))
+    return dbc.Card([header, dbc.CardBody(body)], className=PANEL_CLASS)
 
 
 def cost_kpi(cost: dict[str, Any] | None, *, message: str | None = None) -> list:

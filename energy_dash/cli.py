@@ -169,7 +169,17 @@ def demo(days: int) -> None:
     result = seed_demo(settings.database_url, days=days, production=settings.production)
     _print_demo(result, production=settings.production)
     if result.seeded:
+        _seed_forecasts(settings, result.facility_id)
         logger.info("demo seeded in %.1f s", time.monotonic() - started)
+
+
+def _seed_forecasts(settings: Settings, facility_id: int) -> None:
+    from energy_dash.demo.seed import FORECAST_HISTORY_DAYS, seed_forecast_history
+
+    click.echo(f"Storing the last {FORECAST_HISTORY_DAYS} days of day-ahead forecasts, "
+               "each from the data before its day …")
+    seed_forecast_history(settings.database_url, facility_id,
+                          weather_url=settings.weather_url)
 
 
 # --------------------------------------------------------------- accounts
@@ -559,6 +569,13 @@ def _start_demo(settings: Settings, port: int, host: str) -> bool:
         click.echo("Seeding the demo (30 days of one-minute history) …")
         result = demo_module.seed_demo(url, days=30, production=settings.production)
         _print_demo(result, production=settings.production)
+        if result.seeded:  # in the background: the app serves meanwhile
+            import threading
+
+            threading.Thread(
+                target=_seed_forecasts, args=(settings, result.facility_id),
+                name="demo-forecast-history", daemon=True,
+            ).start()
     facility_id = demo_module.demo_facility_id(url)
     if facility_id is not None:
         from energy_dash.storage import accounts

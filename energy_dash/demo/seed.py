@@ -292,3 +292,43 @@ __all__ = [
     "seed_demo",
     "site_model",
 ]
+
+
+FORECAST_HISTORY_DAYS = 7
+
+
+def seed_forecast_history(
+    database_url: str | None = None,
+    facility_id: int = DEMO_FACILITY_ID,
+    *,
+    days: int = FORECAST_HISTORY_DAYS,
+    end: Any = None,
+    weather_url: str | None = None,
+) -> int:
+    """Store the day-ahead forecasts the refresh would have made at each of the
+    last ``days`` local midnights, so a fresh demo already shows "yesterday's
+    forecast against what happened" and accuracy over time.
+
+    Each run is the real refresh with ``now`` at that day's local midnight: its
+    history ends before the day starts, so no forecast ever saw its own day.
+    Returns the number of runs stored.
+    """
+    from energy_dash.config import Settings
+    from energy_dash.domain.times import local_midnight, local_today
+    from energy_dash.services.facilities import facility_info
+    from energy_dash.services.forecast_refresh import refresh_forecasts
+
+    info = facility_info(facility_id, database_url=database_url)
+    if info is None:
+        raise LookupError(f"facility {facility_id} does not exist")
+    end_ms = None if end is None else int(pd.Timestamp(end).value // 1_000_000)
+    today = local_today(end_ms, info.timezone)
+    settings = Settings(database_url=database_url or "", weather_url=weather_url)
+    stored = 0
+    for back in range(days, 0, -1):
+        day = today - pd.Timedelta(days=back).to_pytimedelta()
+        moment = local_midnight(day, info.timezone).to_pydatetime()
+        results = refresh_forecasts(settings, facility_id, now=moment)
+        stored += sum(item["status"] == "stored" for item in results)
+    logger.info("demo: %d past day-ahead forecasts stored", stored)
+    return stored

@@ -568,6 +568,31 @@ def _voltage_excursions(
 # --------------------------------------------------------------------------
 
 
+CHECKS = {
+    "shift_to_solar": "Moving evening load into solar hours",
+    "base_load": "Night-time base load",
+    "peak_demand": "Demand peaks",
+    "power_factor": "Power factor",
+    "phase_imbalance": "Phase balance",
+    "voltage_excursions": "Voltage excursions",
+}
+"""Every check ``recommend`` runs, with the words the page uses for it."""
+MIN_MONEY = 0.005  # [money/month]: below a cent a month is nothing to gain
+MIN_KWH = 0.05  # [kWh/month]
+
+
+def worth_it(rec: Recommendation) -> bool:
+    """True when a recommendation saves money or energy; zero-valued advice is
+    reported as checked and fine instead of being ranked."""
+    return rec.money_per_month >= MIN_MONEY or rec.kwh_per_month >= MIN_KWH
+
+
+def checked_fine(recs: list[Recommendation]) -> list[str]:
+    """Names of the checks that found nothing to report (see ``CHECKS``)."""
+    found = {r.key for r in recs}
+    return [name for key, name in CHECKS.items() if key not in found]
+
+
 def recommend(
     readings: pd.DataFrame,
     tz: str,
@@ -603,6 +628,8 @@ def recommend(
     list of Recommendation
         Only those whose condition holds (module docstring), sorted by
         ``money_per_month`` then ``kwh_per_month`` (both descending) then ``key``.
+        Callers rank only those ``worth_it`` and show the others unranked, without
+        a price (``checked_fine`` names the checks that found nothing at all).
     """
     if readings.empty:
         return []

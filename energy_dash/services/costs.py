@@ -10,7 +10,12 @@ from typing import Any
 import pandas as pd
 
 from energy_dash.db import session_scope
-from energy_dash.domain.recommendations import Recommendation, recommend
+from energy_dash.domain.recommendations import (
+    Recommendation,
+    checked_fine,
+    recommend,
+    worth_it,
+)
 from energy_dash.domain.tariffs import (
     TariffError,
     bill,
@@ -191,7 +196,10 @@ def facility_recommendations(
     dict
         ``items`` (ranked by money per month: ``key``, ``title``, ``detail``,
         ``kwh_per_month`` [kWh/month], ``money_per_month`` [currency/month],
-        ``currency``), ``currency``, ``days`` (hours with readings / 24),
+        ``currency``; never one worth zero), ``unpriced`` (found, but with no
+        saving in money or energy: shown unranked), ``checked_fine`` (names of
+        the checks that found nothing), ``currency``, ``days`` (hours with
+        readings / 24),
         ``tariff`` (the tariff dict), ``start``, ``end`` (UTC).
     """
     info = facility_info(facility_id, database_url=database_url)
@@ -224,7 +232,11 @@ def facility_recommendations(
         covered = readings.index[readings["energy_consumed"].notna()]
         days = float(covered.floor("h").nunique() / 24.0)
     return {
-        "items": [_recommendation_dict(r, model.currency) for r in recs],
+        "items": [_recommendation_dict(r, model.currency) for r in recs
+                  if worth_it(r)],
+        "unpriced": [_recommendation_dict(r, model.currency) for r in recs
+                     if not worth_it(r)],
+        "checked_fine": checked_fine(recs) if len(readings) else [],
         "currency": model.currency,
         "days": days,
         "tariff": tariff,

@@ -249,7 +249,7 @@ def test_the_forecast_page_shows_forecast_accuracy_and_yesterday(
     assert "As good as same-time-yesterday" in accuracy
     assert "MAPE" not in accuracy
     info = texts(out["forecast-model-info.children"])
-    assert "Ensemble of Prophet and a seasonal-naive baseline" in info
+    assert "Ensemble (equal-weight mean of the best models by backtest)" in info
     local = (hour + pd.Timedelta(minutes=5)).tz_convert(TZ)
     assert f"trained {local:%Y-%m-%d %H:%M} {local.tzname()}" in info
     assert "seasonal-naive baselines only" in info
