@@ -7,7 +7,7 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from components import figures
+from components import figures, quality
 from components import formatting as fmt
 
 RANGE = "historical-range"
@@ -112,6 +112,7 @@ def layout(range_value: str = "7") -> html.Div:
                                "(kW, local time)"),
                 dbc.CardBody(_graph(HEATMAP, 320)),
             ], className="mb-3"),
+            quality.panel(),
         ],
         className="page-historical container-fluid py-3",
     )
