@@ -116,7 +116,16 @@ def scheduled_jobs(settings: Settings) -> list[tuple[str, int, Callable[[], obje
             lambda: refresh_forecasts(settings),
         ),
         (ANOMALY_JOB, ANOMALY_INTERVAL_S, lambda: check_anomalies_now(settings)),
+        ("quality_check", 15 * 60, lambda: check_quality_now(settings)),
     ]
+
+
+def check_quality_now(settings: Settings, now: datetime | None = None) -> int:
+    """Log new gaps and stuck values (see energy_dash.services.quality)."""
+    from energy_dash.services.quality import check_all
+
+    moment = now or datetime.now(UTC)
+    return check_all(settings.database_url, int(moment.timestamp() * 1000))
 
 
 # ------------------------------------------------------------------ anomalies

@@ -81,4 +81,5 @@ def test_every_job_is_scheduled(settings):
         "alert_delivery": 60,
         "forecast_refresh": 3600,
         "anomaly_check": 900,
+        "quality_check": 900,
     }
