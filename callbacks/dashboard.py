@@ -17,7 +17,7 @@ from flask import current_app
 from components import dashboard as ui
 from components import figures, ids
 from components import formatting as fmt
-from energy_dash.services import history
+from energy_dash.services import history, quality
 from energy_dash.services import live as views
 from energy_dash.web import auth
 
@@ -122,6 +122,9 @@ def dashboard_outputs(fid: int, now: int, url: str, signature: dict) -> tuple:
         "last seen " + fmt.local_time(state["last_ms"], tz)
         if state["last_ms"] is not None else "no reading received yet"
     )
+    issues = quality.open_count(url, fid, now)
+    if issues:
+        last_seen += f" · {issues} data issue{'s' if issues != 1 else ''} (24 h)"
     return (
         None,
         fmt.kw(state["production_kw"]),

@@ -8,7 +8,7 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from components import figures
+from components import figures, quality
 from components import formatting as fmt
 
 RANGE = "historical-range"
@@ -138,6 +138,7 @@ def layout(range_value: str = "7", start: str | None = None,
                                "(local time)"),
                 dbc.CardBody(_graph(HEATMAP, 320)),
             ], className="mb-3"),
+            quality.panel(),
         ],
         className="page-historical page-width py-3",
     )

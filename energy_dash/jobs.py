@@ -125,6 +125,7 @@ def scheduled_jobs(settings: Settings) -> list[tuple[str, int, Callable[[], obje
             PARTITION_INTERVAL_S,
             lambda: maintain_partitions_now(settings),
         ),
+        ("quality_check", 15 * 60, lambda: check_quality_now(settings)),
     ]
 
 
@@ -146,6 +147,14 @@ def maintain_partitions_now(settings: Settings, now: datetime | None = None) -> 
     from energy_dash.services.maintenance import maintain_partitions
 
     return maintain_partitions(settings, now=now)
+
+
+def check_quality_now(settings: Settings, now: datetime | None = None) -> int:
+    """Log new gaps and stuck values (see energy_dash.services.quality)."""
+    from energy_dash.services.quality import check_all
+
+    moment = now or datetime.now(UTC)
+    return check_all(settings.database_url, int(moment.timestamp() * 1000))
 
 
 # ------------------------------------------------------------------ anomalies

@@ -117,12 +117,15 @@ def _value(text: str) -> FieldValue:
 
 
 def _timestamp(text: str, scale: int) -> int:
-    try:
-        if "_" in text or not text.isascii():
-            raise ValueError(text)
+    if text.isdigit() and text.isascii():  # the usual case
         ts = int(text) * scale
-    except ValueError:
-        raise _Bad(f"bad timestamp {text[:40]!r}") from None
+    else:
+        try:
+            if "_" in text or not text.isascii():
+                raise ValueError(text)
+            ts = int(text) * scale
+        except ValueError:
+            raise _Bad(f"bad timestamp {text[:40]!r}") from None
     if not -_INT64 <= ts < _INT64:
         raise _Bad("timestamp out of range")
     return ts
@@ -313,16 +316,6 @@ def _field_of(point: Point, binding: InfluxBinding) -> float | None:
     return float(value)
 
 
-def _signed(binding: InfluxBinding, value: float) -> float:
-    """Power as the reading fields take it: production unsigned, no negative draw.
-
-    IoTaWatt's solar CT and many grid meters report generation as negative watts.
-    """
-    if binding.kind != "power":
-        return value
-    return abs(value) if binding.role == "production" else max(value, 0.0)
-
-
 def index_bindings(
     bindings: Iterable[InfluxBinding],
 ) -> dict[str, list[InfluxBinding]]:
@@ -343,34 +336,60 @@ def points_to_readings(
 
     Points of one device with one timestamp become one reading (IoTaWatt sends
     ``Mains`` and ``Solar`` as separate points of the same second). For each
-    reading field the most specific matching binding wins. Returns
+    reading field the most specific matching binding wins. Power is stored as the
+    reading fields take it: production unsigned, no negative draw (IoTaWatt's
+    solar CT and many grid meters report generation as negative watts). Returns
     ``([(facility_id, reading)], unbound_points)``; a reading's ``timestamp`` is
     Unix seconds, absent when the line had none (time of receipt).
     """
     index = bindings if isinstance(bindings, dict) else index_bindings(bindings)
+    # Per binding once: tags, field, target, scale and sign (the loop is per point).
+    plans = {
+        name: [(b, b.tags, len(b.tags), b.field, b.target,
+                0.001 if b.unit in ("W", "Wh") else 1.0,
+                (b.role == "production") - (b.role != "production")
+                if b.kind == "power" else 0)
+               for b in items]
+        for name, items in index.items()
+    }
     grouped: dict[tuple[int, str, int | None], dict[str, Any]] = {}
     specificity: dict[tuple[int, str, int | None, str], int] = {}
     unbound: list[Point] = []
     for point in points:
         taken = False
-        for binding in index.get(point.measurement, ()):
-            if any(point.tags.get(k) != v for k, v in binding.tags):
+        tags = point.tags
+        for binding, want, rank, field_name, target, scale, sign in plans.get(
+            point.measurement, ()
+        ):
+            if want and any(tags.get(k) != v for k, v in want):
                 continue
-            value = _field_of(point, binding)
-            if value is None:
-                continue
-            device = binding.device_id or point.tags.get("device") or point.tags.get(
+            if field_name is not None:
+                value = point.fields.get(field_name)
+                if type(value) not in (int, float):
+                    continue
+            else:
+                value = _field_of(point, binding)
+                if value is None:
+                    continue
+            device = binding.device_id or tags.get("device") or tags.get(
                 "host") or "influx"
             key = (binding.facility_id, device[:64], point.ts_ns)
-            slot = (*key, binding.target)
-            if specificity.get(slot, -1) >= len(binding.tags):
+            slot = (*key, target)
+            if specificity.get(slot, -1) >= rank:
                 taken = True
                 continue
-            specificity[slot] = len(binding.tags)
-            reading = grouped.setdefault(key, {"device_id": key[1]})
-            if point.ts_ns is not None:
-                reading["timestamp"] = point.ts_ns / 1e9
-            reading[binding.target] = _signed(binding, binding.scale(value))
+            specificity[slot] = rank
+            reading = grouped.get(key)
+            if reading is None:
+                reading = grouped[key] = {"device_id": key[1]}
+                if point.ts_ns is not None:
+                    reading["timestamp"] = point.ts_ns / 1e9
+            value = float(value) * scale
+            if sign > 0:  # production power: unsigned
+                value = abs(value)
+            elif sign < 0 and value < 0:  # consumption power: no negative draw
+                value = 0.0
+            reading[target] = value
             taken = True
         if not taken:
             unbound.append(point)

@@ -46,18 +46,18 @@ class DecodingSink:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._decoders: dict[TopicBinding, Decoder] = {}
+        self._decoders: dict[int, tuple[TopicBinding, Decoder]] = {}
         self._last_ms: dict[tuple[int, str], int] = {}
 
     def _decoder(self, binding: TopicBinding) -> Decoder:
-        decoder = self._decoders.get(binding)
-        if decoder is None:
-            if len(self._decoders) > 10_000:
-                self._decoders.clear()
-            decoder = self._decoders[binding] = Decoder(
-                binding.format, role=binding.role, device_id=binding.device_id,
-                tz=binding.timezone,
-            )
+        cached = self._decoders.get(binding.id)
+        if cached is not None and (cached[0] is binding or cached[0] == binding):
+            return cached[1]
+        if len(self._decoders) > 10_000:
+            self._decoders.clear()
+        decoder = Decoder(binding.format, role=binding.role,
+                          device_id=binding.device_id, tz=binding.timezone)
+        self._decoders[binding.id] = (binding, decoder)
         return decoder
 
     def _receipt_ms(self, facility_id: int, device: str, received_ms: int) -> int:

@@ -82,4 +82,5 @@ def test_every_job_is_scheduled(settings):
         "forecast_refresh": 3600,
         "anomaly_check": 900,
         "partition_maintenance": 21600,
+        "quality_check": 900,
     }

@@ -58,15 +58,9 @@ def reading_interval_s(
     return min(elapsed, INTERVAL_CAP * float(expected_interval_s))
 
 
-def power_kw(energy_kwh: float, interval_s: float) -> float:
-    """Average power over an interval [kW]: energy [kWh] / interval [h]."""
-    if interval_s <= 0:
-        return 0.0
-    return energy_kwh * 3600.0 / interval_s
-
-
 def energy_kwh(power: float, interval_s: float) -> float:
-    """Energy of an interval at a constant power [kWh]: power [kW] x interval [h]."""
+    """Energy of an interval at a constant power [kWh]: power [kW] x interval [h]
+    (the inverse of ``domain.metrics.power_kw``)."""
     return power * interval_s / 3600.0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from energy_dash.domain.registers import INTERVAL_CAP
 from energy_dash.domain.times import from_ms
 
 MAX_POINTS = 3000
@@ -76,7 +77,8 @@ def bucket_lengths_h(
 
 
 def raw_power(frame: pd.DataFrame, expected_s: float) -> pd.DataFrame:
-    """Per-reading kW, interval since the device's previous reading in the frame."""
+    """Per-reading kW, interval since the device's previous reading in the frame
+    (capped at twice the expected interval)."""
     if frame.empty:
         return pd.DataFrame(
             {"production_kw": [], "consumption_kw": []},
@@ -84,6 +86,8 @@ def raw_power(frame: pd.DataFrame, expected_s: float) -> pd.DataFrame:
         )
     stamps = pd.Series(frame.index.as_unit("ms").asi8, index=frame.index)
     gaps = stamps.groupby(frame["device_id"].to_numpy()).diff() / 1000.0
+    # the one interval rule (domain.registers.reading_interval_s), vectorised
+    gaps = gaps.clip(upper=INTERVAL_CAP * float(expected_s))
     hours = gaps.fillna(float(expected_s)).to_numpy() / 3600.0
     out = pd.DataFrame(
         {

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from energy_dash.db import get_engine, session_scope
 from energy_dash.domain.facility import FacilityInfo
 from energy_dash.domain.metrics import imbalance_pct, interval_power, ratio_from_sums
+from energy_dash.domain.registers import reading_interval_s
 from energy_dash.domain.series import (
     MAX_POINTS,
     RESOLUTION_LABELS,
@@ -131,9 +132,7 @@ def latest_state_of(
         return state
     last = int(row.ts_ms)
     previous = readings.previous_ts(conn, facility.id, row.device_id, last)
-    interval = (last - previous) / 1000 if previous is not None else float(
-        facility.expected_interval_s
-    )
+    interval = reading_interval_s(previous, last, facility.expected_interval_s)
     production = interval_power(row.energy_produced, interval)
     consumption = interval_power(row.energy_consumed, interval)
     state.update(
@@ -288,9 +287,7 @@ def wall_points_of(conn, facility: FacilityInfo, since_ms: int, limit: int,
         if device not in previous:
             previous[device] = readings.previous_ts(conn, facility.id, device, ts)
         before = previous[device]
-        interval = (ts - before) / 1000 if before is not None else float(
-            facility.expected_interval_s
-        )
+        interval = reading_interval_s(before, ts, facility.expected_interval_s)
         previous[device] = ts
         acc = summed.setdefault(int(ts), [0.0, 0.0])
         acc[0] += interval_power(produced, interval) or 0.0

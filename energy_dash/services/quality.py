@@ -21,7 +21,9 @@ from energy_dash.db import session_scope
 from energy_dash.domain import quality
 from energy_dash.domain.quality import QualityEvent
 from energy_dash.domain.registers import reading_interval_s
+from energy_dash.storage import facilities as facility_store
 from energy_dash.storage import quality as store
+from energy_dash.storage import readings as reading_store
 
 logger = logging.getLogger(__name__)
 
@@ -144,3 +146,25 @@ def new_only(
         if last is None or event.ts_ms > last:
             kept.append(event)
     return kept
+
+
+CHECK_WINDOW_MS = 7 * 3600 * 1000
+"""The periodic check looks this far back (a stuck value needs 6 hours)."""
+CHECK_LIMIT = 50_000
+
+
+def check_all(database_url: str | None, now_ms: int) -> int:
+    """Find gaps and stuck values of every facility's recent readings; log new ones.
+
+    Runs every quarter hour (``jobs``); an anomaly already logged (same kind,
+    device and start) is not logged again. Returns how many events were added.
+    """
+    added = 0
+    with session_scope(database_url, write=True) as session:
+        for facility in facility_store.all_infos(session):
+            points = reading_store.energy_points(
+                session, facility.id, now_ms - CHECK_WINDOW_MS, CHECK_LIMIT, now_ms)
+            found = detect_series(points, facility.expected_interval_s)
+            added += record(session, facility.id, new_only(session, facility.id,
+                                                           found), now_ms=now_ms)
+    return added

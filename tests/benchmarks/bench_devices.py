@@ -19,7 +19,6 @@ dedicated server.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import socket
@@ -30,8 +29,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select, text
 
 from energy_dash.app import create_app
@@ -90,29 +87,43 @@ def stored(url: str, facility_id: int) -> int:
             Reading.facility_id == facility_id)).scalar_one()
 
 
+PUBLISHER = textwrap.dedent("""\
+    import json, sys, time
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+    port, count, t0 = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    pub = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
+                      client_id="bench-publisher", protocol=mqtt.MQTTv5)
+    pub.max_inflight_messages_set(100)  # paho slows down with thousands in flight
+    pub.max_queued_messages_set(0)
+    pub.connect("127.0.0.1", port)
+    pub.loop_start()
+    infos = []
+    for i in range(count):
+        body = json.dumps({"timestamp": t0 + i, "energy_consumed": 0.01,
+                           "energy_produced": 0.02, "current_load": 10.0,
+                           "voltage": 230.0, "device_id": f"m{i % 10}"})
+        infos.append(pub.publish(f"bench/m{i % 10}/reading", body, qos=1))
+    for info in infos:
+        info.wait_for_publish(120)
+    pub.disconnect()
+    pub.loop_stop()
+""")
+
+
 def bench_mqtt(url: str, label: str, messages: int, folder: Path) -> None:
+    """Devices publish from their own process; the subscriber stores here."""
     facility_id = make_facility(url)
     bind_topic(url, facility_id, "bench/+/reading", "native")
     broker, port = start_broker(folder)
     sub = build_subscriber(url, f"mqtt://127.0.0.1:{port}", client_id=f"bench-{label}")
-    pub = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
-                      client_id=f"bench-pub-{label}", protocol=mqtt.MQTTv5)
+    publisher = None
     try:
         sub.start()
         sub.connected.wait(10)
-        pub.max_inflight_messages_set(1000)
-        pub.max_queued_messages_set(0)
-        pub.connect("127.0.0.1", port)
-        pub.loop_start()
-        payloads = [
-            json.dumps({"timestamp": T0 + i, "energy_consumed": 0.01,
-                        "energy_produced": 0.02, "current_load": 10.0,
-                        "voltage": 230.0, "device_id": f"m{i % 10}"}).encode()
-            for i in range(messages)
-        ]
         started = time.perf_counter()
-        for i, payload in enumerate(payloads):
-            pub.publish(f"bench/m{i % 10}/reading", payload, qos=1)
+        publisher = subprocess.Popen([sys.executable, "-c", PUBLISHER, str(port),
+                                      str(messages), str(T0)])
         deadline = time.monotonic() + max(60, messages / 500)
         count = 0
         while time.monotonic() < deadline:
@@ -127,8 +138,8 @@ def bench_mqtt(url: str, label: str, messages: int, folder: Path) -> None:
               f"({count:,} of {messages:,} stored, {messages - count} lost, "
               f"{elapsed:.1f} s; target >= {MQTT_TARGET:,}/s) {verdict}", flush=True)
     finally:
-        pub.disconnect()
-        pub.loop_stop()
+        if publisher is not None:
+            publisher.wait(60)
         sub.stop()
         broker.terminate()
         broker.wait(10)

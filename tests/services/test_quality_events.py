@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from energy_dash.db import session_scope
 from energy_dash.domain.quality import QualityEvent
 from energy_dash.services import quality
@@ -45,3 +47,21 @@ def test_detect_gaps_and_stuck_power_once(database_url, facility):
         quality.record(session, facility, fresh)
     with session_scope(database_url, write=True) as session:
         assert quality.new_only(session, facility, events) == []
+
+
+def test_the_periodic_check_logs_gaps_once(database_url, facility):
+    from energy_dash.storage.facilities import load_info
+    from energy_dash.storage.readings import store_many
+
+    now = int(time.time() * 1000) // 60_000 * 60_000
+    stamps = [now - 60 * MIN + i * MIN for i in range(10)]  # every 60 s
+    stamps += [now - 30 * MIN + i * MIN for i in range(5)]  # then a 21 min gap
+    rows = [{"ts_ms": ts, "device_id": "m", "energy_produced": 0.0,
+             "energy_consumed": 0.01 * (i % 3), "current_load": 1.0}
+            for i, ts in enumerate(stamps)]
+    with session_scope(database_url, write=True) as session:
+        store_many(session, load_info(session, facility), rows)
+    assert quality.check_all(database_url, now) == 1
+    assert quality.check_all(database_url, now + MIN) == 0
+    [event] = quality.list_events(database_url, [facility])
+    assert (event["kind"], event["ts_ms"]) == ("gap", now - 51 * MIN)
