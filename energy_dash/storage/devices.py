@@ -90,23 +90,34 @@ def touch_api_key(session: Session, key_id: int, when: datetime | None = None) -
     )
 
 
-def list_api_keys(session: Session, facility_id: int) -> list[ApiKey]:
+def _of_facility(session: Session, model: type, facility_id: int) -> list:
+    """Every key or token row of a facility, oldest first."""
     return list(
         session.scalars(
-            select(ApiKey).where(ApiKey.facility_id == facility_id).order_by(ApiKey.id)
+            select(model).where(model.facility_id == facility_id).order_by(model.id)
         )
     )
 
 
-def revoke_api_key(session: Session, facility_id: int, key_id: int) -> bool:
-    """Revoke a key of this facility; False when it is not this facility's key."""
+def _revoke(session: Session, model: type, facility_id: int, row_id: int) -> bool:
+    """Revoke one key or token of this facility; False when it is not its own (or
+    already revoked): the tenant check lives in the statement."""
     result = session.execute(
-        update(ApiKey)
-        .where(ApiKey.id == key_id, ApiKey.facility_id == facility_id,
-               ApiKey.revoked_at.is_(None))
+        update(model)
+        .where(model.id == row_id, model.facility_id == facility_id,
+               model.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
     return result.rowcount == 1
+
+
+def list_api_keys(session: Session, facility_id: int) -> list[ApiKey]:
+    return _of_facility(session, ApiKey, facility_id)
+
+
+def revoke_api_key(session: Session, facility_id: int, key_id: int) -> bool:
+    """Revoke a key of this facility; False when it is not this facility's key."""
+    return _revoke(session, ApiKey, facility_id, key_id)
 
 
 def create_display_token(session: Session, facility_id: int, name: str = "wall") -> str:
@@ -135,23 +146,12 @@ def find_display_token(session: Session, secret: str | None) -> DisplayToken | N
 
 
 def list_display_tokens(session: Session, facility_id: int) -> list[DisplayToken]:
-    return list(
-        session.scalars(
-            select(DisplayToken)
-            .where(DisplayToken.facility_id == facility_id)
-            .order_by(DisplayToken.id)
-        )
-    )
+    return _of_facility(session, DisplayToken, facility_id)
 
 
 def revoke_display_token(session: Session, facility_id: int, token_id: int) -> bool:
-    result = session.execute(
-        update(DisplayToken)
-        .where(DisplayToken.id == token_id, DisplayToken.facility_id == facility_id,
-               DisplayToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
-    return result.rowcount == 1
+    """Revoke a wall token of this facility; False when it is not this facility's."""
+    return _revoke(session, DisplayToken, facility_id, token_id)
 
 
 # ----------------------------------------------------------- listings for settings
