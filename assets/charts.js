@@ -24,11 +24,17 @@
         // column of labels turned on their side.
         var width = gd.getBoundingClientRect().width;
         var x = layout.xaxis || {};
-        if (width && width < 520 && x.type !== "category" && !x.dtick &&
-                gd._fullLayout.xaxis && gd._fullLayout.xaxis.type === "date") {
+        var dates = gd._fullLayout.xaxis && gd._fullLayout.xaxis.type === "date";
+        if (width && width < 520 && !x.dtick && dates) {
             var ticks = Math.max(2, Math.floor(width / 110));
             if (x.nticks !== ticks) { update["xaxis.nticks"] = ticks; }
             if (x.tickangle !== 0) { update["xaxis.tickangle"] = 0; }
+            gd._edNarrow = true;
+        } else if (gd._edNarrow) {
+            // Wider again (a phone turned, a window resized): Plotly's own ticks.
+            update["xaxis.nticks"] = null;
+            update["xaxis.tickangle"] = null;
+            gd._edNarrow = false;
         }
         if (Object.keys(update).length) { window.Plotly.relayout(gd, update); }
     }
