@@ -24,11 +24,24 @@
         // column of labels turned on their side.
         var width = gd.getBoundingClientRect().width;
         var x = layout.xaxis || {};
-        if (width && width < 520 && x.type !== "category" && !x.dtick &&
-                gd._fullLayout.xaxis && gd._fullLayout.xaxis.type === "date") {
-            var ticks = Math.max(2, Math.floor(width / 110));
+        var dates = gd._fullLayout.xaxis && gd._fullLayout.xaxis.type === "date";
+        if (width && width < 520 && !x.dtick && dates) {
+            var ticks = Math.max(3, Math.floor(width / 90));
             if (x.nticks !== ticks) { update["xaxis.nticks"] = ticks; }
             if (x.tickangle !== 0) { update["xaxis.tickangle"] = 0; }
+            // no toolbar on phones (pages.css): the right margin can go
+            var margin = layout.margin || {};
+            if (!layout.yaxis2 && margin.r !== 12) {
+                gd._edMarginR = margin.r;
+                update["margin.r"] = 12;
+            }
+            gd._edNarrow = true;
+        } else if (gd._edNarrow) {
+            // Wider again (a phone turned, a window resized): Plotly's own ticks.
+            update["xaxis.nticks"] = null;
+            update["xaxis.tickangle"] = null;
+            if (gd._edMarginR !== undefined) { update["margin.r"] = gd._edMarginR; }
+            gd._edNarrow = false;
         }
         if (Object.keys(update).length) { window.Plotly.relayout(gd, update); }
     }

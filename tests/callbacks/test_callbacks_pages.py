@@ -309,6 +309,32 @@ def test_historical_totals_change_with_the_range(app, auth_client, database_url,
         "2026-11-10 – 2026-11-16 (7 local days")
 
 
+def test_historical_90_days_show_the_whole_range_and_where_data_begins(
+    app, auth_client, database_url, facility
+):
+    now = views.now_ms()
+    tz = "Europe/Berlin"
+    today = views.local_today(now, tz)
+    begins = today - timedelta(days=40)
+    write(database_url, facility, [
+        (views.local_midnight_ms(begins, tz) + 3_600_000, 8.0, 2.0),
+        (views.local_midnight_ms(today - timedelta(days=3), tz) + 3_600_000, 6.0, 5.0),
+    ])
+    client = auth_client("alice", facility_role="viewer")
+    out = callback_result(post_callback(
+        client, app, "historical-totals.children",
+        {FACILITY: facility, "historical-range.value": "90"},
+    ))
+    first = today - timedelta(days=89)
+    assert out["historical-data-note.children"] == (
+        f"Readings begin on {begins.isoformat()}: the 49 days before hold no data.")
+    # the power chart spans the 90 days, like the daily charts, not only the data
+    power = out["historical-power-chart.figure"]["layout"]["xaxis"]["range"]
+    assert power == [f"{first.isoformat()} 00:00:00",
+                     f"{(today + timedelta(days=1)).isoformat()} 00:00:00"]
+    assert len(out["historical-daily-chart.figure"]["data"][0]["x"]) == 90
+
+
 def test_historical_csv_download(app, auth_client, database_url, facility):
     now = views.now_ms()
     write(database_url, facility, [(now - 120_000, 1.25, 0.5)], voltage=[230.0])
