@@ -11,8 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from energy_dash.config import Settings
-from energy_dash.db import get_engine
-from energy_dash.storage import partitions
+from energy_dash.db import get_engine, partitions
 
 logger = logging.getLogger(__name__)
 

@@ -246,7 +246,7 @@ def bench_growth(url: str, sizes_m: list[float]) -> dict[float, dict[str, float]
 
     from energy_dash.db import get_engine
     from energy_dash.db.models import Facility
-    from energy_dash.storage.partitions import ensure_partitions
+    from energy_dash.db.partitions import ensure_partitions
 
     fresh_schema(url)
     engine = get_engine(url)

@@ -20,9 +20,9 @@ from energy_dash.db import (
     session_scope,
 )
 from energy_dash.db.models import Facility
+from energy_dash.db.partitions import is_partitioned, list_partitions
 from energy_dash.services.maintenance import maintain_partitions
 from energy_dash.storage import readings as store
-from energy_dash.storage.partitions import is_partitioned, list_partitions
 
 pytestmark = pytest.mark.postgres
 HOUR_MS = 3_600_000

@@ -4,7 +4,7 @@ from alembic import context
 
 from energy_dash.db import get_engine
 from energy_dash.db.models import Base
-from energy_dash.storage.partitions import in_models
+from energy_dash.db.partitions import in_models
 
 config = context.config
 

@@ -64,7 +64,7 @@ def upgrade() -> None:
 
 def _partition_readings() -> None:
     """Rebuild ``readings`` as a partitioned table, keeping every row and index."""
-    from energy_dash.storage.partitions import ensure_partitions
+    from energy_dash.db.partitions import ensure_partitions
 
     bind = op.get_bind()
     indexes = bind.execute(
