@@ -33,6 +33,7 @@ from energy_dash.models import (
     Facility,
     Forecast,
 )
+from energy_dash.storage.columnar import ReadingColumns, store_columns
 from energy_dash.validation import (
     MAX_FUTURE_S,
     MIN_TIMESTAMP_S,
@@ -316,12 +317,12 @@ def write_readings(
         ``{"accepted": n, "duplicates": m, "rejected": [{"index": i, "details":
         [...]}]}`` where ``index`` is the row's position in ``frame``.
     """
-    rows, rejected = frame_to_rows(frame, facility_id, device_id)
+    columns, rejected = frame_to_columns(frame, facility_id, device_id)
     with session_scope(database_url, write=True) as session:
         facility = session.get(Facility, int(facility_id))
         if facility is None:
             raise ValueError(f"facility {facility_id} does not exist")
-        result = _readings.store_many(session, facility, rows)
+        result = store_columns(session, facility, columns)
     return {
         "accepted": result.accepted,
         "duplicates": result.duplicates,
@@ -329,10 +330,13 @@ def write_readings(
     }
 
 
-def frame_to_rows(
+def frame_to_columns(
     frame: pd.DataFrame, facility_id: int, device_id: str
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Vectorised validation; rows that fail are re-checked one by one for details."""
+) -> tuple[ReadingColumns, list[dict[str, Any]]]:
+    """Vectorised validation; rows that fail are re-checked one by one for details.
+
+    The valid rows stay columns (NaN where a field is absent): no dict per row.
+    """
     if "timestamp" in frame.columns:
         stamps = pd.to_datetime(frame["timestamp"], utc=False, errors="coerce")
     else:
@@ -367,33 +371,41 @@ def frame_to_rows(
     ts_ms = np.where(missing_ts, 0, ts_ns // 1_000_000)
     bad |= missing_ts | (ts_ms < MIN_TIMESTAMP_S * 1000)
     bad |= ts_ms > now_ms + MAX_FUTURE_S * 1000
-    devices = (
-        frame["device_id"].astype("string").to_numpy(dtype=object)
-        if "device_id" in frame.columns
-        else None
-    )
     if "facility_id" in frame.columns:
         fac = pd.to_numeric(frame["facility_id"], errors="coerce").to_numpy()
         bad |= ~np.isnan(fac) & (fac != facility_id)
-    rows: list[dict[str, Any]] = []
-    rejected: list[dict[str, Any]] = []
     good = np.flatnonzero(~bad)
-    columns = {name: values[name][good].tolist() for name in values}
-    for name, col in columns.items():
-        columns[name] = [None if v != v else v for v in col]  # NaN -> None
-    good_ts = ts_ms[good].tolist()
-    for k, i in enumerate(good.tolist()):
-        row = {name: columns[name][k] for name in columns}
-        row["ts_ms"] = good_ts[k]
-        device = device_id if devices is None else devices[i]
-        if device is None or device is pd.NA or not str(device).strip():
-            device = device_id
-        row["device_id"] = str(device)[:64]
-        rows.append(row)
+    columns = ReadingColumns(
+        ts_ms[good].astype(np.int64),
+        _device_column(frame, good, device_id),
+        {name: values[name][good] for name in READING_FIELDS},
+    )
+    rejected: list[dict[str, Any]] = []
     for i in np.flatnonzero(bad).tolist():
         details = _explain(frame, i, stamps, facility_id)
         rejected.append({"index": i, "details": details})
-    return rows, rejected
+    return columns, rejected
+
+
+def _device_column(frame: pd.DataFrame, good: np.ndarray, default: str) -> np.ndarray:
+    """Each good row's device: its ``device_id`` cell, else ``default`` (64 chars)."""
+    out = np.empty(len(good), dtype=object)
+    if "device_id" not in frame.columns:
+        out[:] = str(default)[:64]
+        return out
+    cells = frame["device_id"].astype("string").to_numpy(dtype=object)[good]
+    clean: dict[Any, str] = {}
+    for k, device in enumerate(cells.tolist()):
+        name = clean.get(device)
+        if name is None:
+            if device is None or device is pd.NA or not str(device).strip():
+                name = str(default)[:64]
+            else:
+                name = str(device)[:64]
+            if device is not pd.NA:
+                clean[device] = name
+        out[k] = name
+    return out
 
 
 def _explain(frame, i, stamps, facility_id) -> list[dict[str, str]]:

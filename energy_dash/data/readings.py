@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from energy_dash.alerts import (
@@ -33,11 +33,7 @@ TABLE = Reading.__table__
 ROLLUP = ReadingRollup.__table__
 COLUMNS = {name: TABLE.c[name] for name in READING_FIELDS}
 BUCKET_MS = 900_000  # rollup granularity: 15 minutes
-_INSERT_COLUMNS = ("facility_id", "device_id", "ts_ms", *READING_FIELDS)
-_INSERT_SQL = (
-    f"INSERT INTO readings ({', '.join(_INSERT_COLUMNS)}) VALUES ({{marks}}) "
-    "ON CONFLICT (facility_id, device_id, ts_ms) DO NOTHING"
-)
+INSERT_COLUMNS = ("facility_id", "device_id", "ts_ms", *READING_FIELDS)
 _LOCK_NAMESPACE = 7301  # pg_advisory_xact_lock(namespace, facility_id)
 
 
@@ -74,62 +70,9 @@ def _values(facility_id: int, row: dict[str, Any]) -> tuple:
     return (facility_id, row["device_id"], row["ts_ms"], *fields)
 
 
-def _insert_rows(session: Session, rows: list[tuple]) -> int:
-    """Plain DB-API executemany: no per-row SQLAlchemy parameter processing."""
-    mark = "?" if dialect_name(session) == "sqlite" else "%s"
-    sql = _INSERT_SQL.format(marks=", ".join([mark] * len(_INSERT_COLUMNS)))
-    result = session.connection().exec_driver_sql(sql, rows)
-    count = result.rowcount
-    return count if count is not None and count >= 0 else len(rows)
-
-
-def _rollup_sql(dialect: str) -> str:
-    least = "min" if dialect == "sqlite" else "least"
-    names = ", ".join(f"{f}_sum, {f}_n" for f in READING_FIELDS)
-    sums = ", ".join(f"COALESCE(SUM({f}), 0), COUNT({f})" for f in READING_FIELDS)
-    updates = ", ".join(
-        f"{c} = reading_rollups.{c} + excluded.{c}"
-        for c in ("samples", "self_supplied",
-                  *(f"{f}_{k}" for f in READING_FIELDS for k in ("sum", "n")))
-    )
-    bucket = f"(ts_ms / {BUCKET_MS}) * {BUCKET_MS}"
-    return (
-        f"INSERT INTO reading_rollups (facility_id, bucket_ms, samples, self_supplied, "
-        f"{names}) SELECT facility_id, {bucket}, COUNT(*), "
-        f"COALESCE(SUM({least}(energy_produced, energy_consumed)), 0), {sums} "
-        f"FROM readings WHERE facility_id = :facility_id "
-        f"AND ts_ms BETWEEN :lo AND :hi AND id >= :first_id "
-        f"GROUP BY facility_id, {bucket} "
-        f"ON CONFLICT (facility_id, bucket_ms) DO UPDATE SET {updates}"
-    )
-
-
-_ROLLUP_SQL = {name: text(_rollup_sql(name)) for name in ("sqlite", "postgresql")}
-
-
-def _add_to_rollups(
-    session: Session, facility_id: int, first_id: int, lo_ms: int, hi_ms: int
-) -> None:
-    """Add this facility's readings with ``id >= first_id`` to their rollups.
-
-    Only the rows this transaction inserted qualify: writers of one facility are
-    serialised (:func:`lock_facility`) and ids only grow. ``lo_ms``..``hi_ms`` (the
-    batch's time range) keeps the scan on the (facility, time) index. The sums run
-    in SQL.
-    """
-    session.execute(
-        _ROLLUP_SQL[dialect_name(session)],
-        {"facility_id": facility_id, "first_id": first_id, "lo": lo_ms, "hi": hi_ms},
-    )
-
-
-def _next_id(session: Session) -> int:
-    return (session.execute(select(func.max(TABLE.c.id))).scalar() or 0) + 1
-
-
 _INSERT_ONE_SQL = (
-    f"INSERT INTO readings ({', '.join(_INSERT_COLUMNS)}) "
-    f"VALUES ({', '.join(['%s'] * len(_INSERT_COLUMNS))}) "
+    f"INSERT INTO readings ({', '.join(INSERT_COLUMNS)}) "
+    f"VALUES ({', '.join(['%s'] * len(INSERT_COLUMNS))}) "
     "ON CONFLICT (facility_id, device_id, ts_ms) DO NOTHING RETURNING id"
 )
 _CASTS = ("BIGINT", "VARCHAR(64)", "BIGINT") + ("DOUBLE PRECISION",) * len(
@@ -138,7 +81,7 @@ _CASTS = ("BIGINT", "VARCHAR(64)", "BIGINT") + ("DOUBLE PRECISION",) * len(
 # The same insert, skipped while a voltage alert of the facility is open (then the
 # reading may close it, and the full path with the state machine must run).
 _INSERT_UNLESS_ALERT_SQL = (
-    f"INSERT INTO readings ({', '.join(_INSERT_COLUMNS)}) "
+    f"INSERT INTO readings ({', '.join(INSERT_COLUMNS)}) "
     f"SELECT {', '.join(f'CAST(%s AS {cast})' for cast in _CASTS)} "
     f"WHERE NOT EXISTS ({OPEN_VOLTAGE_ALERT_SQL.replace('SELECT id', 'SELECT 1')}) "
     "ON CONFLICT (facility_id, device_id, ts_ms) DO NOTHING RETURNING id"
@@ -146,16 +89,16 @@ _INSERT_UNLESS_ALERT_SQL = (
 _EXISTING_ID_SQL = (
     "SELECT id FROM readings WHERE facility_id = %s AND device_id = %s AND ts_ms = %s"
 )
-_ROLLUP_COLUMNS = (
+ROLLUP_COLUMNS = (
     "facility_id", "bucket_ms", "samples", "self_supplied",
     *(f"{f}_{k}" for f in READING_FIELDS for k in ("sum", "n")),
 )
-_ROLLUP_ONE_SQL = (
-    f"INSERT INTO reading_rollups ({', '.join(_ROLLUP_COLUMNS)}) "
-    f"VALUES ({', '.join(['%s'] * len(_ROLLUP_COLUMNS))}) "
+ROLLUP_UPSERT_SQL = (
+    f"INSERT INTO reading_rollups ({', '.join(ROLLUP_COLUMNS)}) "
+    f"VALUES ({', '.join(['%s'] * len(ROLLUP_COLUMNS))}) "
     "ON CONFLICT (facility_id, bucket_ms) DO UPDATE SET "
     + ", ".join(
-        f"{c} = reading_rollups.{c} + excluded.{c}" for c in _ROLLUP_COLUMNS[2:]
+        f"{c} = reading_rollups.{c} + excluded.{c}" for c in ROLLUP_COLUMNS[2:]
     )
 )
 
@@ -177,7 +120,7 @@ def _insert_one(execute, values: tuple) -> tuple[bool, int]:
     inserted = execute(_INSERT_ONE_SQL, values).fetchone()
     if inserted is None:
         return False, execute(_EXISTING_ID_SQL, values[:3]).fetchone()[0]
-    execute(_ROLLUP_ONE_SQL, _rollup_one(values))
+    execute(ROLLUP_UPSERT_SQL, _rollup_one(values))
     return True, inserted[0]
 
 
@@ -209,7 +152,7 @@ def store_one_quick(
             if existing is None:
                 return None  # an open alert may close: the full path decides
             return False, existing[0], []
-        tx.execute(_ROLLUP_ONE_SQL, _rollup_one(values))
+        tx.execute(ROLLUP_UPSERT_SQL, _rollup_one(values))
     return True, inserted[0], []
 
 
@@ -237,42 +180,13 @@ def store_many(
 
     Duplicates, against the database or inside the batch, are counted, not stored;
     rollups are updated and voltage alerts evaluated over the new rows in timestamp
-    order.
+    order. The work runs on columns (:mod:`energy_dash.storage.columnar`).
     """
-    result = BulkResult()
+    from energy_dash.storage.columnar import ReadingColumns, store_columns
+
     if not rows:
-        return result
-    lock_facility(session, facility.id)
-    stamps = [r["ts_ms"] for r in rows]
-    devices = {r["device_id"] for r in rows}
-    existing = set(
-        session.execute(
-            select(TABLE.c.device_id, TABLE.c.ts_ms).where(
-                TABLE.c.facility_id == facility.id,
-                TABLE.c.ts_ms >= min(stamps),
-                TABLE.c.ts_ms <= max(stamps),
-                TABLE.c.device_id.in_(devices),
-            )
-        ).all()
-    )
-    fresh: list[tuple] = []
-    for row in rows:
-        key = (row["device_id"], row["ts_ms"])
-        if key in existing:
-            result.duplicates += 1
-            continue
-        existing.add(key)
-        fresh.append(_values(facility.id, row))
-    if fresh:
-        first_id = _next_id(session)
-        result.accepted = _insert_rows(session, fresh)
-        _add_to_rollups(session, facility.id, first_id, min(stamps), max(stamps))
-        voltage_at = 3 + READING_FIELDS.index("voltage")
-        voltages = sorted(
-            (r[2], r[voltage_at], r[1]) for r in fresh if r[voltage_at] is not None
-        )
-        result.alerts = apply_voltage_alerts(session, facility, voltages)
-    return result
+        return BulkResult()
+    return store_columns(session, facility, ReadingColumns.from_rows(rows))
 
 
 def fetch_raw(
