@@ -55,6 +55,8 @@ from energy_dash.db import (
     get_engine,
     session_scope,
 )
+from energy_dash.domain.batch import validate_batch
+from energy_dash.storage.columnar import store_columns
 
 from .openapi import (
     API_KEY_HEADER,
@@ -70,6 +72,7 @@ from .parsing import (
     is_json_type,
     is_ndjson_type,
     loads,
+    loads_lines,
     ndjson_lines,
 )
 from .ratelimit import RateLimiter
@@ -427,13 +430,10 @@ def post_bulk():
             lines = ndjson_lines(data)
             if len(lines) > MAX_BULK_ROWS:
                 return _too_many(len(lines))
-            items: list[tuple[int, Any]] = []
-            for index, line in lines:
-                try:
-                    items.append((index, loads(line, "line")))
-                except BodyError as exc:
-                    detail = {"field": "", "message": str(exc)}
-                    rejected.append({"index": index, "details": [detail]})
+            items, bad_lines = loads_lines(lines)
+            for index, message in bad_lines:
+                detail = {"field": "", "message": message}
+                rejected.append({"index": index, "details": [detail]})
         else:
             try:
                 body = loads(data)
@@ -449,18 +449,18 @@ def post_bulk():
                 return _too_many(len(body))
             items = list(enumerate(body))
 
-        rows = _valid_rows(items, key, received_s, rejected)
+        columns = _valid_columns(items, key, received_s, rejected)
         rejected.sort(key=lambda r: r["index"])
         accepted = duplicates = 0
         alerts: list[dict[str, Any]] = []
-        if rows:
+        if len(columns):
             with state.writer.hold(), session_scope(
                 state.database_url, write=True
             ) as session:
                 facility = state.facility(session, key.facility_id)
                 if facility is None:
                     return _unauthorized()
-                result = _readings.store_many(session, facility, rows)
+                result = store_columns(session, facility, columns)
                 state.touch(key, session)
             accepted, duplicates, alerts = (
                 result.accepted, result.duplicates, result.alerts
@@ -483,24 +483,16 @@ def _too_many(count: int):
     )
 
 
-def _valid_rows(items, key: DeviceKey, now_s: float, rejected: list) -> list[dict]:
-    rows = []
-    mismatch = [
-        {"field": "facility_id",
-         "message": "does not match the facility of this API key"}
-    ]
-    for index, item in items:
-        row, details = check_reading(item, now_s, require_timestamp=True)
-        if row is None:
-            rejected.append({"index": index, "details": details})
-            continue
-        if row["facility_id"] is not None and row["facility_id"] != key.facility_id:
-            rejected.append({"index": index, "details": mismatch})
-            continue
-        if row["device_id"] is None:
-            row["device_id"] = key.name
-        rows.append(row)
-    return rows
+def _valid_columns(items, key: DeviceKey, now_s: float, rejected: list):
+    """The valid readings as columns; the rest appended to ``rejected`` by index."""
+    columns, refused = validate_batch(
+        [body for _, body in items], now_s,
+        facility_id=key.facility_id, default_device=key.name,
+        check_row=lambda body: check_reading(body, now_s, require_timestamp=True),
+    )
+    for at, details in refused:
+        rejected.append({"index": items[at][0], "details": details})
+    return columns
 
 
 def _keyed_facility(session, state: IngestState, secret: str):

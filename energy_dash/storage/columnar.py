@@ -16,10 +16,7 @@ every row that reaches the table is new and the rollups add exactly those rows.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
 from itertools import repeat
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +39,7 @@ from energy_dash.data.readings import (
     lock_facility,
 )
 from energy_dash.db import as_driver
+from energy_dash.domain.batch import ReadingColumns
 from energy_dash.models import READING_FIELDS, Facility, Reading
 
 logger = logging.getLogger(__name__)
@@ -85,37 +83,6 @@ _ROLLUP_MERGE_SQL = (
 )
 
 
-@dataclass
-class ReadingColumns:
-    """Validated readings of one facility as columns (NaN where a field is absent)."""
-
-    ts_ms: np.ndarray  # int64 epoch milliseconds
-    device_id: np.ndarray  # object array of str
-    values: dict[str, np.ndarray]  # float64, one per reading field
-
-    def __len__(self) -> int:
-        return len(self.ts_ms)
-
-    @classmethod
-    def from_rows(cls, rows: Sequence[dict[str, Any]]) -> ReadingColumns:
-        """Columns of validated row dicts (each with ``ts_ms`` and ``device_id``)."""
-        n = len(rows)
-        ts = np.fromiter((r["ts_ms"] for r in rows), dtype=np.int64, count=n)
-        devices = np.empty(n, dtype=object)
-        devices[:] = [r["device_id"] for r in rows]
-        values = {
-            name: np.array([r.get(name) for r in rows], dtype=np.float64)
-            for name in READING_FIELDS
-        }
-        return cls(ts, devices, values)
-
-    def take(self, index: np.ndarray) -> ReadingColumns:
-        return ReadingColumns(
-            self.ts_ms[index], self.device_id[index],
-            {name: col[index] for name, col in self.values.items()},
-        )
-
-
 def _python_column(column: np.ndarray) -> list:
     """Floats for the driver, ``None`` where the value is absent."""
     missing = np.isnan(column)
@@ -128,26 +95,46 @@ def _python_column(column: np.ndarray) -> list:
     return boxed.tolist()
 
 
+_STORED_TS_SQL = (
+    "SELECT ts_ms FROM readings WHERE facility_id = %s AND device_id = %s "
+    "AND ts_ms BETWEEN %s AND %s"
+)
+FEW_DEVICES = 16  # up to this many: one index range scan of times per device
+
+
+def _stored(session: Session, facility_id: int, cols: ReadingColumns,
+            codes: np.ndarray, uniques: np.ndarray) -> dict[str, np.ndarray]:
+    """Stored times per device within the batch's time range."""
+    lo, hi = int(cols.ts_ms.min()), int(cols.ts_ms.max())
+    if len(uniques) <= FEW_DEVICES:
+        driver = as_driver(session)
+        out = {}
+        for device in uniques.tolist():
+            found = driver.execute(_STORED_TS_SQL, (facility_id, device, lo, hi))
+            times = found.fetchall()
+            if times:
+                out[device] = np.fromiter((t[0] for t in times), np.int64, len(times))
+        return out
+    by_device: dict[str, list[int]] = {}
+    for device, ts in session.execute(
+        select(TABLE.c.device_id, TABLE.c.ts_ms).where(
+            TABLE.c.facility_id == facility_id, TABLE.c.ts_ms.between(lo, hi),
+            TABLE.c.device_id.in_(uniques.tolist()),
+        )
+    ):
+        by_device.setdefault(device, []).append(ts)
+    return {d: np.asarray(t, dtype=np.int64) for d, t in by_device.items()}
+
+
 def _duplicates(session: Session, facility_id: int, cols: ReadingColumns) -> np.ndarray:
     """True for rows already stored, or repeated earlier in the batch (first wins)."""
     codes, uniques = pd.factorize(cols.device_id)
-    stored = session.execute(
-        select(TABLE.c.device_id, TABLE.c.ts_ms).where(
-            TABLE.c.facility_id == facility_id,
-            TABLE.c.ts_ms >= int(cols.ts_ms.min()),
-            TABLE.c.ts_ms <= int(cols.ts_ms.max()),
-            TABLE.c.device_id.in_(list(uniques)),
-        )
-    ).all()
     seen = np.zeros(len(cols), dtype=bool)
-    if stored:
-        by_device: dict[str, list[int]] = {}
-        for device, ts in stored:
-            by_device.setdefault(device, []).append(ts)
-        for code, device in enumerate(uniques):
-            if device in by_device:
-                mine = codes == code
-                seen[mine] = np.isin(cols.ts_ms[mine], by_device[device])
+    stored = _stored(session, facility_id, cols, codes, np.asarray(uniques))
+    for code, device in enumerate(uniques.tolist()):
+        if device in stored:
+            mine = codes == code
+            seen[mine] = np.isin(cols.ts_ms[mine], stored[device])
     repeated = pd.DataFrame({"d": codes, "t": cols.ts_ms}).duplicated().to_numpy()
     return seen | repeated
 
