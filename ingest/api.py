@@ -287,9 +287,14 @@ def iso_utc(ts_ms: int) -> str:
     return f"{base}.{millis:03d}Z" if millis else f"{base}Z"
 
 
-def _header_checks(limit: int, *, allow_ndjson: bool):
-    """415 and 413 from the headers alone, before any work."""
-    mimetype = request.mimetype
+def _header_checks(limit: int, *, allow_ndjson: bool, req=None):
+    """415 and 413 from the headers alone, before any work.
+
+    ``req``: a plain werkzeug request (the sensor lane) instead of Flask's.
+    """
+    in_flask = req is None
+    req = request if in_flask else req
+    mimetype = req.mimetype
     if not (is_json_type(mimetype) or (allow_ndjson and is_ndjson_type(mimetype))):
         wanted = (
             "application/json (an array) or application/x-ndjson"
@@ -299,9 +304,10 @@ def _header_checks(limit: int, *, allow_ndjson: bool):
         return _error(415, f"unsupported Content-Type; send {wanted}")
     # One byte of slack: werkzeug stops a streamed (chunked) body at the maximum
     # without an error, so reading limit + 1 bytes is how an oversize one shows.
-    request.max_content_length = limit + 1
-    g.ingest_body_limit = limit
-    length = request.content_length
+    req.max_content_length = limit + 1
+    if in_flask:
+        g.ingest_body_limit = limit
+    length = req.content_length
     if length is not None and length > limit:
         return _too_large(limit)
     return None
@@ -311,8 +317,8 @@ class _TooLarge(Exception):
     pass
 
 
-def _read_body(limit: int) -> bytes:
-    data = request.get_data(cache=False)
+def _read_body(limit: int, req=None) -> bytes:
+    data = (request if req is None else req).get_data(cache=False)
     if len(data) > limit:
         raise _TooLarge
     return data
@@ -321,7 +327,15 @@ def _read_body(limit: int) -> bytes:
 # -------------------------------------------------------------------- endpoints
 @bp.post("/api/hardware/data")
 def post_reading():
-    """Store one reading (CONTRACT §4).
+    """Store one reading (CONTRACT §4); see :func:`ingest_one`."""
+    return ingest_one(_state(), request)
+
+
+def ingest_one(state: IngestState, req) -> Response:
+    """Store one reading: the whole answer to ``POST /api/hardware/data``.
+
+    ``req`` is Flask's request or, on the sensor lane (:mod:`ingest.lane`), a plain
+    werkzeug request; nothing here needs Flask's request context.
 
     The body is parsed and validated, and the key checked in a read-only
     transaction, before the write transaction starts: writers of one database
@@ -330,14 +344,15 @@ def post_reading():
     401, 429, then 400/403/422.
     """
     received_s = time.time()
-    state = _state()
-    secret = request.headers.get(API_KEY_HEADER)
+    in_flask = req is request
+    secret = req.headers.get(API_KEY_HEADER)
     if not secret:
         return _unauthorized()
-    early = _header_checks(MAX_BODY_BYTES, allow_ndjson=False)
+    early = _header_checks(MAX_BODY_BYTES, allow_ndjson=False,
+                           req=None if in_flask else req)
     if early is not None:
         return early
-    row, refusal, claimed = _parse_reading(received_s)
+    row, refusal, claimed = _parse_reading(received_s, None if in_flask else req)
     try:
         with driver_connection(state.database_url) as conn:
             key = state.authenticate(conn, secret)
@@ -379,10 +394,10 @@ def post_reading():
     )
 
 
-def _parse_reading(received_s: float):
+def _parse_reading(received_s: float, req=None):
     """(row, None, claimed) for a valid body, else (None, refusal, claimed)."""
     try:
-        body = loads(_read_body(MAX_BODY_BYTES))
+        body = loads(_read_body(MAX_BODY_BYTES, req))
     except BodyError as exc:
         return None, _error(400, str(exc)), None
     except _TooLarge:
@@ -702,6 +717,16 @@ def init_app(server: Flask, settings: Settings) -> None:
     server.before_request(_api_routing)
     server.after_request(_json_error_safety_net)
     state.register_bootstrap_key()
+    from .lane import install
+
+    install(server, state)
 
 
-__all__ = ["FacilityInfo", "IngestState", "bp", "find_key", "init_app", "iso_utc"]
+error_reply = _error  # for the sensor lane (ingest.lane): the same JSON errors
+too_large = _too_large
+
+
+__all__ = [
+    "FacilityInfo", "IngestState", "bp", "error_reply", "find_key", "ingest_one",
+    "init_app", "iso_utc", "too_large",
+]
