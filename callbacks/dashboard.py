@@ -17,13 +17,14 @@ from flask import current_app
 from components import dashboard as ui
 from components import figures, ids
 from components import formatting as fmt
-from energy_dash import auth
-from energy_dash.data import views
+from energy_dash.services import history
+from energy_dash.services import live as views
+from energy_dash.web import auth
 
 logger = logging.getLogger(__name__)
 
 DAY_MS = 86_400_000
-FUTURE_MS = 300_000  # devices may be up to 5 minutes ahead (CONTRACT §4)
+FUTURE_MS = 300_000  # devices may be up to 5 minutes ahead (README "Sensor API")
 TREND_DAYS = 14
 
 
@@ -111,7 +112,7 @@ def dashboard_outputs(fid: int, now: int, url: str, signature: dict) -> tuple:
     power = views.power_series(fid, start, now + FUTURE_MS, rule, now=now,
                                database_url=url, facility=facility)
     first_day = views.local_today(now, tz) - timedelta(days=TREND_DAYS - 1)
-    daily = views.daily_energy(fid, first_day, TREND_DAYS, database_url=url,
+    daily = history.daily_energy(fid, first_day, TREND_DAYS, database_url=url,
                                facility=facility)
     alerts = views.open_alerts(fid, database_url=url)
     bands = facility.bands()

@@ -19,8 +19,8 @@ from flask import current_app
 from components import figures, ids
 from components import forecast as ui
 from components import formatting as fmt
-from energy_dash import auth
-from energy_dash.data import forecasts as store
+from energy_dash.services import forecasts as store
+from energy_dash.web import auth
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,9 @@ from callbacks.dashboard import (
 )
 from components import figures, ids
 from components import historical as ui
-from energy_dash.data import forecasts, views
+from energy_dash.services import csv_format, history
+from energy_dash.services import live as views
+from energy_dash.services.costs import cost_of_range
 
 PRESETS = {"7": 7, "30": 30, "90": 90}
 
@@ -87,20 +89,20 @@ def historical_outputs(fid: int, range_value, start, end, url: str,
     previous_first = first - timedelta(days=days)
     previous_start = views.local_midnight_ms(previous_first, tz)
     rule = views.resolution_for(facility, start_ms, end_ms, database_url=url)
-    daily = views.daily_energy(fid, first, days, database_url=url, facility=facility)
+    daily = history.daily_energy(fid, first, days, database_url=url, facility=facility)
     if rule == "1D":  # long ranges: the daily frame already holds the sums
-        power = views.daily_power(daily, facility, end_ms, now=now)
+        power = history.daily_power(daily, facility, end_ms, now=now)
     else:
         power = views.power_series(fid, start_ms, end_ms, rule, now=now,
                                    database_url=url, facility=facility)
-    comparison = views.period_comparison(fid, start_ms, end_ms, previous_start,
+    comparison = history.period_comparison(fid, start_ms, end_ms, previous_start,
                                          database_url=url)
-    heat = views.usage_heatmap(fid, start_ms, end_ms, database_url=url,
+    heat = history.usage_heatmap(fid, start_ms, end_ms, database_url=url,
                                facility=facility)
     revision = f"historical-{fid}-{first.isoformat()}-{days}"
     costs = (
-        forecasts.cost_of_range(fid, start_ms, end_ms, database_url=url),
-        forecasts.cost_of_range(fid, previous_start, start_ms, database_url=url),
+        cost_of_range(fid, start_ms, end_ms, database_url=url),
+        cost_of_range(fid, previous_start, start_ms, database_url=url),
     )
     totals = ui.totals_table(
         comparison,
@@ -157,7 +159,7 @@ def register(app: Dash) -> None:
             range_value, start, end, views.local_today(None, facility.timezone)
         )
         start_ms, end_ms = views.day_bounds(first, facility.timezone, days)
-        text = views.export_csv(fid, start_ms, end_ms, database_url=url,
+        text = csv_format.export_csv(fid, start_ms, end_ms, database_url=url,
                                 facility=facility)
         last = first + timedelta(days=days - 1)
         name = f"energy-dash-facility-{fid}-{first.isoformat()}-{last.isoformat()}.csv"

@@ -15,9 +15,9 @@ from flask_login import current_user, login_user
 from callbacks.shell import _avatar_url, _menu_label
 from components import ids
 from components import profile as view
-from energy_dash import auth, security
-from energy_dash.data import accounts
 from energy_dash.db import session_scope
+from energy_dash.storage import accounts
+from energy_dash.web import auth, avatars
 
 logger = logging.getLogger(__name__)
 AVATAR_NONE = "profile-avatar-none"
@@ -34,14 +34,14 @@ def _avatar_dir() -> Path:
 def decode_upload(contents: str | None) -> bytes:
     """The bytes of a dcc.Upload data URL (its declared type is ignored)."""
     if not isinstance(contents, str) or "," not in contents:
-        raise security.ImageRejected("Upload a PNG, JPEG or WebP picture.")
+        raise avatars.ImageRejected("Upload a PNG, JPEG or WebP picture.")
     payload = contents.split(",", 1)[1]
-    if len(payload) > security.AVATAR_MAX_BYTES * 4 // 3 + 8:
-        raise security.ImageRejected("The picture must be at most 2 MB.")
+    if len(payload) > avatars.AVATAR_MAX_BYTES * 4 // 3 + 8:
+        raise avatars.ImageRejected("The picture must be at most 2 MB.")
     try:
         return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
-        raise security.ImageRejected("The upload could not be read.") from None
+        raise avatars.ImageRejected("The upload could not be read.") from None
 
 
 def register(app: Dash) -> None:
@@ -172,8 +172,8 @@ def register(app: Dash) -> None:
         if not contents or not auth.signed_in():
             return (no_update,) * 5
         try:
-            png = security.normalize_avatar(decode_upload(contents))
-        except security.ImageRejected as exc:
+            png = avatars.normalize_avatar(decode_upload(contents))
+        except avatars.ImageRejected as exc:
             return (
                 no_update,
                 no_update,
@@ -182,10 +182,10 @@ def register(app: Dash) -> None:
                 no_update,
             )
         folder = _avatar_dir()
-        name = security.save_avatar_file(folder, png)
+        name = avatars.save_avatar_file(folder, png)
         with session_scope(_url()) as db:
             previous = accounts.set_avatar(db, current_user.id, name)
-        security.delete_avatar_file(folder, previous)
+        avatars.delete_avatar_file(folder, previous)
         src = _avatar_url(name)
         return (
             src,

@@ -1,7 +1,7 @@
 """Recommendations on /dashboard and /forecast, and the dashboard's cost KPI.
 
 Recommendations come from the facility's own last 30 days and its stored
-production forecast (``data.forecasts.facility_recommendations``): computed when
+production forecast (``services.costs.facility_recommendations``): computed when
 the facility changes or the page opens, never at random. The cost card shows
 this local calendar month's cost so far under the facility's tariff and is
 refreshed every fourth dashboard tick (two minutes). Every callback checks the
@@ -20,8 +20,8 @@ from components import dashboard as dash_ui
 from components import forecast as forecast_ui
 from components import ids
 from components import recommendations as ui
-from energy_dash import auth
-from energy_dash.data import forecasts as store
+from energy_dash.services import costs as store
+from energy_dash.web import auth
 
 logger = logging.getLogger(__name__)
 

@@ -17,9 +17,10 @@ from flask_login import current_user
 
 from components import ids
 from components import settings as view
-from energy_dash import auth, web
-from energy_dash.data import accounts, devices
 from energy_dash.db import session_scope
+from energy_dash.storage import accounts, devices
+from energy_dash.web import auth
+from energy_dash.web import signin as web
 
 logger = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from dash import ClientsideFunction, Dash, Input, Output, State, ctx, html, no_u
 from flask_login import current_user
 
 from components import ids
-from energy_dash import auth
-from energy_dash.data import accounts
 from energy_dash.db import session_scope
+from energy_dash.storage import accounts
+from energy_dash.web import auth
 
 
 def _requested_facility(search: str | None) -> int | None:

@@ -11,8 +11,8 @@ from flask import current_app
 
 from components import ids
 from components import tariff as ui
-from energy_dash import auth
-from energy_dash.data import forecasts as store
+from energy_dash.services import costs as store
+from energy_dash.web import auth
 
 logger = logging.getLogger(__name__)
 

@@ -22,8 +22,9 @@ from callbacks.dashboard import (
 from components import figures, ids
 from components import formatting as fmt
 from components import voltage as ui
-from energy_dash import auth
-from energy_dash.data import views
+from energy_dash.services import history
+from energy_dash.services import live as views
+from energy_dash.web import auth
 
 HOUR_MS = 3_600_000
 LIVE_MS = ui.LIVE_HOURS * HOUR_MS
@@ -91,7 +92,7 @@ def live_outputs(fid: int, now: int, url: str, signature: dict,
         and seen.get("signature", {}).get("settings") == signature["settings"]
     )
     if appendable:
-        rows = views.voltage_series(fid, seen["last_ms"] + 1, now + FUTURE_MS, "raw",
+        rows = history.voltage_series(fid, seen["last_ms"] + 1, now + FUTURE_MS, "raw",
                                     database_url=url, facility=facility)
         x = figures.local_x(rows.index)
         volts = figures.json_values(rows["voltage"], 2)
@@ -114,7 +115,7 @@ def live_outputs(fid: int, now: int, url: str, signature: dict,
     else:
         rule = views.resolution_for(facility, start, now + FUTURE_MS,
                                     database_url=url)
-        series = views.voltage_series(fid, start, now + FUTURE_MS, rule,
+        series = history.voltage_series(fid, start, now + FUTURE_MS, rule,
                                       database_url=url, facility=facility)
         voltage_fig = figures.voltage_figure(series, bands, uirevision=revision)
         currents_fig = figures.currents_figure(series, uirevision=revision)
@@ -189,7 +190,7 @@ def register(app: Dash) -> None:
         tz = facility.timezone
         chosen = _parse_day(day) or views.local_today(None, tz)
         start_ms, end_ms = views.week_bounds(chosen, tz)
-        quality = views.voltage_quality(fid, start_ms, end_ms, database_url=url)
+        quality = history.voltage_quality(fid, start_ms, end_ms, database_url=url)
         monday = chosen - timedelta(days=chosen.weekday())
         label = f"{monday.isoformat()} – {(monday + timedelta(days=6)).isoformat()}"
         return ui.quality_summary(quality, label)

@@ -21,8 +21,9 @@ from callbacks.dashboard import DAY_MS, FUTURE_MS, allowed_facility, database_ur
 from components import figures, ids
 from components import formatting as fmt
 from components import wall as ui
-from energy_dash import auth
-from energy_dash.data import views
+from energy_dash.domain.facility import FacilityInfo
+from energy_dash.services import live as views
+from energy_dash.web import auth
 
 REDRAW_AFTER_MS = 26 * 3_600_000  # the oldest drawn point may be 2 h out of view
 RAW_MIN_INTERVAL_S = 30  # below this the 24-hour history is drawn in 1-min buckets
@@ -67,7 +68,7 @@ def blank(message: str) -> tuple:
             "wall-tile wall-level-unknown", figures.wall_figure(None), "", None)
 
 
-def history_figure(fid: int, facility: views.FacilityView, now: int, url: str,
+def history_figure(fid: int, facility: FacilityInfo, now: int, url: str,
                    *, dark: bool = True) -> dict[str, Any]:
     """The full 24-hour chart: every reading, or 1-minute buckets for fast devices."""
     start = now - DAY_MS
@@ -106,7 +107,7 @@ def wall_outputs(fid: int, now: int, url: str, signature: dict,
     )
     update = views.wall_update(fid, seen["last_ms"] if same else None, now=now,
                                database_url=url)
-    facility: views.FacilityView = update["facility"]
+    facility: FacilityInfo = update["facility"]
     tz = facility.timezone
     state, today = update["state"], update["today"]
     if same and update["complete"]:

@@ -11,7 +11,7 @@ from dash import dcc, html
 
 from components import figures
 from components import formatting as fmt
-from energy_dash.alerts import KIND_LABELS
+from energy_dash.domain.alerts import KIND_LABELS
 
 REFRESH_MS = 30_000
 

@@ -1,7 +1,7 @@
 """Layout, figures and plain-words texts of /forecast (the ML dashboard).
 
 Structure only and pure builders: ``callbacks.forecast`` fills the page from
-``energy_dash.data.forecasts``. Times on the charts are the facility's local wall
+``energy_dash.services.forecasts``. Times on the charts are the facility's local wall
 clock; every value is energy per hour [kWh].
 """
 

@@ -11,17 +11,9 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from energy_dash.domain.metrics import finite as _number
+
 MISSING = "—"
-
-
-def _number(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def number(value: Any, digits: int = 1, unit: str = "") -> str:

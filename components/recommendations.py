@@ -1,6 +1,6 @@
 """Recommendations panel (dashboard and /forecast) and the dashboard's cost KPI.
 
-Pure builders: a result of ``energy_dash.data.forecasts.facility_recommendations``
+Pure builders: a result of ``energy_dash.services.forecasts.facility_recommendations``
 or ``month_cost`` in, components out. Recommendation texts come from the
 facility's own data and are shown as text, never as HTML.
 """

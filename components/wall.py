@@ -1,7 +1,7 @@
 """Layout of /wall: a dark, full-screen display readable across a room.
 
 Every id starts with ``wall`` — the login gate lets a display-token session run
-exactly those callbacks (see ``energy_dash.auth``).
+exactly those callbacks (see ``energy_dash.web.auth``).
 """
 
 from __future__ import annotations

@@ -53,13 +53,12 @@ def create_app(settings: Settings | None = None) -> Dash:
     )
 
     from components import shell
-    from energy_dash import predictions_api, web
+    from energy_dash import web
     from ingest import api as ingest_api
 
     app.layout = shell.layout
 
     ingest_api.init_app(server, settings)
-    predictions_api.init_app(server)
     web.init_app(app, settings)
 
     import callbacks

@@ -1,4 +1,4 @@
-"""The ``energy-dash`` command (CONTRACT §3).
+"""The ``energy-dash`` command (README "Command line").
 
 Every command honours ``DATABASE_URL``. Exit status: 0 on success, 2 on a usage
 error, 1 on any other error with one readable line on stderr
@@ -7,7 +7,6 @@ error, 1 on any other error with one readable line on stderr
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
@@ -124,7 +123,7 @@ def init_db_command() -> None:
 
 # --------------------------------------------------------------------- demo
 def _print_demo(result, *, production: bool) -> None:
-    from energy_dash.demo import DEMO_NAME, DEMO_PASSWORD, DEMO_USER
+    from energy_dash.demo.seed import DEMO_NAME, DEMO_PASSWORD, DEMO_USER
 
     if not result.seeded:
         click.echo(
@@ -148,7 +147,7 @@ def _print_demo(result, *, production: bool) -> None:
 def demo(days: int) -> None:
     """Seed the demo facility, user, sensor key and history (idempotent)."""
     from energy_dash.db import init_db
-    from energy_dash.demo import seed_demo
+    from energy_dash.demo.seed import seed_demo
 
     settings = _settings()
     init_db(settings.database_url)
@@ -185,7 +184,7 @@ def create_user_command(
     username: str, email: str | None, role: str, password_stdin: bool
 ) -> None:
     """Create a user and print its id (the password is asked for, hidden)."""
-    from energy_dash.data import accounts
+    from energy_dash.storage import accounts
 
     settings = _settings()
     password = _read_password(password_stdin)
@@ -201,7 +200,7 @@ def create_user_command(
 @click.option("--role", type=ROLE, default="viewer", show_default=True)
 def grant(username: str, facility_id: int, role: str) -> None:
     """Make a user a member of a facility (or change their role there)."""
-    from energy_dash.data import accounts
+    from energy_dash.storage import accounts
 
     settings = _settings()
     with _session(settings.database_url) as session:
@@ -223,8 +222,8 @@ def create_facility(
     country: str | None,
 ) -> None:
     """Create a facility and print its id."""
-    from energy_dash.data import accounts
-    from energy_dash.models import Facility
+    from energy_dash.db.models import Facility
+    from energy_dash.storage import accounts
 
     values: dict[str, Any] = {
         "name": name, "timezone": timezone, "nominal_voltage": nominal_voltage,
@@ -254,7 +253,7 @@ def create_facility(
               help="Device name; readings without device_id are stored under it.")
 def create_api_key(facility_id: int, name: str) -> None:
     """Create a sensor API key and print it once (only a hash is stored)."""
-    from energy_dash.data import devices
+    from energy_dash.storage import devices
 
     settings = _settings()
     with _session(settings.database_url) as session:
@@ -272,7 +271,7 @@ def create_api_key(facility_id: int, name: str) -> None:
 @click.option("--name", default="wall", show_default=True)
 def create_display_token(facility_id: int, name: str) -> None:
     """Create a read-only /wall display token and print it once."""
-    from energy_dash.data import devices
+    from energy_dash.storage import devices
 
     settings = _settings()
     with _session(settings.database_url) as session:
@@ -299,15 +298,6 @@ def _count_rows(path: Path) -> int:
     return max(0, lines - 1)
 
 
-def _dialect(path: Path) -> type[csv.Dialect] | str:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        sample = handle.read(8192)
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        return "excel"
-
-
 def _format_details(details: list[dict[str, str]]) -> str:
     return "; ".join(
         f"{d['field']}: {d['message']}" if d.get("field") else d["message"]
@@ -315,85 +305,24 @@ def _format_details(details: list[dict[str, str]]) -> str:
     )
 
 
-def import_csv_file(
-    path: Path,
-    facility_id: int,
-    database_url: str,
-    *,
-    device_id: str = "csv-import",
-    chunk_size: int = IMPORT_CHUNK,
-    progress: Any = None,
-) -> dict[str, Any]:
-    """Validate and store a CSV of readings; returns counts and rejected rows.
-
-    ``rejected`` lists ``{"line": n, "details": [...]}`` with the file's line
-    numbers (the header is line 1).
-    """
-    from energy_dash.data.readings import store_many
-    from energy_dash.models import Facility
-    from energy_dash.validation import validate_reading
-
-    with _session(database_url) as session:
-        if session.get(Facility, facility_id) is None:
-            raise LookupError(f"facility {facility_id} does not exist")
-    totals: dict[str, Any] = {"accepted": 0, "duplicates": 0, "rejected": []}
-    now_s = time.time()
-
-    def flush(rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        with _session(database_url, write=True) as session:
-            facility = session.get(Facility, facility_id)
-            result = store_many(session, facility, rows)
-        totals["accepted"] += result.accepted
-        totals["duplicates"] += result.duplicates
-
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle, dialect=_dialect(path))
-        fields = [(f or "").strip() for f in (reader.fieldnames or [])]
-        if "timestamp" not in fields:
-            raise ValueError(f"{path.name} has no 'timestamp' column (header: "
-                             f"{', '.join(fields) or 'empty'})")
-        reader.fieldnames = fields
-        batch: list[dict[str, Any]] = []
-        for record in reader:
-            line = reader.line_num
-            body = {
-                k: v.strip() for k, v in record.items()
-                if k and isinstance(v, str) and v.strip() != ""
-            }
-            row, details = validate_reading(body, now_s=now_s, require_timestamp=True)
-            if row is not None and row["facility_id"] not in (None, facility_id):
-                details = [{"field": "facility_id",
-                            "message": f"must be {facility_id} (--facility)"}]
-                row = None
-            if row is None:
-                totals["rejected"].append({"line": line, "details": details})
-            else:
-                row["device_id"] = row["device_id"] or device_id
-                row["facility_id"] = facility_id
-                batch.append(row)
-                if len(batch) >= chunk_size:
-                    flush(batch)
-                    batch = []
-            if progress is not None:
-                progress.update(1)
-        flush(batch)
-    return totals
-
-
 @main.command("import-csv")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--facility", "facility_id", type=int, required=True)
+@click.option("--facility", "facility_id", type=int, default=None,
+              help="Store every row in this facility (overrides the file's "
+              "facility_id column).")
 @click.option("--device-id", default="csv-import", show_default=True,
               help="Device of rows without a device_id column.")
-def import_csv(file: Path, facility_id: int, device_id: str) -> None:
+def import_csv(file: Path, facility_id: int | None, device_id: str) -> None:
     """Import readings from a CSV file (same validation as the sensor API).
 
-    The file needs a `timestamp` column (ISO 8601 with offset, or Unix seconds)
-    and one column per field (energy_produced, energy_consumed, current_load,
-    voltage, …). Rows should be in time order for the voltage alerts.
+    Reads what `export-csv` and the /historical download write: a `timestamp`
+    column (ISO 8601 with offset, or Unix seconds), `facility_id`, `device_id`
+    and one column per field (energy_produced_kwh or energy_produced, …). Rows
+    should be in time order for the voltage alerts. Exit status 1 when any row
+    was rejected (the others are stored).
     """
+    from energy_dash.services.csv_format import import_csv_file
+
     settings = _settings()
     total = _count_rows(file)
     with click.progressbar(length=total, label=f"Importing {file.name}",
@@ -411,12 +340,17 @@ def import_csv(file: Path, facility_id: int, device_id: str) -> None:
         click.echo(f"line {item['line']}: {_format_details(item['details'])}")
     if len(rejected) > SHOW_REJECTED:
         click.echo(f"… and {len(rejected) - SHOW_REJECTED} more rejected rows")
+    if rejected:
+        rows = len(rejected) + totals["accepted"] + totals["duplicates"]
+        raise CliError(
+            f"{len(rejected)} of {rows} rows rejected ({totals['accepted']} stored)"
+        )
 
 
 def _timestamp(_ctx, param, value):
     if value is None:
         return None
-    from energy_dash.data import to_utc
+    from energy_dash.domain.times import to_utc
 
     try:
         return to_utc(value)
@@ -426,17 +360,6 @@ def _timestamp(_ctx, param, value):
         ) from None
 
 
-def readings_csv(frame) -> str:
-    """A readings frame as CSV: timestamp (ISO UTC), facility_id, device_id, fields."""
-    from energy_dash.models import READING_FIELDS
-    from energy_dash.simulator import iso_utc
-
-    out = frame.reset_index(drop=True)
-    out.insert(0, "timestamp", iso_utc(frame.index))
-    columns = ["timestamp", "facility_id", "device_id", *READING_FIELDS]
-    return out[columns].to_csv(index=False, na_rep="", lineterminator="\n")
-
-
 @main.command("export-csv")
 @click.option("--facility", "facility_id", type=int, required=True)
 @click.option("--start", callback=_timestamp, help="Inclusive; naive means UTC.")
@@ -444,23 +367,25 @@ def readings_csv(frame) -> str:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="File to write (default: standard output).")
 def export_csv(facility_id: int, start, end, output: Path | None) -> None:
-    """Export readings as CSV (timestamps in UTC)."""
-    from energy_dash import data
-    from energy_dash.models import Facility
+    """Export readings as CSV (the format import-csv reads; local time with offset)."""
+    from energy_dash.domain.times import to_ms
+    from energy_dash.services.csv_format import export_csv as export_text
+    from energy_dash.services.facilities import facility_info
 
     settings = _settings()
-    with _session(settings.database_url) as session:
-        if session.get(Facility, facility_id) is None:
-            raise LookupError(f"facility {facility_id} does not exist")
-    frame = data.read_readings(
-        facility_id, start, end, database_url=settings.database_url
+    facility = facility_info(facility_id, database_url=settings.database_url)
+    if facility is None:
+        raise LookupError(f"facility {facility_id} does not exist")
+    text = export_text(
+        facility_id, to_ms(start), to_ms(end), database_url=settings.database_url,
+        facility=facility,
     )
-    text = readings_csv(frame)
     if output is None:
         click.echo(text, nl=False)
         return
     output.write_text(text, encoding="utf-8", newline="")
-    click.echo(f"Wrote {len(frame)} readings to {output}", err=True)
+    rows = max(0, text.count("\n") - 1)
+    click.echo(f"Wrote {rows} readings to {output}", err=True)
 
 
 # ------------------------------------------------------------------ forecast
@@ -492,7 +417,7 @@ def _print_summary(summary: Any) -> int:
 def forecast(facility_id: int | None) -> None:
     """Refresh the stored forecasts now."""
     try:
-        from energy_dash.jobs import refresh_forecasts
+        from energy_dash.services.forecast_refresh import refresh_forecasts
     except ImportError:
         raise CliError(
             "forecasting is not available in this build "
@@ -527,7 +452,7 @@ def simulate(
     device_id: str | None, retries: int, backoff: float,
 ) -> None:
     """Post realistic simulated readings to a server's sensor API."""
-    from energy_dash.simulator import Sender, SimulatorError, run_simulation
+    from energy_dash.demo.simulator import Sender, SimulatorError, run_simulation
 
     sender = Sender(url, api_key, echo=click.echo, attempts=retries, backoff=backoff)
     try:
@@ -571,8 +496,8 @@ def _configure_logging() -> None:
 
 def _start_demo(settings: Settings, port: int, host: str) -> bool:
     """Seed when empty and start the simulated sensor; True when the user exists."""
-    from energy_dash import demo as demo_module
-    from energy_dash.simulator import start_background
+    from energy_dash.demo import seed as demo_module
+    from energy_dash.demo.simulator import start_background
 
     url = settings.database_url
     if demo_module.is_empty(url):
@@ -581,7 +506,7 @@ def _start_demo(settings: Settings, port: int, host: str) -> bool:
         _print_demo(result, production=settings.production)
     facility_id = demo_module.demo_facility_id(url)
     if facility_id is not None:
-        from energy_dash.data import accounts
+        from energy_dash.storage import accounts
 
         filled = demo_module.fill_gap(url, facility_id)
         if filled:

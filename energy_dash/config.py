@@ -38,7 +38,7 @@ def _dev_secret(instance_dir: Path) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the app reads from its environment (CONTRACT §2)."""
+    """Everything the app reads from its environment (README "Configuration")."""
 
     database_url: str = DEFAULT_DATABASE_URL
     env: str = "development"
@@ -60,7 +60,8 @@ class Settings:
 
     @classmethod
     def from_env(cls, *, scheduler_default: bool = False, **overrides) -> Settings:
-        """Read CONTRACT §2 variables; development fills in safe local defaults."""
+        """Read the README's "Configuration" variables; development fills in safe
+        local defaults."""
         env = os.environ.get("ENERGY_DASH_ENV", "development").strip() or "development"
         if env not in {"development", "production"}:
             raise ConfigError(

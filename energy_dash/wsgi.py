@@ -1,6 +1,6 @@
 """The WSGI application for production: ``gunicorn -w 4 energy_dash.wsgi:server``.
 
-Settings come from the environment (CONTRACT §2). The scheduler runs in every
+Settings come from the environment (README "Configuration"). The scheduler runs in every
 worker (``ENERGY_DASH_SCHEDULER`` defaults to 1 here); each job takes a database
 lease first, so across workers and hosts it still runs exactly once. Run
 ``energy-dash init-db`` once before starting the workers (migrations are not run

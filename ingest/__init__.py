@@ -1,1 +1,2 @@
-"""The sensor ingestion API (CONTRACT §4): a Flask blueprint on the app's server."""
+"""The sensor ingestion API (README "Sensor API"): a Flask blueprint on the app's
+server."""

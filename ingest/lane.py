@@ -3,7 +3,7 @@
 A reading is the busiest request the server gets, and for it nearly all of the
 app-wide request machinery is a no-op by design: no session (devices carry no
 cookie), no login gate (the API key is the credential), no CSRF or page
-routing, and only two security headers (see :mod:`energy_dash.security`). Yet
+routing, and only two security headers (see :mod:`energy_dash.web.security`). Yet
 walking it — request context, seven hooks, session open and save, URL
 matching over every Dash route — costs about as much as storing the reading.
 This WSGI middleware sends exactly that method and path straight to
@@ -23,10 +23,12 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request
 
-from energy_dash.security import SENSOR_API_HEADERS
+from energy_dash.web.security import SENSOR_API_HEADERS
 
 from . import api
 from .openapi import MAX_BODY_BYTES
+from .replies import error, too_large
+from .state import IngestState
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +38,7 @@ PATH = "/api/hardware/data"
 class SensorLane:
     """WSGI middleware in front of the Flask app for single readings."""
 
-    def __init__(self, server: Flask, state: api.IngestState) -> None:
+    def __init__(self, server: Flask, state: IngestState) -> None:
         self.server = server
         self.state = state
         self.inner = server.wsgi_app
@@ -58,19 +60,19 @@ class SensorLane:
             if self.server.config.get("PROPAGATE_EXCEPTIONS") or self.server.testing:
                 raise
             logger.exception("sensor API: unexpected error")
-            response = api.error_reply(500, HTTP_STATUS_CODES[500].lower())
+            response = error(500, HTTP_STATUS_CODES[500].lower())
         response.headers.update(SENSOR_API_HEADERS)
         return response(environ, start_response)
 
 
 def _http_error(exc: HTTPException):
     if exc.code == 413:
-        return api.too_large(MAX_BODY_BYTES)
+        return too_large(MAX_BODY_BYTES)
     status = exc.code or 500
-    return api.error_reply(status, HTTP_STATUS_CODES.get(status, "error").lower())
+    return error(status, HTTP_STATUS_CODES.get(status, "error").lower())
 
 
-def install(server: Flask, state: api.IngestState) -> None:
+def install(server: Flask, state: IngestState) -> None:
     """Put the lane in front of ``server.wsgi_app`` (the test client uses it too)."""
     server.wsgi_app = SensorLane(server, state)
 

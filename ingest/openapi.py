@@ -1,6 +1,7 @@
 """The OpenAPI 3.1 document of the sensor API, built from the validator's own schema.
 
-``energy_dash.validation.reading_schema()`` is the single definition of a reading:
+``energy_dash.domain.validation.reading_schema()`` is the single definition of a
+reading:
 the validator enforces it and this document publishes it, so they cannot drift.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from energy_dash.validation import reading_schema
+from energy_dash.domain.validation import reading_schema
 
 API_KEY_HEADER = "X-API-Key"
 MAX_BODY_BYTES = 1024 * 1024

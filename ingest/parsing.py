@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from energy_dash.validation import validate_reading
+from energy_dash.domain.validation import validate_reading
 
 NDJSON_TYPES = frozenset(
     {
@@ -128,7 +128,8 @@ def ndjson_lines(data: bytes) -> list[tuple[int, bytes]]:
 def check_reading(
     body: Any, now_s: float, *, require_timestamp: bool = False
 ) -> tuple[dict[str, Any] | None, list[Detail]]:
-    """:func:`energy_dash.validation.validate_reading`, with a last line of defence.
+    """:func:`energy_dash.domain.validation.validate_reading`, with a last line of
+    defence.
 
     The validator already names every bad field (huge numbers, NUL characters and
     lone surrogates included); anything it did not foresee is still a 422, not a

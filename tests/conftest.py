@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from energy_dash.config import Settings
 from energy_dash.db import dispose_engine, get_engine, init_db, session_scope
-from energy_dash.models import Base, Facility
+from energy_dash.db.models import Base, Facility
 
 pytest_plugins = ["fixtures_web"]
 
@@ -123,7 +123,7 @@ def facility(database_url) -> int:
 
 @pytest.fixture
 def api_key(database_url, facility) -> str:
-    from energy_dash.data.devices import create_api_key
+    from energy_dash.storage.devices import create_api_key
 
     with session_scope(database_url) as session:
         return create_api_key(session, facility, "sensor-1")

@@ -28,8 +28,8 @@ from typing import Any
 
 import pytest
 
-from energy_dash.data import accounts
 from energy_dash.db import session_scope
+from energy_dash.storage import accounts
 
 DEFAULT_PASSWORD = "correct horse battery"
 _CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')

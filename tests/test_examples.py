@@ -21,7 +21,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from energy_dash import data
 from energy_dash.db import session_scope
-from energy_dash.models import READING_FIELDS, Reading
+from energy_dash.db.models import READING_FIELDS, Reading
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CLIENT_PATH = EXAMPLES / "python_sensor_client.py"

@@ -50,9 +50,12 @@ def test_offline_detection_with_a_frozen_clock(settings, facility):
     )
     data.write_readings(frame, facility, database_url=settings.database_url)
     last = datetime(2025, 6, 1, 10, 2, tzinfo=UTC)
-    # expected interval 60 s: offline after 120 s of silence, not before
-    assert check_offline_now(settings, last.replace(minute=4)) == []
-    opened = check_offline_now(settings, last.replace(minute=4, second=1))
+    # expected interval 60 s: connected while the newest reading is younger than
+    # 120 s (the one rule of energy_dash.domain.connectivity), offline from then on
+    assert check_offline_now(
+        settings, last.replace(minute=3, second=59, microsecond=999_000)
+    ) == []
+    opened = check_offline_now(settings, last.replace(minute=4))
     assert [e[0] for e in opened] == ["opened"]
     assert check_offline_now(settings, last.replace(minute=30)) == []  # once only
     later = pd.DataFrame(

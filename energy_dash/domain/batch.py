@@ -1,4 +1,4 @@
-"""Validated readings as columns, and a vectorised fast path of the row validator.
+"""A vectorised fast path of the row validator for bulk requests.
 
 A bulk request of 10 000 readings checked one dict at a time spends most of its
 time in Python. :func:`validate_batch` checks the common shape — numbers of the
@@ -6,7 +6,7 @@ right type inside their bounds, ISO 8601 timestamps with whole seconds and an
 offset, or Unix seconds — on whole columns with numpy. It only ever *accepts*
 on its own: any row it is not certain about (a numeric string, a fraction of a
 second, a bound crossed, a missing field, a stray type) goes through
-:func:`energy_dash.validation.validate_reading` unchanged, which produces the
+:func:`energy_dash.domain.validation.validate_reading` unchanged, which produces the
 row or the per-field details. So the set of accepted rows, their stored values
 and every rejection message are exactly those of the row validator; the bounds
 come from its own rule table.
@@ -16,18 +16,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
 
 import numpy as np
 
-from energy_dash.models import READING_FIELDS
-from energy_dash.validation import (
+from energy_dash.domain.validation import (
     MAX_DEVICE_ID,
     MAX_FUTURE_S,
     MIN_TIMESTAMP_S,
     NUMBER_FIELDS,
+    READING_FIELDS,
+    ReadingColumns,
 )
 
 logger = logging.getLogger(__name__)
@@ -39,46 +39,6 @@ _DIGIT_AT = {
 }
 _PUNCT = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":"}
 _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
-
-
-@dataclass
-class ReadingColumns:
-    """Validated readings of one facility as columns (NaN where a field is absent)."""
-
-    ts_ms: np.ndarray  # int64 epoch milliseconds
-    device_id: np.ndarray  # object array of str
-    values: dict[str, np.ndarray]  # float64, one per reading field
-
-    def __len__(self) -> int:
-        return len(self.ts_ms)
-
-    @classmethod
-    def from_rows(cls, rows: Sequence[dict[str, Any]]) -> ReadingColumns:
-        """Columns of validated row dicts (each with ``ts_ms`` and ``device_id``)."""
-        n = len(rows)
-        ts = np.fromiter((r["ts_ms"] for r in rows), dtype=np.int64, count=n)
-        devices = np.empty(n, dtype=object)
-        devices[:] = [r["device_id"] for r in rows]
-        values = {
-            name: np.array([r.get(name) for r in rows], dtype=np.float64)
-            for name in READING_FIELDS
-        }
-        return cls(ts, devices, values)
-
-    def take(self, index: np.ndarray) -> ReadingColumns:
-        return ReadingColumns(
-            self.ts_ms[index], self.device_id[index],
-            {name: col[index] for name, col in self.values.items()},
-        )
-
-    @classmethod
-    def concat(cls, parts: Sequence[ReadingColumns]) -> ReadingColumns:
-        return cls(
-            np.concatenate([p.ts_ms for p in parts]),
-            np.concatenate([p.device_id for p in parts]),
-            {name: np.concatenate([p.values[name] for p in parts])
-             for name in READING_FIELDS},
-        )
 
 
 def _column(dicts: list[dict], name: str) -> list:

@@ -1,1 +1,1 @@
-"""Queries by table family; each function takes the Connection or Session it is given."""
+"""Queries by table family; each function takes the Connection or Session it gets."""

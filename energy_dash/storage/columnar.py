@@ -23,66 +23,18 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from energy_dash.alerts import (
-    OPEN_VOLTAGE_ALERT_SQL,
-    OUTAGE_SHARE,
-    Thresholds,
-    apply_voltage_alerts,
-)
-from energy_dash.data.readings import (
-    BUCKET_MS,
-    INSERT_COLUMNS,
-    ROLLUP_COLUMNS,
-    ROLLUP_UPSERT_SQL,
-    BulkResult,
-    dialect_name,
-    lock_facility,
-)
-from energy_dash.db import as_driver
-from energy_dash.domain.batch import ReadingColumns
-from energy_dash.models import READING_FIELDS, Facility, Reading
+from energy_dash.db import as_driver, statements
+from energy_dash.db.models import READING_FIELDS, Reading
+from energy_dash.domain.alerts import OUTAGE_SHARE, Thresholds
+from energy_dash.domain.facility import FacilityInfo
+from energy_dash.domain.validation import ReadingColumns
+from energy_dash.storage.alerts import apply_voltage_alerts
+from energy_dash.storage.readings import BulkResult, dialect_name, lock_facility
 
 logger = logging.getLogger(__name__)
 
 TABLE = Reading.__table__
 COPY_MIN_ROWS = 2_000  # below this PostgreSQL's executemany is as quick as COPY
-_INSERT_SQL = (
-    f"INSERT INTO readings ({', '.join(INSERT_COLUMNS)}) "
-    f"VALUES ({', '.join(['%s'] * len(INSERT_COLUMNS))}) "
-    "ON CONFLICT (facility_id, device_id, ts_ms) DO NOTHING"
-)
-_STAGING = "readings_staging"
-_STAGING_SQL = (
-    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING} (device_code INTEGER, "
-    "ts_ms BIGINT, "
-    + ", ".join(f"{name} DOUBLE PRECISION" for name in READING_FIELDS)
-    + ") ON COMMIT DELETE ROWS"
-)
-_COPY_SQL = (
-    f"COPY {_STAGING} (device_code, ts_ms, {', '.join(READING_FIELDS)}) "
-    "FROM STDIN (FORMAT BINARY)"
-)
-# Absent values travel as NaN in the binary COPY (validated values are finite).
-_MERGE_SQL = (
-    f"INSERT INTO readings ({', '.join(INSERT_COLUMNS)}) "
-    "SELECT %(facility_id)s, (%(devices)s::varchar[])[device_code], ts_ms, "
-    + ", ".join(f"NULLIF({name}, 'NaN')" for name in READING_FIELDS)
-    + f" FROM {_STAGING} ON CONFLICT (facility_id, device_id, ts_ms) DO NOTHING"
-)
-_ROLLUP_MERGE_SQL = (
-    f"INSERT INTO reading_rollups ({', '.join(ROLLUP_COLUMNS)}) "
-    f"SELECT %(facility_id)s, (ts_ms / {BUCKET_MS}) * {BUCKET_MS}, COUNT(*), "
-    "COALESCE(SUM(LEAST(energy_produced, energy_consumed)), 0), "
-    + ", ".join(
-        f"COALESCE(SUM(NULLIF({f}, 'NaN')), 0), COUNT(NULLIF({f}, 'NaN'))"
-        for f in READING_FIELDS
-    )
-    + f" FROM {_STAGING} GROUP BY 2 "
-    "ON CONFLICT (facility_id, bucket_ms) DO UPDATE SET "
-    + ", ".join(f"{c} = reading_rollups.{c} + excluded.{c}" for c in ROLLUP_COLUMNS[2:])
-)
-
-
 def _python_column(column: np.ndarray) -> list:
     """Floats for the driver, ``None`` where the value is absent."""
     missing = np.isnan(column)
@@ -95,10 +47,6 @@ def _python_column(column: np.ndarray) -> list:
     return boxed.tolist()
 
 
-_STORED_TS_SQL = (
-    "SELECT ts_ms FROM readings WHERE facility_id = %s AND device_id = %s "
-    "AND ts_ms BETWEEN %s AND %s"
-)
 FEW_DEVICES = 16  # up to this many: one index range scan of times per device
 
 
@@ -110,7 +58,8 @@ def _stored(session: Session, facility_id: int, cols: ReadingColumns,
         driver = as_driver(session)
         out = {}
         for device in uniques.tolist():
-            found = driver.execute(_STORED_TS_SQL, (facility_id, device, lo, hi))
+            found = driver.execute(statements.STORED_READING_TIMES,
+                                   (facility_id, device, lo, hi))
             times = found.fetchall()
             if times:
                 out[device] = np.fromiter((t[0] for t in times), np.int64, len(times))
@@ -141,8 +90,8 @@ def _duplicates(session: Session, facility_id: int, cols: ReadingColumns) -> np.
 
 def _rollup_rows(facility_id: int, cols: ReadingColumns) -> list[tuple]:
     """The rollup delta per 15-minute bucket, summed in numpy (SQLite path)."""
-    buckets, inverse = np.unique(cols.ts_ms // BUCKET_MS * BUCKET_MS,
-                                 return_inverse=True)
+    step = statements.BUCKET_MS
+    buckets, inverse = np.unique(cols.ts_ms // step * step, return_inverse=True)
     values = cols.values
     out: list[list] = [
         [facility_id] * len(buckets),
@@ -168,7 +117,7 @@ def _insert_executemany(session: Session, facility_id: int, cols: ReadingColumns
     rows = zip(repeat(facility_id), cols.device_id.tolist(), cols.ts_ms.tolist(),
                *(_python_column(cols.values[name]) for name in READING_FIELDS))
     raw = session.connection().connection.cursor()
-    insert, upsert = _INSERT_SQL, ROLLUP_UPSERT_SQL
+    insert, upsert = statements.INSERT_READING, statements.ADD_TO_ROLLUP
     if dialect == "sqlite":
         insert, upsert = insert.replace("%s", "?"), upsert.replace("%s", "?")
     raw.executemany(insert, rows)
@@ -201,25 +150,25 @@ def _insert_copy(session: Session, facility_id: int, cols: ReadingColumns) -> in
     """PostgreSQL: binary COPY into a staging table, then one merge of each kind."""
     codes, uniques = pd.factorize(cols.device_id)
     cursor = session.connection().connection.cursor()
-    cursor.execute(_STAGING_SQL)
-    cursor.execute(f"TRUNCATE {_STAGING}")
+    cursor.execute(statements.CREATE_STAGING)
+    cursor.execute(statements.EMPTY_STAGING)
     # A year is 35 040 rollup buckets: aggregate in memory, not in spill files.
     cursor.execute("SET LOCAL work_mem = '64MB'")
     data = copy_buffer(codes.astype(np.int32) + 1, cols)  # SQL arrays start at 1
-    with cursor.copy(_COPY_SQL) as copy:
+    with cursor.copy(statements.COPY_TO_STAGING) as copy:
         step = 8 << 20
         for start in range(0, len(data), step):
             copy.write(data[start:start + step])
-    params = {"facility_id": facility_id, "devices": [str(d) for d in uniques]}
-    cursor.execute(_MERGE_SQL, params)
+    cursor.execute(statements.MERGE_STAGING,
+                   (facility_id, [str(d) for d in uniques]))
     count = cursor.rowcount
-    cursor.execute(_ROLLUP_MERGE_SQL, {"facility_id": facility_id})
-    cursor.execute(f"TRUNCATE {_STAGING}")
+    cursor.execute(statements.MERGE_STAGING_ROLLUPS, (facility_id,))
+    cursor.execute(statements.EMPTY_STAGING)
     return count if count is not None and count >= 0 else len(cols)
 
 
 def all_normal(voltages: np.ndarray, t: Thresholds) -> bool:
-    """:func:`energy_dash.alerts.classify` is None for every voltage (vectorised).
+    """``classify`` (:mod:`energy_dash.domain.alerts`) is None for every voltage.
 
     The same comparisons in the same float arithmetic, on whole arrays.
     """
@@ -233,14 +182,15 @@ def all_normal(voltages: np.ndarray, t: Thresholds) -> bool:
     return not outside.any()
 
 
-def _alerts(session: Session, facility: Facility, cols: ReadingColumns) -> list:
+def _alerts(session: Session, facility: FacilityInfo, cols: ReadingColumns) -> list:
     """Voltage alerts over the new rows; skipped when nothing can open or close."""
     voltage = cols.values["voltage"]
     present = ~np.isnan(voltage)
     if not present.any():
         return []
     if all_normal(voltage[present], Thresholds.of(facility)):
-        found = as_driver(session).execute(OPEN_VOLTAGE_ALERT_SQL, (facility.id,))
+        found = as_driver(session).execute(statements.OPEN_VOLTAGE_ALERT,
+                                           (facility.id,))
         if found.fetchone() is None:
             return []  # normal voltage and nothing open: the state machine is idle
     readings = sorted(zip(cols.ts_ms[present].tolist(), voltage[present].tolist(),
@@ -248,11 +198,11 @@ def _alerts(session: Session, facility: Facility, cols: ReadingColumns) -> list:
     return apply_voltage_alerts(session, facility, readings)
 
 
-def store_columns(session: Session, facility: Facility,
+def store_columns(session: Session, facility: FacilityInfo,
                   cols: ReadingColumns) -> BulkResult:
     """Store validated columns: duplicates counted, rollups and alerts kept current.
 
-    The same contract as :func:`energy_dash.data.readings.store_many`.
+    The same contract as :func:`energy_dash.storage.readings.store_many`.
     """
     result = BulkResult()
     if not len(cols):

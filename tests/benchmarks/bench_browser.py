@@ -17,8 +17,8 @@ from pathlib import Path
 
 from energy_dash.config import Settings
 from energy_dash.db import init_db
-from energy_dash.demo import seed_demo
-from energy_dash.jobs import refresh_forecasts
+from energy_dash.demo.seed import seed_demo
+from energy_dash.services.forecast_refresh import refresh_forecasts
 
 PAGES = ("/dashboard", "/historical", "/voltage", "/forecast", "/wall")
 DRAWN = (

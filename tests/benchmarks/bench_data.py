@@ -31,7 +31,7 @@ from report import Report  # noqa: E402
 
 from energy_dash import data  # noqa: E402
 from energy_dash.db import dispose_engine, get_engine, init_db, session_scope  # noqa: E402
-from energy_dash.models import READING_FIELDS, Facility  # noqa: E402
+from energy_dash.db.models import READING_FIELDS, Facility  # noqa: E402
 
 YEAR = 525_600
 PEER_ROWS = 100_000

@@ -26,10 +26,10 @@ from pathlib import Path
 from bench_forecasting import report, synthetic_consumption, timing
 
 from energy_dash.config import Settings
-from energy_dash.data import forecasts as store
 from energy_dash.db import dispose_engines, init_db
-from energy_dash.demo import seed_demo
-from energy_dash.jobs import refresh_forecasts
+from energy_dash.demo.seed import seed_demo
+from energy_dash.services import forecasts as store
+from energy_dash.services.forecast_refresh import refresh_forecasts
 
 
 def main(days: int = 60) -> dict:

@@ -162,9 +162,9 @@ def load(port: int, key: str, seconds: float, clients: int, base_ts: int,
 
 # -------------------------------------------------------------------- setup
 def prepare_database(workdir: Path) -> tuple[str, str]:
-    from energy_dash.data.devices import create_api_key
     from energy_dash.db import dispose_engines, init_db, session_scope
-    from energy_dash.models import Facility
+    from energy_dash.db.models import Facility
+    from energy_dash.storage.devices import create_api_key
 
     url = f"sqlite:///{workdir / 'bench.db'}"
     init_db(url)

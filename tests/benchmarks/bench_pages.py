@@ -34,9 +34,10 @@ from fixtures_web import callback_result, login_client, post_callback  # noqa: E
 
 from energy_dash import data  # noqa: E402
 from energy_dash.config import Settings  # noqa: E402
-from energy_dash.data import accounts, views  # noqa: E402
 from energy_dash.db import dispose_engine, get_engine, init_db, session_scope  # noqa: E402
-from energy_dash.models import Base, Facility  # noqa: E402
+from energy_dash.db.models import Base, Facility  # noqa: E402
+from energy_dash.services import live as views  # noqa: E402
+from energy_dash.storage import accounts  # noqa: E402
 
 YEAR = 525_600
 MINUTE = 60_000

@@ -6,7 +6,7 @@ import pandas as pd
 from fixtures_web import browser_login, start_app
 
 from energy_dash import data
-from energy_dash.data import views
+from energy_dash.services import live as views
 
 
 def seed(url: str, facility: int) -> int:
@@ -54,5 +54,8 @@ def test_dashboard_shows_kpis_and_charts(
     dash_duo.wait_for_element("#dashboard-self-sufficiency-chart .barlayer .point")
     dash_duo.wait_for_contains_text("#dashboard-voltage-gauge", "231")
     dash_duo.wait_for_text_to_equal("#dashboard-alerts", "No active alerts")
-    assert dash_duo.find_element("#dashboard-recommendations") is not None
+    dash_duo.wait_for_contains_text(
+        "#dashboard-recommendations",
+        "(default prices: set the facility's tariff in Settings). Months are 30 days.",
+    )
     assert dash_duo.get_logs() == []

@@ -7,7 +7,7 @@ import pandas as pd
 from fixtures_web import browser_login, start_app
 
 from energy_dash import data
-from energy_dash.jobs import refresh_forecasts
+from energy_dash.services.forecast_refresh import refresh_forecasts
 
 
 def test_the_forecast_page_shows_the_forecast_and_its_accuracy(

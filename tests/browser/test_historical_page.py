@@ -9,7 +9,7 @@ from fixtures_web import browser_login, start_app
 from selenium.webdriver.common.by import By
 
 from energy_dash import data
-from energy_dash.data import views
+from energy_dash.services import live as views
 
 TZ = "Europe/Berlin"
 

@@ -3,9 +3,9 @@
 from fixtures_web import browser_login, start_app
 from selenium.webdriver.common.by import By
 
-from energy_dash.data import accounts
-from energy_dash.data.devices import find_api_key
 from energy_dash.db import session_scope
+from energy_dash.storage import accounts
+from energy_dash.storage.devices import find_api_key
 
 
 def test_create_and_revoke_an_api_key(dash_duo, app, facility, make_user, sqlite_url):

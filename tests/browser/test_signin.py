@@ -42,8 +42,8 @@ def test_landing_page_renders_anonymously_without_console_errors(dash_duo, app):
 def test_theme_toggle_is_saved_to_the_profile(
     dash_duo, app, facility, make_user, sqlite_url
 ):
-    from energy_dash.data import accounts
     from energy_dash.db import session_scope
+    from energy_dash.storage import accounts
 
     make_user("alice", facility=facility)
     start_app(dash_duo, app)

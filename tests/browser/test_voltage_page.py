@@ -12,7 +12,7 @@ from selenium.common.exceptions import (
 )
 
 from energy_dash import data
-from energy_dash.data import views
+from energy_dash.services import live as views
 
 
 def seed(url: str, facility: int) -> None:

@@ -9,10 +9,10 @@ from fixtures_web import start_app
 from selenium.webdriver.support.ui import WebDriverWait
 
 from energy_dash import data
-from energy_dash.data import views
-from energy_dash.data.devices import create_display_token
 from energy_dash.db import session_scope
-from energy_dash.models import Facility
+from energy_dash.db.models import Facility
+from energy_dash.services import live as views
+from energy_dash.storage.devices import create_display_token
 
 POINTS = (
     "return document.querySelector('#wall-chart .js-plotly-plot')"

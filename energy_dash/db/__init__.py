@@ -1,0 +1,31 @@
+"""The database layer: engines and sessions (engine.py), models, migrations, and
+the hot-path statements built from the models (statements.py).
+
+The engine API is re-exported here: ``from energy_dash.db import session_scope``.
+"""
+
+from energy_dash.db.engine import (
+    DriverTransaction,
+    alembic_config,
+    as_driver,
+    dispose_engine,
+    dispose_engines,
+    driver_connection,
+    get_engine,
+    init_db,
+    resolve_url,
+    session_scope,
+)
+
+__all__ = [
+    "DriverTransaction",
+    "alembic_config",
+    "as_driver",
+    "dispose_engine",
+    "dispose_engines",
+    "driver_connection",
+    "get_engine",
+    "init_db",
+    "resolve_url",
+    "session_scope",
+]

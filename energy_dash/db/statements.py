@@ -1,0 +1,185 @@
+"""The sensor hot path's plain DB-API statements, built from the models.
+
+A SQLAlchemy statement costs ~50 µs to build and compile per request; these are
+built once at import, from the tables and columns of :mod:`energy_dash.db.models`
+(so a renamed or dropped column changes or breaks them at import, never silently),
+and run through :class:`energy_dash.db.engine.DriverTransaction`, which takes
+``%s`` placeholders on either engine. ``tests/db/test_statements.py`` runs each of
+them on freshly migrated SQLite and PostgreSQL databases.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Table, UniqueConstraint
+from sqlalchemy.dialects import postgresql
+
+from energy_dash.db.models import (
+    READING_FIELDS,
+    Alert,
+    ApiKey,
+    Facility,
+    Reading,
+    ReadingRollup,
+)
+from energy_dash.domain.alerts import VOLTAGE_KINDS
+from energy_dash.domain.facility import FACILITY_INFO_FIELDS
+
+READINGS: Table = Reading.__table__
+ROLLUPS: Table = ReadingRollup.__table__
+ALERTS: Table = Alert.__table__
+API_KEYS: Table = ApiKey.__table__
+FACILITIES: Table = Facility.__table__
+
+BUCKET_MS = 900_000
+"""Rollup granularity: 15 minutes."""
+
+LOCK_NAMESPACE = 7301
+"""``pg_advisory_xact_lock(namespace, facility_id)``: one writer per facility."""
+
+
+def names(table: Table, columns: tuple[str, ...]) -> str:
+    """``a, b, c`` — each checked against the table (KeyError for a stray name)."""
+    return ", ".join(table.c[name].name for name in columns)
+
+
+def marks(count: int) -> str:
+    return ", ".join(["%s"] * count)
+
+
+def sql_type(column: Column) -> str:
+    """The column's type as PostgreSQL spells it (SQLite accepts the same names)."""
+    return column.type.compile(dialect=postgresql.dialect())
+
+
+def _conflict(table: Table) -> str:
+    """``ON CONFLICT (…)`` on the table's natural key (unique constraint, else the
+    primary key)."""
+    for constraint in table.constraints:
+        if isinstance(constraint, UniqueConstraint):
+            return f"ON CONFLICT ({', '.join(c.name for c in constraint.columns)})"
+    return f"ON CONFLICT ({', '.join(c.name for c in table.primary_key.columns)})"
+
+
+READING_INSERT_COLUMNS = ("facility_id", "device_id", "ts_ms", *READING_FIELDS)
+ROLLUP_COLUMNS = (
+    "facility_id", "bucket_ms", "samples", "self_supplied",
+    *(f"{f}_{k}" for f in READING_FIELDS for k in ("sum", "n")),
+)
+ROLLUP_SUMS = ROLLUP_COLUMNS[2:]
+
+ADVISORY_LOCK = "SELECT pg_advisory_xact_lock(%s, %s)"
+
+INSERT_READING = (
+    f"INSERT INTO {READINGS.name} ({names(READINGS, READING_INSERT_COLUMNS)}) "
+    f"VALUES ({marks(len(READING_INSERT_COLUMNS))}) {_conflict(READINGS)} DO NOTHING"
+)
+"""One reading (executemany for bulk); a duplicate of the natural key is skipped."""
+
+INSERT_READING_RETURNING = f"{INSERT_READING} RETURNING {READINGS.c.id.name}"
+
+OPEN_VOLTAGE_ALERT = (
+    f"SELECT {ALERTS.c.id.name} FROM {ALERTS.name} "
+    f"WHERE {ALERTS.c.facility_id.name} = %s AND {ALERTS.c.ended_at.name} IS NULL "
+    f"AND {ALERTS.c.kind.name} IN ({', '.join(repr(k) for k in VOLTAGE_KINDS)}) "
+    "LIMIT 1"
+)
+"""The id of the facility's open voltage alert, if any (params: facility_id)."""
+
+_CASTS = ", ".join(
+    f"CAST(%s AS {sql_type(READINGS.c[name])})" for name in READING_INSERT_COLUMNS
+)
+INSERT_READING_UNLESS_ALERT = (
+    f"INSERT INTO {READINGS.name} ({names(READINGS, READING_INSERT_COLUMNS)}) "
+    f"SELECT {_CASTS} "
+    f"WHERE NOT EXISTS ({OPEN_VOLTAGE_ALERT.replace('SELECT id', 'SELECT 1', 1)}) "
+    f"{_conflict(READINGS)} DO NOTHING RETURNING {READINGS.c.id.name}"
+)
+"""The insert, skipped while a voltage alert of the facility is open (then the
+reading may close it and the full path with the state machine must run).
+Params: the reading's values, then facility_id."""
+
+EXISTING_READING_ID = (
+    f"SELECT {READINGS.c.id.name} FROM {READINGS.name} "
+    f"WHERE {READINGS.c.facility_id.name} = %s AND {READINGS.c.device_id.name} = %s "
+    f"AND {READINGS.c.ts_ms.name} = %s"
+)
+
+ADD_TO_ROLLUP = (
+    f"INSERT INTO {ROLLUPS.name} ({names(ROLLUPS, ROLLUP_COLUMNS)}) "
+    f"VALUES ({marks(len(ROLLUP_COLUMNS))}) {_conflict(ROLLUPS)} DO UPDATE SET "
+    + ", ".join(f"{c} = {ROLLUPS.name}.{c} + excluded.{c}"
+                for c in (ROLLUPS.c[n].name for n in ROLLUP_SUMS))
+)
+"""Add one reading's delta (see ``storage.readings.rollup_delta``) to its bucket."""
+
+
+STORED_READING_TIMES = (
+    f"SELECT {READINGS.c.ts_ms.name} FROM {READINGS.name} "
+    f"WHERE {READINGS.c.facility_id.name} = %s AND {READINGS.c.device_id.name} = %s "
+    f"AND {READINGS.c.ts_ms.name} BETWEEN %s AND %s"
+)
+"""Times already stored for one device in a range (bulk duplicate check)."""
+
+# Bulk writes on PostgreSQL (storage.columnar): a binary COPY into a temporary
+# staging table, then one merge into readings and one into the rollups. Absent
+# values travel as NaN (validated values are finite) and the device as an index
+# into an array parameter, so every COPY field has a fixed width.
+STAGING = "readings_staging"
+STAGING_FIELDS = ("device_code", "ts_ms", *READING_FIELDS)
+CREATE_STAGING = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING} (device_code INTEGER, "
+    f"ts_ms {sql_type(READINGS.c.ts_ms)}, "
+    + ", ".join(f"{name} {sql_type(READINGS.c[name])}" for name in READING_FIELDS)
+    + ") ON COMMIT DELETE ROWS"
+)
+EMPTY_STAGING = f"TRUNCATE {STAGING}"
+COPY_TO_STAGING = (
+    f"COPY {STAGING} ({', '.join(STAGING_FIELDS)}) FROM STDIN (FORMAT BINARY)"
+)
+MERGE_STAGING = (
+    f"INSERT INTO {READINGS.name} ({names(READINGS, READING_INSERT_COLUMNS)}) "
+    f"SELECT %s, (%s::{sql_type(READINGS.c.device_id)}[])[device_code], ts_ms, "
+    + ", ".join(f"NULLIF({name}, 'NaN')" for name in READING_FIELDS)
+    + f" FROM {STAGING} {_conflict(READINGS)} DO NOTHING"
+)
+"""Params: facility_id, the batch's device names (device_code 1 is the first)."""
+MERGE_STAGING_ROLLUPS = (
+    f"INSERT INTO {ROLLUPS.name} ({names(ROLLUPS, ROLLUP_COLUMNS)}) "
+    f"SELECT %s, (ts_ms / {BUCKET_MS}) * {BUCKET_MS}, COUNT(*), "
+    "COALESCE(SUM(LEAST(energy_produced, energy_consumed)), 0), "
+    + ", ".join(
+        f"COALESCE(SUM(NULLIF({f}, 'NaN')), 0), COUNT(NULLIF({f}, 'NaN'))"
+        for f in READING_FIELDS
+    )
+    + f" FROM {STAGING} GROUP BY 2 {_conflict(ROLLUPS)} DO UPDATE SET "
+    + ", ".join(f"{c} = {ROLLUPS.name}.{c} + excluded.{c}" for c in ROLLUP_SUMS)
+)
+"""Params: facility_id. The staging rows are all new (duplicates were dropped
+under the facility's lock), so their sums go straight into the buckets."""
+
+
+FACILITY_INFO = (
+    f"SELECT {names(FACILITIES, FACILITY_INFO_FIELDS)} FROM {FACILITIES.name} "
+    f"WHERE {FACILITIES.c.id.name} = %s"
+)
+"""The columns of a :class:`~energy_dash.domain.facility.FacilityInfo`, in order."""
+
+KEY_LOOKUP = (
+    f"SELECT {names(API_KEYS, ('id', 'facility_id', 'name', 'key_hash'))} "
+    f"FROM {API_KEYS.name} WHERE {API_KEYS.c.key_hash.name} = %s "
+    f"AND {API_KEYS.c.revoked_at.name} IS NULL"
+)
+"""An active device key by its digest (params: the SHA-256 hex digest)."""
+
+HOT_PATH = {
+    "INSERT_READING": INSERT_READING,
+    "INSERT_READING_RETURNING": INSERT_READING_RETURNING,
+    "INSERT_READING_UNLESS_ALERT": INSERT_READING_UNLESS_ALERT,
+    "EXISTING_READING_ID": EXISTING_READING_ID,
+    "ADD_TO_ROLLUP": ADD_TO_ROLLUP,
+    "STORED_READING_TIMES": STORED_READING_TIMES,
+    "OPEN_VOLTAGE_ALERT": OPEN_VOLTAGE_ALERT,
+    "FACILITY_INFO": FACILITY_INFO,
+    "KEY_LOOKUP": KEY_LOOKUP,
+}
+"""Every ``%s``-style statement above, by name (the statements test runs them all)."""

@@ -1,0 +1,285 @@
+"""The demo: "Demo Facility" (id 1), its month of history, the demo user and keys.
+
+``seed_demo`` is idempotent: when facility 1 already has readings it changes
+nothing. History comes from :mod:`energy_dash.demo.site` at one-minute resolution
+and is written through :func:`energy_dash.services.readings.write_readings` (the API's
+validation, one executemany), so its voltage alerts come out of the real alert
+path.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from energy_dash.db import session_scope
+from energy_dash.db.models import Alert, ApiKey, Facility, Reading, Tariff, User, utcnow
+from energy_dash.demo.site import MINUTE_MS, SiteModel, history
+from energy_dash.services.readings import write_readings
+from energy_dash.storage import accounts, devices
+
+logger = logging.getLogger(__name__)
+
+DEMO_FACILITY_ID = 1
+DEMO_NAME = "Demo Facility"
+DEMO_USER = "demo"
+DEMO_PASSWORD = "password"  # deliberately weak; development only, stored hashed
+DEMO_DEVICE = "demo-meter"
+DEMO_KEY_NAME = "demo-sensor"
+SIMULATOR_KEY_NAME = "simulator"
+DEMO_FACILITY = {
+    "name": DEMO_NAME,
+    "location": "Berlin, Germany",
+    "country": "DE",
+    "timezone": "Europe/Berlin",
+    "capacity_kw": 50.0,
+    "panel_count": 88,  # 88 × 400 W ≈ 35 kWp, the simulator's array
+    "nominal_voltage": 230.0,
+    # The live simulator posts every 10 s (history is one reading a minute): live
+    # power, "connected" and the wall's stale badge follow the live sensor.
+    "expected_interval_s": 10,
+}
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What :func:`seed_demo` did."""
+
+    facility_id: int
+    seeded: bool  # False: facility 1 already had readings, nothing changed
+    readings: int = 0
+    alerts: int = 0
+    user_created: bool = False
+    api_key: str | None = None  # the demo sensor key, shown once
+
+
+def site_model(facility: dict[str, Any] | None = None) -> SiteModel:
+    """The simulator model of a facility (defaults: the demo facility)."""
+    values = facility or DEMO_FACILITY
+    return SiteModel(
+        capacity_kw=float(values.get("capacity_kw") or 50.0),
+        nominal_voltage=float(values.get("nominal_voltage") or 230.0),
+        timezone=values.get("timezone") or "UTC",
+    )
+
+
+def is_empty(database_url: str | None = None) -> bool:
+    """True when the database holds no facility and no reading."""
+    with session_scope(database_url) as session:
+        return (
+            session.scalar(select(Facility.id).limit(1)) is None
+            and session.scalar(select(Reading.id).limit(1)) is None
+        )
+
+
+def demo_facility_id(database_url: str | None = None) -> int | None:
+    """Facility 1 when it is the demo facility, else None."""
+    with session_scope(database_url) as session:
+        facility = session.get(Facility, DEMO_FACILITY_ID)
+        if facility is None or facility.name != DEMO_NAME:
+            return None
+        return facility.id
+
+
+def _has_readings(session: Session, facility_id: int) -> bool:
+    return (
+        session.scalar(
+            select(Reading.id).where(Reading.facility_id == facility_id).limit(1)
+        )
+        is not None
+    )
+
+
+def _ensure_facility(session: Session) -> Facility:
+    facility = session.get(Facility, DEMO_FACILITY_ID)
+    if facility is not None:
+        return facility
+    facility = Facility(id=DEMO_FACILITY_ID, **DEMO_FACILITY)
+    session.add(facility)
+    session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        # An explicit id does not advance the sequence; keep the next id free.
+        session.execute(
+            text(
+                "SELECT setval(pg_get_serial_sequence('facilities', 'id'), "
+                "(SELECT MAX(id) FROM facilities))"
+            )
+        )
+    return facility
+
+
+def _ensure_user(session: Session, facility_id: int) -> bool:
+    """The demo user as admin of the facility; True when it was created now."""
+    user = accounts.get_user(session, DEMO_USER)
+    created = False
+    if user is None:
+        user = accounts.create_user(
+            session, DEMO_USER, DEMO_PASSWORD, role="admin", check_strength=False
+        )
+        created = True
+    accounts.grant(session, user.id, facility_id, "admin")
+    return created
+
+
+def _ensure_tariff(session: Session, facility_id: int) -> None:
+    exists = session.scalar(select(Tariff.id).where(Tariff.facility_id == facility_id))
+    if exists is None:
+        session.add(
+            Tariff(facility_id=facility_id, currency="EUR", import_price=0.30,
+                   export_price=0.08, standing_charge=0.0, tou={})
+        )
+
+
+def seed_demo(
+    database_url: str | None = None,
+    *,
+    days: float = 30,
+    production: bool = False,
+    end: Any = None,
+) -> DemoResult:
+    """Seed the demo facility, its history, user, tariff and sensor key.
+
+    Parameters
+    ----------
+    database_url : str, optional
+        Default ``DATABASE_URL``.
+    days : float
+        Days of one-minute history ending ``end`` (default now) [d].
+    production : bool
+        True (``ENERGY_DASH_ENV=production``): no demo user is created.
+
+    Returns
+    -------
+    DemoResult
+        ``seeded=False`` when facility 1 already had readings (nothing changed).
+    """
+    if days <= 0:
+        raise ValueError("days must be positive")
+    with session_scope(database_url, write=True) as session:
+        existing = session.get(Facility, DEMO_FACILITY_ID)
+        if existing is not None and _has_readings(session, DEMO_FACILITY_ID):
+            return DemoResult(DEMO_FACILITY_ID, seeded=False)
+        facility = _ensure_facility(session)
+        model = site_model(
+            {"capacity_kw": facility.capacity_kw, "timezone": facility.timezone,
+             "nominal_voltage": facility.nominal_voltage}
+        )
+        user_created = False if production else _ensure_user(session, facility.id)
+        _ensure_tariff(session, facility.id)
+        key = devices.create_api_key(session, facility.id, DEMO_KEY_NAME)
+        facility_id = facility.id
+
+    frame = history(model, end, days=days, step_s=60, events=True)
+    result = write_readings(
+        frame, facility_id, device_id=DEMO_DEVICE, database_url=database_url
+    )
+    if result["rejected"]:
+        logger.warning("demo: %d generated readings rejected", len(result["rejected"]))
+    with session_scope(database_url) as session:
+        alerts = session.scalar(
+            select(func.count()).select_from(Alert).where(
+                Alert.facility_id == facility_id
+            )
+        )
+    return DemoResult(
+        facility_id=facility_id,
+        seeded=True,
+        readings=result["accepted"],
+        alerts=int(alerts or 0),
+        user_created=user_created,
+        api_key=key,
+    )
+
+
+def fill_gap(
+    database_url: str | None = None,
+    facility_id: int = DEMO_FACILITY_ID,
+    *,
+    max_days: float = 30,
+    end: Any = None,
+) -> int:
+    """Continue the demo history at one-minute resolution up to ``end`` (now).
+
+    After the demo was stopped for a while, this closes the gap so the last day
+    is never empty; at most ``max_days`` are filled, without scripted events.
+    Returns the number of readings written.
+    """
+    with session_scope(database_url) as session:
+        facility = session.get(Facility, facility_id)
+        if facility is None:
+            return 0
+        last = session.scalar(
+            select(func.max(Reading.ts_ms)).where(
+                Reading.facility_id == facility_id, Reading.device_id == DEMO_DEVICE
+            )
+        )
+        model = site_model(
+            {"capacity_kw": facility.capacity_kw, "timezone": facility.timezone,
+             "nominal_voltage": facility.nominal_voltage}
+        )
+    if last is None:
+        return 0
+    end_stamp = pd.Timestamp.now(tz="UTC") if end is None else pd.Timestamp(end)
+    end_ms = int(end_stamp.value // 1_000_000) // MINUTE_MS * MINUTE_MS
+    minutes = min((end_ms - int(last)) // MINUTE_MS, int(max_days * 1440))
+    if minutes < 1:
+        return 0
+    frame = history(model, pd.Timestamp(end_ms, unit="ms", tz="UTC"),
+                    days=minutes / 1440, step_s=60, events=False)
+    frame = frame[frame.index.as_unit("ms").asi8 > int(last)]
+    if frame.empty:
+        return 0
+    result = write_readings(
+        frame, facility_id, device_id=DEMO_DEVICE, database_url=database_url
+    )
+    return int(result["accepted"])
+
+
+def create_simulator_key(
+    database_url: str | None = None, facility_id: int = DEMO_FACILITY_ID
+) -> str:
+    """A fresh key named "simulator" for the built-in simulated sensor.
+
+    Earlier simulator keys of the facility are revoked, so exactly one is active
+    and no clear key is ever written to disk.
+    """
+    with session_scope(database_url) as session:
+        for row in session.scalars(
+            select(ApiKey).where(
+                ApiKey.facility_id == facility_id,
+                ApiKey.name == SIMULATOR_KEY_NAME,
+                ApiKey.revoked_at.is_(None),
+            )
+        ):
+            row.revoked_at = utcnow()
+        return devices.create_api_key(session, facility_id, SIMULATOR_KEY_NAME)
+
+
+def demo_user_exists(database_url: str | None = None) -> bool:
+    with session_scope(database_url) as session:
+        return (
+            session.scalar(select(User.id).where(User.username == DEMO_USER))
+            is not None
+        )
+
+
+__all__ = [
+    "DEMO_DEVICE",
+    "DEMO_FACILITY_ID",
+    "DEMO_NAME",
+    "DEMO_PASSWORD",
+    "DEMO_USER",
+    "DemoResult",
+    "create_simulator_key",
+    "demo_facility_id",
+    "demo_user_exists",
+    "fill_gap",
+    "is_empty",
+    "seed_demo",
+    "site_model",
+]

@@ -1,0 +1,366 @@
+"""Where a reading gets validated: one rule table for every way in.
+
+:data:`NUMBER_FIELDS` (units and bounds) and the timestamp rules serve the scalar
+validator (:func:`validate_reading`: the sensor API, ``import-csv``, debug tools), the
+vectorised one (:func:`frame_to_columns`: ``data.write_readings``, which re-checks a
+refused row with :func:`validate_reading` for its messages) and the OpenAPI
+document (:func:`reading_schema`), so they cannot drift apart. The rules are listed
+in ``examples/HARDWARE_INTEGRATION.md`` ("Fields and units").
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+MAX_FUTURE_S = 300
+MIN_TIMESTAMP_S = 946_684_800  # 2000-01-01: a board without NTP sends 0 or 1970
+MAX_DEVICE_ID = 64
+DEVICE_TEXT_MESSAGE = (
+    "must be printable text (no NUL, control characters or unpaired surrogates)"
+)
+
+
+@dataclass(frozen=True)
+class NumberField:
+    name: str
+    unit: str
+    description: str
+    required: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def out_of_bounds(self, value: Any) -> Any:
+        """True where ``value`` (a number or an array) breaks a bound."""
+        low = False if self.minimum is None else value < self.minimum
+        high = False if self.maximum is None else value > self.maximum
+        return low | high
+
+
+NUMBER_FIELDS: tuple[NumberField, ...] = (
+    NumberField("energy_produced", "kWh", "Energy produced since the previous reading",
+                required=True, minimum=0),
+    NumberField("energy_consumed", "kWh", "Energy consumed since the previous reading",
+                required=True, minimum=0),
+    NumberField("current_load", "%", "Load as a share of the facility's capacity",
+                required=True, minimum=0, maximum=100),
+    NumberField("voltage", "V", "Supply voltage; 0 means the supply is lost (outage)",
+                minimum=0, maximum=1000),
+    NumberField("current", "A", "Total current", minimum=0),
+    NumberField("current1", "A", "Phase 1 current", minimum=0),
+    NumberField("current2", "A", "Phase 2 current", minimum=0),
+    NumberField("current3", "A", "Phase 3 current", minimum=0),
+    NumberField("frequency", "Hz", "Grid frequency", minimum=40, maximum=70),
+    NumberField("power_factor", "", "Power factor", minimum=-1, maximum=1),
+)
+REQUIRED = tuple(f.name for f in NUMBER_FIELDS if f.required)
+READING_FIELDS = tuple(f.name for f in NUMBER_FIELDS)  # the stored columns, in order
+_SPECS = tuple((f.name, f.required, f.minimum, f.maximum) for f in NUMBER_FIELDS)
+
+
+def _number(value: Any) -> float | str:
+    """A finite float, or the message that explains why the value is not one."""
+    kind = type(value)
+    try:
+        if kind is float or kind is int:
+            number = float(value)
+        elif kind is str:
+            number = float(value.strip())
+        else:
+            return "must be a number"
+    except ValueError:
+        return "must be a number"
+    except OverflowError:
+        return "must be a finite number"
+    if not math.isfinite(number):
+        return "must be a finite number"
+    return number
+
+
+def parse_timestamp(value: Any, now_s: float) -> int | str:
+    """Epoch milliseconds from ISO 8601 with an offset or Unix seconds, or a message."""
+    kind = type(value)
+    if kind is str:
+        text = value.strip()
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            try:
+                seconds = float(text)
+            except ValueError:
+                return "must be ISO 8601 with a UTC offset or Unix seconds"
+        else:
+            if moment.tzinfo is None:
+                return "must include a UTC offset (e.g. 2025-01-01T12:00:00Z)"
+            seconds = moment.timestamp()
+    elif kind is int or kind is float:
+        try:
+            seconds = float(value)
+        except OverflowError:
+            return "must be a finite number of seconds"
+    else:
+        return "must be ISO 8601 with a UTC offset or Unix seconds"
+    if not math.isfinite(seconds):
+        return "must be a finite number of seconds"
+    if seconds > 1e11:
+        return "looks like milliseconds; send Unix seconds"
+    if seconds < MIN_TIMESTAMP_S:
+        return "is before 2000-01-01; is the device clock set (NTP)?"
+    if seconds > now_s + MAX_FUTURE_S:
+        return "is more than 5 minutes in the future"
+    return int(round(seconds * 1000))
+
+
+def validate_reading(
+    body: Any, *, now_s: float | None = None, require_timestamp: bool = False
+) -> tuple[dict[str, Any] | None, list[dict[str, str]]]:
+    """Check one reading.
+
+    Returns ``(row, [])`` with a clean row (floats, ``ts_ms`` or ``None`` and the
+    optional ``facility_id`` and ``device_id``), or ``(None, details)`` where every
+    detail names its field. Unknown fields are ignored.
+    """
+    if type(body) is not dict:
+        return None, [{"field": "", "message": "each reading must be a JSON object"}]
+    now_s = time.time() if now_s is None else now_s
+    row: dict[str, Any] = {}
+    errors: list[dict[str, str]] = []
+    get = body.get
+    for name, required, minimum, maximum in _SPECS:
+        value = get(name)
+        if value is None:
+            if required:
+                errors.append({"field": name, "message": "is required"})
+            row[name] = None
+            continue
+        number = _number(value)
+        if type(number) is str:
+            errors.append({"field": name, "message": number})
+            continue
+        if minimum is not None and number < minimum:
+            errors.append({"field": name, "message": f"must be >= {minimum:g}"})
+        elif maximum is not None and number > maximum:
+            errors.append({"field": name, "message": f"must be <= {maximum:g}"})
+        row[name] = number
+
+    stamp = get("timestamp")
+    if stamp is None:
+        if require_timestamp:
+            errors.append({"field": "timestamp", "message": "is required"})
+        row["ts_ms"] = None
+    else:
+        parsed = parse_timestamp(stamp, now_s)
+        if type(parsed) is str:
+            errors.append({"field": "timestamp", "message": parsed})
+        row["ts_ms"] = parsed
+
+    device = get("device_id")
+    if device is not None:
+        if type(device) is not str or not device.strip():
+            errors.append(
+                {"field": "device_id", "message": "must be a non-empty string"}
+            )
+        elif not device.isprintable():  # NUL, control characters, lone surrogates
+            errors.append(
+                {"field": "device_id", "message": DEVICE_TEXT_MESSAGE}
+            )
+        elif len(device) > MAX_DEVICE_ID:
+            errors.append(
+                {"field": "device_id", "message": f"must be at most {MAX_DEVICE_ID} "
+                 "characters"}
+            )
+        else:
+            device = device.strip()
+    row["device_id"] = device
+
+    facility = get("facility_id")
+    if facility is not None:
+        if type(facility) is str and facility.strip().isascii() and (
+            facility.strip().isdigit()
+        ):
+            facility = int(facility.strip())
+        elif type(facility) is float and facility.is_integer():
+            facility = int(facility)
+        if type(facility) is not int:
+            errors.append({"field": "facility_id", "message": "must be an integer"})
+    row["facility_id"] = facility
+
+    if errors:
+        return None, errors
+    return row, errors
+
+
+def reading_schema() -> dict[str, Any]:
+    """JSON Schema (2020-12, as used by OpenAPI 3.1) of one reading."""
+    properties: dict[str, Any] = {}
+    for f in NUMBER_FIELDS:
+        number: dict[str, Any] = {"type": "number"}
+        if f.minimum is not None:
+            number["minimum"] = f.minimum
+        if f.maximum is not None:
+            number["maximum"] = f.maximum
+        unit = f" [{f.unit}]" if f.unit else ""
+        properties[f.name] = {
+            "description": f"{f.description}{unit}. Numeric strings are accepted.",
+            "oneOf": [number, {"type": "string", "pattern": r"^\s*-?[0-9.eE+-]+\s*$"}],
+        }
+    properties["timestamp"] = {
+        "description": "ISO 8601 with a UTC offset, or Unix seconds; at most 5 minutes "
+        "in the future. Default: time of receipt (required in bulk).",
+        "oneOf": [{"type": "string", "format": "date-time"}, {"type": "number"}],
+    }
+    properties["device_id"] = {
+        "type": "string", "maxLength": MAX_DEVICE_ID, "minLength": 1,
+        "description": "Sending device; default: the API key's name.",
+    }
+    properties["facility_id"] = {
+        "type": "integer", "description": "Optional; must equal the API key's facility."
+    }
+    return {
+        "type": "object",
+        "required": list(REQUIRED),
+        "properties": properties,
+        "additionalProperties": True,
+    }
+
+
+@dataclass
+class ReadingColumns:
+    """Validated readings of one facility as columns (NaN where a field is absent)."""
+
+    ts_ms: np.ndarray  # int64 epoch milliseconds
+    device_id: np.ndarray  # object array of str
+    values: dict[str, np.ndarray]  # float64, one per reading field
+
+    def __len__(self) -> int:
+        return len(self.ts_ms)
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[dict[str, Any]]) -> ReadingColumns:
+        """Columns of validated row dicts (each with ``ts_ms`` and ``device_id``)."""
+        n = len(rows)
+        ts = np.fromiter((r["ts_ms"] for r in rows), dtype=np.int64, count=n)
+        devices = np.empty(n, dtype=object)
+        devices[:] = [r["device_id"] for r in rows]
+        values = {
+            name: np.array([r.get(name) for r in rows], dtype=np.float64)
+            for name in READING_FIELDS
+        }
+        return cls(ts, devices, values)
+
+    def take(self, index: np.ndarray) -> ReadingColumns:
+        return ReadingColumns(
+            self.ts_ms[index], self.device_id[index],
+            {name: col[index] for name, col in self.values.items()},
+        )
+
+    @classmethod
+    def concat(cls, parts: Sequence[ReadingColumns]) -> ReadingColumns:
+        return cls(
+            np.concatenate([p.ts_ms for p in parts]),
+            np.concatenate([p.device_id for p in parts]),
+            {name: np.concatenate([p.values[name] for p in parts])
+             for name in READING_FIELDS},
+        )
+
+
+def frame_to_columns(
+    frame: pd.DataFrame, facility_id: int, device_id: str
+) -> tuple[ReadingColumns, list[dict[str, Any]]]:
+    """Vectorised :func:`validate_reading` of a frame: (clean columns, rejected).
+
+    Bounds come from :data:`NUMBER_FIELDS`, timestamps the bounds of
+    :func:`parse_timestamp`; a refused row is re-checked with
+    :func:`validate_reading` so its details name the field as the API would. The
+    valid rows stay columns (NaN where a field is absent): no dict per row.
+    """
+    if "timestamp" in frame.columns:
+        stamps = pd.to_datetime(frame["timestamp"], utc=False, errors="coerce")
+    else:
+        stamps = pd.Series(frame.index, index=frame.index)
+    stamps = pd.DatetimeIndex(stamps)
+    if stamps.tz is None:
+        stamps = stamps.tz_localize("UTC")
+    n = len(frame)
+    bad = np.zeros(n, dtype=bool)
+    values: dict[str, np.ndarray] = {}
+    for spec in NUMBER_FIELDS:
+        if spec.name in frame.columns:
+            column = frame[spec.name]
+            numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64")
+            present = column.notna().to_numpy()
+        else:
+            numbers = np.full(n, np.nan)
+            present = np.zeros(n, dtype=bool)
+        invalid = present & ~np.isfinite(numbers)
+        if spec.required:
+            invalid |= ~present
+        with np.errstate(invalid="ignore"):
+            invalid |= present & spec.out_of_bounds(numbers)
+        bad |= invalid
+        values[spec.name] = numbers
+    ts_ns = stamps.as_unit("ns").asi8.copy()
+    missing_ts = stamps.isna()
+    now_ms = int(time.time() * 1000)
+    ts_ms = np.where(missing_ts, 0, ts_ns // 1_000_000)
+    bad |= missing_ts | (ts_ms < MIN_TIMESTAMP_S * 1000)
+    bad |= ts_ms > now_ms + MAX_FUTURE_S * 1000  # the rules of parse_timestamp
+    if "facility_id" in frame.columns:
+        fac = pd.to_numeric(frame["facility_id"], errors="coerce").to_numpy()
+        bad |= ~np.isnan(fac) & (fac != facility_id)
+    good = np.flatnonzero(~bad)
+    columns = ReadingColumns(
+        ts_ms[good].astype(np.int64),
+        _device_column(frame, good, device_id),
+        {name: values[name][good] for name in READING_FIELDS},
+    )
+    rejected: list[dict[str, Any]] = []
+    for i in np.flatnonzero(bad).tolist():
+        details = _explain(frame, i, stamps, facility_id)
+        rejected.append({"index": i, "details": details})
+    return columns, rejected
+
+
+def _device_column(frame: pd.DataFrame, good: np.ndarray, default: str) -> np.ndarray:
+    """Each good row's device: its ``device_id`` cell, else ``default`` (64 chars)."""
+    out = np.empty(len(good), dtype=object)
+    if "device_id" not in frame.columns:
+        out[:] = str(default)[:MAX_DEVICE_ID]
+        return out
+    cells = frame["device_id"].astype("string").to_numpy(dtype=object)[good]
+    clean: dict[Any, str] = {}
+    for k, device in enumerate(cells.tolist()):
+        name = clean.get(device)
+        if name is None:
+            if device is None or device is pd.NA or not str(device).strip():
+                name = str(default)[:MAX_DEVICE_ID]
+            else:
+                name = str(device)[:MAX_DEVICE_ID]
+            if device is not pd.NA:
+                clean[device] = name
+        out[k] = name
+    return out
+
+
+def _explain(frame, i, stamps, facility_id) -> list[dict[str, str]]:
+    record = {k: v for k, v in frame.iloc[i].to_dict().items() if not _is_missing(v)}
+    stamp = stamps[i]
+    record["timestamp"] = None if pd.isna(stamp) else stamp.timestamp()
+    _, details = validate_reading(record, require_timestamp=True)
+    if not details and record.get("facility_id") not in (None, facility_id):
+        details = [{"field": "facility_id", "message": "does not match facility_id"}]
+    return details or [{"field": "", "message": "invalid row"}]
+
+
+def _is_missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False

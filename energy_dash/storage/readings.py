@@ -1,0 +1,410 @@
+"""Reading storage: validated inserts (single and bulk) and time-bucketed reads.
+
+Writes are one Core ``INSERT … ON CONFLICT DO NOTHING`` per request (executemany
+for bulk); reads aggregate in SQL on integer epoch-millisecond buckets so a year of
+minute data comes back as a few thousand rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy.orm import Session
+
+from energy_dash.db import DriverTransaction, as_driver, statements
+from energy_dash.db.models import (
+    ENERGY_FIELDS,
+    READING_FIELDS,
+    Reading,
+    ReadingRollup,
+)
+from energy_dash.db.statements import BUCKET_MS, LOCK_NAMESPACE
+from energy_dash.domain.alerts import Thresholds, classify
+from energy_dash.domain.facility import FacilityInfo
+from energy_dash.storage.alerts import apply_voltage_alerts
+
+TABLE = Reading.__table__
+ROLLUP = ReadingRollup.__table__
+COLUMNS = {name: TABLE.c[name] for name in READING_FIELDS}
+
+
+def dialect_name(conn: Connection | Session) -> str:
+    if isinstance(conn, Session):
+        return conn.get_bind().dialect.name
+    return conn.dialect.name
+
+
+def lock_facility(session: Session, facility_id: int) -> None:
+    """Serialise writers of one facility until the transaction ends.
+
+    Duplicate checks, rollups and the alert state machine all read then write;
+    one writer per facility at a time keeps them exact. SQLite already holds its
+    write lock (``session_scope(write=True)`` begins IMMEDIATE).
+    """
+    if dialect_name(session) == "postgresql":
+        as_driver(session).execute(
+            statements.ADVISORY_LOCK, (LOCK_NAMESPACE, facility_id)
+        )
+
+
+@dataclass
+class BulkResult:
+    accepted: int = 0
+    duplicates: int = 0
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _values(facility_id: int, row: dict[str, Any]) -> tuple:
+    get = row.get
+    fields = (get(name) for name in READING_FIELDS)
+    return (facility_id, row["device_id"], row["ts_ms"], *fields)
+
+
+def _rollup_one(values: tuple) -> tuple:
+    """The rollup delta of one row built by :func:`_values`."""
+    produced, consumed = values[3], values[4]
+    delta: list[Any] = [values[0], values[2] // BUCKET_MS * BUCKET_MS, 1,
+                        min(produced, consumed)]
+    for value in values[3:]:
+        delta += [0.0, 0] if value is None else [value, 1]
+    return tuple(delta)
+
+
+def _insert_one(execute, values: tuple) -> tuple[bool, int]:
+    """Insert one row and add it to its rollup; (created, id) — an existing id for a
+    duplicate. ``execute(sql, params)`` runs ``%s``-style SQL and returns the cursor.
+    """
+    inserted = execute(statements.INSERT_READING_RETURNING, values).fetchone()
+    if inserted is None:
+        return False, execute(statements.EXISTING_READING_ID, values[:3]).fetchone()[0]
+    execute(statements.ADD_TO_ROLLUP, _rollup_one(values))
+    return True, inserted[0]
+
+
+def store_one_quick(
+    conn: DriverTransaction, facility: FacilityInfo, row: dict[str, Any]
+) -> tuple[bool, int, list[dict[str, Any]]] | None:
+    """:func:`store_one` for the common case, on a plain DB-API connection.
+
+    When no alert can change (voltage absent, or inside its bands with no voltage
+    alert open) the reading needs only its insert and rollup, so the ORM is
+    skipped. Returns None, having written nothing, when the alert state machine
+    has to run: the caller then uses :func:`store_one`.
+    """
+    voltage = row.get("voltage")
+    if voltage is not None and classify(voltage, Thresholds.of(facility)) is not None:
+        return None
+    values = _values(facility.id, row)
+    with conn.writing() as tx:
+        if tx.dialect == "postgresql":
+            tx.execute(statements.ADVISORY_LOCK, (LOCK_NAMESPACE, facility.id))
+        if voltage is None:
+            created, reading_id = _insert_one(tx.execute, values)
+            return created, reading_id, []
+        inserted = tx.execute(
+            statements.INSERT_READING_UNLESS_ALERT, (*values, facility.id)
+        ).fetchone()
+        if inserted is None:
+            existing = tx.execute(statements.EXISTING_READING_ID, values[:3]).fetchone()
+            if existing is None:
+                return None  # an open alert may close: the full path decides
+            return False, existing[0], []
+        tx.execute(statements.ADD_TO_ROLLUP, _rollup_one(values))
+    return True, inserted[0], []
+
+
+def store_one(
+    session: Session, facility: FacilityInfo, row: dict[str, Any]
+) -> tuple[bool, int, list[dict[str, Any]]]:
+    """Store one validated row; returns (created, id, alerts opened or escalated)."""
+    lock_facility(session, facility.id)
+    execute = as_driver(session).execute  # plain DB-API statements in the session
+    created, new_id = _insert_one(execute, _values(facility.id, row))
+    if not created:
+        return False, new_id, []
+    alerts = []
+    if row.get("voltage") is not None:
+        alerts = apply_voltage_alerts(
+            session, facility, [(row["ts_ms"], row["voltage"], row["device_id"])]
+        )
+    return True, new_id, alerts
+
+
+def store_many(
+    session: Session, facility: FacilityInfo, rows: Sequence[dict[str, Any]]
+) -> BulkResult:
+    """Store validated rows (each with ``ts_ms`` and ``device_id``) in one statement.
+
+    Duplicates, against the database or inside the batch, are counted, not stored;
+    rollups are updated and voltage alerts evaluated over the new rows in timestamp
+    order. The work runs on columns (:mod:`energy_dash.storage.columnar`).
+    """
+    from energy_dash.domain.validation import ReadingColumns
+    from energy_dash.storage.columnar import store_columns
+
+    if not rows:
+        return BulkResult()
+    return store_columns(session, facility, ReadingColumns.from_rows(rows))
+
+
+def fetch_raw(
+    conn: Connection | Session,
+    facility_ids: Sequence[int] | None,
+    start_ms: int | None,
+    end_ms: int | None,
+    columns: Sequence[str],
+) -> list[tuple]:
+    """Rows of (facility_id, ts_ms, device_id, *columns) in time order."""
+    stmt = select(
+        TABLE.c.facility_id, TABLE.c.ts_ms, TABLE.c.device_id,
+        *(COLUMNS[c] for c in columns),
+    )
+    stmt = _where(stmt, facility_ids, start_ms, end_ms)
+    return _plain(conn.execute(stmt.order_by(TABLE.c.facility_id, TABLE.c.ts_ms)))
+
+
+def fetch_buckets(
+    conn: Connection | Session,
+    facility_ids: Sequence[int] | None,
+    start_ms: int | None,
+    end_ms: int | None,
+    columns: Sequence[str],
+    bucket_ms: int,
+    offset_ms: int = 0,
+    *,
+    self_supplied: bool = False,
+) -> list[tuple]:
+    """Per bucket: (facility_id, bucket, rows, then sum and count of each column).
+
+    ``bucket`` is ``(ts_ms + offset_ms) // bucket_ms``; energies are summed, the
+    other columns come with their sums and counts so callers can combine buckets
+    into weighted means. With ``self_supplied`` a last pair sums
+    ``min(produced, consumed)`` per reading.
+    """
+    bucket = ((TABLE.c.ts_ms + offset_ms) // bucket_ms).label("bucket")
+    parts = []
+    for name in columns:
+        parts.append(func.sum(COLUMNS[name]))
+        parts.append(func.count(COLUMNS[name]))
+    if self_supplied:
+        parts.append(func.sum(_least(conn)))
+        parts.append(func.count())
+    stmt = select(TABLE.c.facility_id, bucket, func.count(), *parts)
+    stmt = _where(stmt, facility_ids, start_ms, end_ms)
+    stmt = stmt.group_by(TABLE.c.facility_id, bucket).order_by(
+        TABLE.c.facility_id, bucket
+    )
+    return _plain(conn.execute(stmt))
+
+
+def fetch_rollups(
+    conn: Connection | Session,
+    facility_id: int,
+    start_ms: int | None,
+    end_ms: int | None,
+    columns: Sequence[str],
+    *,
+    self_supplied: bool = False,
+) -> list[tuple]:
+    """Rollup rows shaped like :func:`fetch_buckets` at 15 minutes (aligned bounds)."""
+    parts = []
+    for name in columns:
+        parts += [ROLLUP.c[f"{name}_sum"], ROLLUP.c[f"{name}_n"]]
+    if self_supplied:
+        parts += [ROLLUP.c.self_supplied, ROLLUP.c.samples]
+    stmt = select(
+        ROLLUP.c.facility_id, ROLLUP.c.bucket_ms // BUCKET_MS, ROLLUP.c.samples, *parts
+    ).where(ROLLUP.c.facility_id == facility_id)
+    if start_ms is not None:
+        stmt = stmt.where(ROLLUP.c.bucket_ms >= start_ms)
+    if end_ms is not None:
+        stmt = stmt.where(ROLLUP.c.bucket_ms < end_ms)
+    return _plain(conn.execute(stmt.order_by(ROLLUP.c.bucket_ms)))
+
+
+def _plain(result) -> list[tuple]:
+    """Rows as plain tuples: numpy and pandas probe Row objects attribute by name."""
+    return [tuple(row) for row in result]
+
+
+def _least(conn):
+    """min(produced, consumed) of one reading, in the dialect's spelling."""
+    p, c = TABLE.c.energy_produced, TABLE.c.energy_consumed
+    return func.min(p, c) if dialect_name(conn) == "sqlite" else func.least(p, c)
+
+
+def _where(stmt, facility_ids, start_ms, end_ms):
+    if facility_ids is not None:
+        if len(facility_ids) == 1:
+            stmt = stmt.where(TABLE.c.facility_id == facility_ids[0])
+        else:
+            stmt = stmt.where(TABLE.c.facility_id.in_(list(facility_ids)))
+    if start_ms is not None:
+        stmt = stmt.where(TABLE.c.ts_ms >= start_ms)
+    if end_ms is not None:
+        stmt = stmt.where(TABLE.c.ts_ms < end_ms)
+    return stmt
+
+
+def last_reading(conn: Connection | Session, facility_id: int):
+    """The newest reading of a facility (all fields), or None."""
+    return conn.execute(
+        select(TABLE)
+        .where(TABLE.c.facility_id == facility_id)
+        .order_by(TABLE.c.ts_ms.desc())
+        .limit(1)
+    ).first()
+
+
+def count_since(conn: Connection | Session, facility_id: int, since_ms: int) -> int:
+    return conn.execute(
+        select(func.count()).where(
+            TABLE.c.facility_id == facility_id, TABLE.c.ts_ms >= since_ms
+        )
+    ).scalar_one()
+
+
+def energy_totals(
+    conn: Connection | Session, facility_id: int, start_ms: int, end_ms: int
+) -> dict[str, float]:
+    """kWh produced, consumed and self-supplied in ``[start_ms, end_ms)``.
+
+    Whole 15-minute buckets come from the rollups (a year is 35 040 rows, not
+    525 600), the unaligned edges from raw readings.
+    """
+    first = -(-start_ms // BUCKET_MS) * BUCKET_MS
+    last = end_ms // BUCKET_MS * BUCKET_MS
+    if first >= last:
+        return _raw_totals(conn, facility_id, start_ms, end_ms)
+    row = conn.execute(
+        select(
+            func.coalesce(func.sum(ROLLUP.c.energy_produced_sum), 0.0),
+            func.coalesce(func.sum(ROLLUP.c.energy_consumed_sum), 0.0),
+            func.coalesce(func.sum(ROLLUP.c.self_supplied), 0.0),
+        ).where(
+            ROLLUP.c.facility_id == facility_id,
+            ROLLUP.c.bucket_ms >= first,
+            ROLLUP.c.bucket_ms < last,
+        )
+    ).one()
+    sums = {"produced": float(row[0]), "consumed": float(row[1]),
+            "self_used": float(row[2])}
+    for lo, hi in ((start_ms, first), (last, end_ms)):
+        if hi > lo:
+            edge = _raw_totals(conn, facility_id, lo, hi)
+            for key in sums:
+                sums[key] += edge[key]
+    return sums
+
+
+def _raw_totals(
+    conn: Connection | Session, facility_id: int, start_ms: int, end_ms: int
+) -> dict[str, float]:
+    """kWh produced and consumed in [start, end), plus the self-supplied share."""
+    row = conn.execute(
+        select(
+            func.coalesce(func.sum(TABLE.c.energy_produced), 0.0),
+            func.coalesce(func.sum(TABLE.c.energy_consumed), 0.0),
+            func.coalesce(func.sum(_least(conn)), 0.0),
+        ).where(
+            TABLE.c.facility_id == facility_id,
+            TABLE.c.ts_ms >= start_ms,
+            TABLE.c.ts_ms < end_ms,
+        )
+    ).one()
+    return {
+        "produced": float(row[0]),
+        "consumed": float(row[1]),
+        "self_used": float(row[2]),
+    }
+
+
+def newest_ts(conn: Connection | Session, facility_id: int) -> int | None:
+    """Timestamp of the facility's newest reading [UTC epoch ms], or None."""
+    value = conn.execute(
+        select(TABLE.c.ts_ms)
+        .where(TABLE.c.facility_id == int(facility_id))
+        .order_by(TABLE.c.ts_ms.desc())
+        .limit(1)
+    ).scalar()
+    return None if value is None else int(value)
+
+
+def previous_ts(
+    conn: Connection, facility_id: int, device: str, before_ms: int
+) -> int | None:
+    """The newest reading of ``device`` before ``before_ms`` [UTC epoch ms], or None."""
+    value = conn.execute(
+        select(TABLE.c.ts_ms)
+        .where(TABLE.c.facility_id == facility_id, TABLE.c.device_id == device,
+               TABLE.c.ts_ms < before_ms)
+        .order_by(TABLE.c.ts_ms.desc())
+        .limit(1)
+    ).scalar()
+    return None if value is None else int(value)
+
+
+def count_between(
+    conn: Connection | Session, facility_id: int, start_ms: int, end_ms: int
+) -> int:
+    """How many readings lie in ``[start_ms, end_ms)``."""
+    return conn.execute(
+        select(func.count()).where(
+            TABLE.c.facility_id == facility_id, TABLE.c.ts_ms >= start_ms,
+            TABLE.c.ts_ms < end_ms,
+        )
+    ).scalar_one()
+
+
+def energy_points(
+    conn: Connection | Session, facility_id: int, since_ms: int, limit: int,
+    until_ms: int | None = None,
+) -> list[tuple]:
+    """(ts_ms, device_id, energy_produced, energy_consumed) after ``since_ms``,
+    oldest first, at most ``limit``."""
+    stmt = select(
+        TABLE.c.ts_ms, TABLE.c.device_id, TABLE.c.energy_produced,
+        TABLE.c.energy_consumed,
+    ).where(TABLE.c.facility_id == facility_id, TABLE.c.ts_ms > since_ms)
+    if until_ms is not None:
+        stmt = stmt.where(TABLE.c.ts_ms <= until_ms)
+    return _plain(conn.execute(stmt.order_by(TABLE.c.ts_ms).limit(limit)))
+
+
+def voltage_within(
+    conn: Connection | Session, facility_id: int, start_ms: int, end_ms: int,
+    low: float, high: float,
+) -> tuple[int, int]:
+    """(readings with a voltage, those inside ``[low, high]`` V) in ``[start, end)``."""
+    inside = case(
+        (and_(TABLE.c.voltage >= low, TABLE.c.voltage <= high), 1), else_=0
+    )
+    total, within = conn.execute(
+        select(func.count(TABLE.c.voltage), func.coalesce(func.sum(inside), 0)).where(
+            TABLE.c.facility_id == facility_id, TABLE.c.ts_ms >= start_ms,
+            TABLE.c.ts_ms < end_ms, TABLE.c.voltage.is_not(None),
+        )
+    ).one()
+    return int(total), int(within)
+
+
+__all__ = [
+    "count_between",
+    "count_since",
+    "energy_points",
+    "newest_ts",
+    "previous_ts",
+    "voltage_within",
+    "BulkResult",
+    "ENERGY_FIELDS",
+    "energy_totals",
+    "fetch_buckets",
+    "fetch_raw",
+    "last_reading",
+    "store_many",
+    "store_one",
+    "store_one_quick",
+]

@@ -1,0 +1,34 @@
+"""The browser-facing server side: sign-in pages (signin.py), the login gate
+(gate.py, with the session state in auth.py), security headers (security.py),
+the session API (session_api.py, predictions.py), avatars (avatars.py) and the
+development-only debug endpoints (debug.py)."""
+
+from __future__ import annotations
+
+VENDOR_STYLESHEETS = (
+    "/assets/vendor/bootstrap.min.css",
+    "/assets/vendor/bootstrap-icons.min.css",
+)
+
+
+def init_app(app, settings) -> None:
+    """Wire Flask-Login, the gate, the sign-in pages, the session API and headers."""
+    from energy_dash.web import (
+        avatars,
+        debug,
+        gate,
+        predictions,
+        security,
+        session_api,
+        signin,
+    )
+
+    server = app.server
+    # Bootstrap first, then our own assets (Dash would load assets/ top level first).
+    app.config.external_stylesheets = list(VENDOR_STYLESHEETS)
+    app.config.assets_path_ignore = ["vendor"]
+    gate.init_auth(app, settings)
+    for module in (signin, avatars, session_api, debug):
+        server.register_blueprint(module.bp)
+    predictions.init_app(server)
+    security.init_security(app, settings)

@@ -1,0 +1,203 @@
+"""The login gate: every page, API route and Dash callback except the public ones
+requires a session (or, for /wall, a display token); cookie and CSRF policy.
+
+Public routes, pages and callbacks are listed in ``energy_dash.web.auth``
+(``PUBLIC_ROUTES``, ``PUBLIC_PAGES``, :func:`~energy_dash.web.auth.public_callback`).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from dash_auth.auth import Auth
+from flask import Flask, request
+from flask.sessions import SecureCookieSessionInterface
+from flask_login import current_user
+from werkzeug.routing import Map, Rule
+
+from energy_dash.web.auth import (
+    DASH_CALLBACK,
+    DASH_PLUMBING,
+    PUBLIC_CALLBACKS,
+    PUBLIC_PAGES,
+    PUBLIC_ROUTES,
+    REMEMBER_DAYS,
+    SENSOR_API,
+    SIGNED_IN_CALLBACK_MAX_BYTES,
+    WALL_PATH,
+    Display,
+    LoginThrottle,
+    current_display,
+    json_refusal,
+    login_manager,
+    open_display,
+    refuse,
+)
+
+# --------------------------------------------------------------------------- the gate
+
+
+def _callback_outputs(body: dict[str, Any]) -> list[Any]:
+    outputs = body.get("outputs")
+    items = outputs if isinstance(outputs, list) else [outputs]
+    ids = []
+    for item in items:
+        if isinstance(item, list):
+            ids.extend(i.get("id") for i in item if isinstance(i, dict))
+        elif isinstance(item, dict):
+            ids.append(item.get("id"))
+    return ids
+
+
+def _is_wall_id(value: Any) -> bool:
+    if isinstance(value, dict):
+        value = value.get("type")
+    return isinstance(value, str) and value.startswith("wall")
+
+
+def _pathname(body: dict[str, Any]) -> str | None:
+    for group in ("inputs", "state"):
+        for item in body.get(group) or []:
+            if isinstance(item, dict) and item.get("property") == "pathname":
+                value = item.get("value")
+                return value if isinstance(value, str) else None
+    return None
+
+
+def _referer_path() -> str | None:
+    referer = request.headers.get("Referer")
+    if not referer:
+        return None
+    parts = urlsplit(referer)
+    if parts.netloc and parts.netloc != request.host:
+        return None
+    return parts.path or "/"
+
+
+class LoginGate(Auth):
+    """A dash_auth ``Auth`` that enforces the Flask-Login session on every route."""
+
+    def __init__(self, app, public_routes: tuple[str, ...] = PUBLIC_ROUTES):
+        self._public = Map([Rule(route) for route in public_routes]).bind("")
+        super().__init__(app)
+
+    def is_public(self, path: str) -> bool:
+        return self._public.test(path)
+
+    def _protect(self) -> None:
+        server: Flask = self.app.server
+        server.before_request(self.check)
+
+    def is_authorized(self) -> bool:
+        return bool(current_user.is_authenticated)
+
+    def login_request(self):
+        return refuse()
+
+    # The decision, one request at a time.
+    def check(self):
+        path = request.path
+        if path.startswith(SENSOR_API):
+            return None  # devices authenticate with their key (ingest.api)
+        if not _same_origin():
+            return json_refusal(403, "cross-origin request refused")
+        if path == WALL_PATH and "token" in request.args:
+            open_display(request.args.get("token"))
+        if self.is_public(path):
+            return None
+        if self.is_authorized():
+            if path == DASH_CALLBACK:
+                # Profile pictures (2 MB, base64) travel in a callback body.
+                request.max_content_length = SIGNED_IN_CALLBACK_MAX_BYTES
+            return None
+        display = current_display()
+        if path in DASH_PLUMBING:
+            page = _referer_path()
+            if display is not None or (page is not None and page in PUBLIC_PAGES):
+                return None
+            return json_refusal(401, "login required")
+        if path == DASH_CALLBACK:
+            if request.method == "POST" and self._callback_allowed(display):
+                return None
+            return json_refusal(401, "login required")
+        if path == WALL_PATH and display is not None:
+            return None
+        return self.login_request()
+
+    def _callback_allowed(self, display: Display | None) -> bool:
+        try:
+            body = json.loads(request.get_data(cache=True) or b"null")
+        except (ValueError, UnicodeDecodeError):
+            return False
+        if not isinstance(body, dict):
+            return False
+        pathname = _pathname(body)
+        if body.get("output") in PUBLIC_CALLBACKS:
+            if pathname in PUBLIC_PAGES:
+                return True
+            if display is not None and pathname == WALL_PATH:
+                return True
+            return False
+        if display is not None:
+            outputs = _callback_outputs(body)
+            return bool(outputs) and all(_is_wall_id(o) for o in outputs)
+        return False
+
+
+def _same_origin() -> bool:
+    """Refuse state-changing browser requests sent from another site.
+
+    Browsers send ``Origin`` on cross-site POSTs; a request without one (curl, the
+    test client, sensors) is judged by the other checks (session, CSRF token).
+    """
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return True
+    if request.path.startswith(SENSOR_API):
+        return True
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    return origin != "null" and urlsplit(origin).netloc == request.host
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, except for the sensor API.
+
+    Devices never carry a session cookie; skipping the session there saves its
+    serializer set-up on every reading and guarantees no cookie is ever set.
+    """
+
+    def open_session(self, app: Flask, request):
+        if request.path.startswith(SENSOR_API):
+            return self.null_session_class()
+        return super().open_session(app, request)
+
+
+# --------------------------------------------------------------------------- set-up
+
+
+def init_auth(app, settings) -> LoginGate:
+    """Wire Flask-Login, cookie policy, the login throttle and the gate."""
+    server: Flask = app.server
+    server.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=bool(settings.production),
+        SESSION_COOKIE_NAME="energy_dash_session",
+        REMEMBER_COOKIE_NAME="energy_dash_remember",
+        REMEMBER_COOKIE_DURATION=timedelta(days=REMEMBER_DAYS),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=bool(settings.production),
+        REMEMBER_COOKIE_REFRESH_EACH_REQUEST=False,
+        PERMANENT_SESSION_LIFETIME=timedelta(days=REMEMBER_DAYS),
+    )
+    server.session_interface = CookieSessions()
+    login_manager.init_app(server)
+    server.extensions["energy_dash_login_throttle"] = LoginThrottle(
+        settings.login_rate_storage or "memory://"
+    )
+    return LoginGate(app)

@@ -1,0 +1,133 @@
+"""The hot path's plain statements run, with the values a user would see, on
+freshly migrated SQLite and PostgreSQL databases: a column the migrations do not
+create (or a model renamed without its migration) fails here, not in production."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from energy_dash.db import driver_connection, get_engine, statements
+from energy_dash.db.models import READING_FIELDS, Base
+from energy_dash.domain.facility import facility_info
+from energy_dash.storage.devices import digest
+
+TS = 1_750_000_000_000  # 2025-06-15T15:06:40Z
+N = len(READING_FIELDS)
+
+
+def _reading(facility: int, ts: int = TS, voltage: float = 231.0) -> tuple:
+    values = dict.fromkeys(READING_FIELDS, 1.0)
+    values.update(energy_produced=0.25, energy_consumed=0.5, voltage=voltage)
+    return (facility, "probe", ts, *(values[f] for f in READING_FIELDS))
+
+
+def test_every_hot_path_statement_is_exercised_here():
+    assert set(statements.HOT_PATH) == {
+        "INSERT_READING", "INSERT_READING_RETURNING", "INSERT_READING_UNLESS_ALERT",
+        "EXISTING_READING_ID", "ADD_TO_ROLLUP", "OPEN_VOLTAGE_ALERT",
+        "FACILITY_INFO", "KEY_LOOKUP", "STORED_READING_TIMES",
+    }
+
+
+def test_statements_name_only_model_columns():
+    """Every ``word`` next to a comma or parenthesis in a column list is a column."""
+    known = {c.name for t in Base.metadata.tables.values() for c in t.columns}
+    lists = [
+        statements.names(statements.READINGS, statements.READING_INSERT_COLUMNS),
+        statements.names(statements.ROLLUPS, statements.ROLLUP_COLUMNS),
+    ]
+    for column_list in lists:
+        assert {name.strip() for name in column_list.split(",")} <= known
+    with pytest.raises(KeyError):
+        statements.names(statements.READINGS, ("no_such_column",))
+
+
+def test_hot_path_statements_run_on_a_migrated_database(database_url, facility):
+    with driver_connection(database_url) as tx:
+        info = facility_info(
+            tuple(tx.execute(statements.FACILITY_INFO, (facility,)).fetchone())
+        )
+        assert (info.id, info.name, info.timezone, info.expected_interval_s) == (
+            facility, "Test Facility", "Europe/Berlin", 60,
+        )
+        assert tx.execute(statements.KEY_LOOKUP, (digest("nope"),)).fetchone() is None
+        assert tx.execute(
+            statements.OPEN_VOLTAGE_ALERT, (facility,)
+        ).fetchone() is None
+        with tx.writing():
+            inserted = tx.execute(
+                statements.INSERT_READING_RETURNING, _reading(facility)
+            ).fetchone()
+            again = tx.execute(
+                statements.INSERT_READING_RETURNING, _reading(facility)
+            ).fetchone()
+            existing = tx.execute(
+                statements.EXISTING_READING_ID, _reading(facility)[:3]
+            ).fetchone()
+            guarded = tx.execute(
+                statements.INSERT_READING_UNLESS_ALERT,
+                (*_reading(facility, TS + 60_000), facility),
+            ).fetchone()
+            tx.execute(statements.INSERT_READING, _reading(facility, TS + 120_000))
+            bucket = TS // statements.BUCKET_MS * statements.BUCKET_MS
+            delta = [facility, bucket, 1, 0.25] + [1.0, 1] * N
+            tx.execute(statements.ADD_TO_ROLLUP, tuple(delta))
+            tx.execute(statements.ADD_TO_ROLLUP, tuple(delta))
+    assert again is None  # the natural key: stored once
+    assert existing[0] == inserted[0]
+    assert guarded is not None and guarded[0] != inserted[0]
+    with get_engine(database_url).connect() as conn:
+        assert conn.execute(
+            text("SELECT COUNT(*) FROM readings WHERE facility_id = :f"),
+            {"f": facility},
+        ).scalar_one() == 3
+        rollup = conn.execute(
+            text("SELECT samples, self_supplied, voltage_sum, voltage_n "
+                 "FROM reading_rollups WHERE facility_id = :f AND bucket_ms = :b"),
+            {"f": facility, "b": bucket},
+        ).one()
+    assert tuple(rollup) == (2, 0.5, 2.0, 2)
+
+
+def test_bulk_statements_run(database_url, facility):
+    with driver_connection(database_url) as tx:
+        with tx.writing():
+            tx.execute(statements.INSERT_READING_RETURNING, _reading(facility))
+            tx.execute(statements.INSERT_READING, _reading(facility, TS + 60_000))
+        times = tx.execute(
+            statements.STORED_READING_TIMES, (facility, "probe", TS, TS + 30_000)
+        ).fetchall()
+    assert [t[0] for t in times] == [TS]
+    if not database_url.startswith("postgresql"):
+        return  # the staging statements are PostgreSQL's (COPY)
+    import numpy as np
+
+    from energy_dash.domain.batch import ReadingColumns
+    from energy_dash.storage.columnar import copy_buffer
+
+    values = {f: np.array([1.0, np.nan]) for f in READING_FIELDS}
+    values.update(energy_produced=np.array([0.25, 0.5]),
+                  energy_consumed=np.array([0.5, 0.25]),
+                  current_load=np.array([10.0, 20.0]))
+    batch = ReadingColumns(np.array([TS + 120_000, TS + 180_000]),
+                           np.array(["probe", "probe"], dtype=object), values)
+    with get_engine(database_url).begin() as conn:
+        cursor = conn.connection.cursor()
+        cursor.execute(statements.CREATE_STAGING)
+        cursor.execute(statements.EMPTY_STAGING)
+        with cursor.copy(statements.COPY_TO_STAGING) as copy:
+            copy.write(copy_buffer(np.array([1, 1], dtype=np.int32), batch))
+        cursor.execute(statements.MERGE_STAGING, (facility, ["probe"]))
+        assert cursor.rowcount == 2
+        cursor.execute(statements.MERGE_STAGING_ROLLUPS, (facility,))
+        row = conn.execute(
+            text("SELECT samples, self_supplied, energy_consumed_sum, voltage_sum, "
+                 "voltage_n FROM reading_rollups WHERE facility_id = :f"),
+            {"f": facility},
+        ).one()
+        stored = conn.execute(text(
+            "SELECT voltage FROM readings WHERE facility_id = :f AND ts_ms > :t "
+            "ORDER BY ts_ms"), {"f": facility, "t": TS + 60_000}).scalars().all()
+    assert tuple(row) == (2, 0.5, 0.75, 1.0, 1)
+    assert stored == [1.0, None]

@@ -1,0 +1,265 @@
+"""The demo seed and the simulated sensor's physics, on both engines."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from energy_dash import data
+from energy_dash.cli import main
+from energy_dash.db import session_scope
+from energy_dash.db.models import (
+    Alert,
+    ApiKey,
+    Facility,
+    Membership,
+    Reading,
+    Tariff,
+    User,
+)
+from energy_dash.demo.seed import (
+    DEMO_DEVICE,
+    DEMO_FACILITY_ID,
+    create_simulator_key,
+    fill_gap,
+    seed_demo,
+)
+from energy_dash.demo.site import SiteModel, history, plan_events, reading_at
+from energy_dash.domain.validation import validate_reading
+from energy_dash.storage import accounts, devices
+
+BERLIN = "Europe/Berlin"
+
+
+def _count(url: str, model) -> int:
+    with session_scope(url) as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def _local(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    out.index = out.index.tz_convert(BERLIN)
+    return out
+
+
+@pytest.fixture
+def seeded(database_url):
+    return seed_demo(database_url, days=2)
+
+
+# ------------------------------------------------------------------ demo seed
+def test_demo_seeds_two_days_of_minute_readings(database_url, seeded):
+    assert seeded.seeded is True
+    assert seeded.facility_id == DEMO_FACILITY_ID == 1
+    assert seeded.readings == 2880
+    assert _count(database_url, Reading) == 2880
+
+    frame = data.read_readings(1, database_url=database_url)
+    assert len(frame) == 2880
+    assert set(frame["device_id"]) == {DEMO_DEVICE}
+    steps = np.diff(frame.index.as_unit("ms").asi8)
+    assert set(steps.tolist()) == {60_000}  # exactly one minute apart
+    newest = frame.index[-1]
+    assert pd.Timestamp.now(tz="UTC") - newest < pd.Timedelta(minutes=2)  # ends now
+
+    with session_scope(database_url) as session:
+        facility = session.get(Facility, 1)
+        assert (facility.name, facility.timezone, facility.country) == (
+            "Demo Facility", BERLIN, "DE"
+        )
+        assert facility.nominal_voltage == 230.0
+        assert facility.capacity_kw == 50.0
+        assert facility.expected_interval_s == 10
+        assert facility.panel_count == 88
+        tariff = session.scalar(select(Tariff).where(Tariff.facility_id == 1))
+        assert (tariff.currency, tariff.import_price, tariff.export_price) == (
+            "EUR", 0.30, 0.08
+        )
+
+
+def test_demo_production_follows_the_sun_in_local_time(database_url, seeded):
+    frame = _local(data.read_readings(1, database_url=database_url))
+    live = frame[frame["voltage"] > 0]  # the outage reports nothing produced
+    night = live[(live.index.hour >= 0) & (live.index.hour < 4)]
+    noon = live[(live.index.hour >= 11) & (live.index.hour < 13)]
+    assert len(night) > 100 and len(noon) > 100
+    assert night["energy_produced"].max() == 0.0
+    assert (noon["energy_produced"] > 0).all()
+    # Interval energies: kWh per minute (a 50 kW site never exceeds 50/60 kWh).
+    assert frame["energy_consumed"].max() < 50 / 60
+    # current_load is consumption power over the 50 kW capacity, in percent.
+    power_kw = frame["energy_consumed"] * 60
+    np.testing.assert_allclose(frame["current_load"], power_kw / 50 * 100, atol=0.02)
+
+
+def test_demo_electrical_values_are_realistic(database_url, seeded):
+    frame = data.read_readings(1, database_url=database_url)
+    live = frame[frame["voltage"] > 0]
+    assert 227 < live["voltage"].median() < 233
+    assert live["frequency"].between(49.8, 50.2).all()
+    assert live["power_factor"].between(0.92, 0.98).all()
+    # Three phases with some imbalance; the total is their sum.
+    assert live["current1"].mean() > live["current2"].mean() > live["current3"].mean()
+    np.testing.assert_allclose(
+        live["current"], live["current1"] + live["current2"] + live["current3"],
+        atol=0.011,
+    )
+
+
+def test_demo_has_exactly_one_ten_minute_outage_alert(database_url, seeded):
+    frame = data.read_readings(1, database_url=database_url)
+    assert (frame["voltage"] == 0).sum() == 10
+
+    alerts = data.read_alerts(1, database_url=database_url)
+    outages = alerts[alerts["kind"] == "outage"]
+    assert len(outages) == 1
+    outage = outages.iloc[0]
+    assert outage["level"] == "critical"
+    assert outage["extreme_value"] == 0.0
+    assert outage["duration_s"] == 600.0
+    # Some sags and swells too, every one of them closed again.
+    assert {"voltage_low", "voltage_high"} <= set(alerts["kind"])
+    assert alerts["ended_at"].notna().all()
+    assert seeded.alerts == len(alerts)
+
+
+def test_demo_user_key_and_idempotent_second_run(database_url, seeded):
+    with session_scope(database_url) as session:
+        user = accounts.get_user(session, "demo")
+        assert user is not None and user.role == "admin"
+        assert user.password_hash != "password"
+        assert accounts.verify_password(user.password_hash, "password")
+        assert accounts.membership_role(session, user.id, 1) == "admin"
+        key = devices.find_api_key(session, seeded.api_key)
+        assert key is not None and key.facility_id == 1
+    assert seeded.user_created is True
+
+    before = {m: _count(database_url, m) for m in (Reading, Alert, User, ApiKey,
+                                                    Membership, Tariff, Facility)}
+    again = seed_demo(database_url, days=2)
+    assert again.seeded is False
+    assert again.api_key is None
+    after = {m: _count(database_url, m) for m in before}
+    assert after == before
+
+
+def test_demo_in_production_has_no_demo_user(database_url):
+    result = seed_demo(database_url, days=1, production=True)
+    assert result.seeded and result.readings == 1440
+    assert result.user_created is False
+    assert _count(database_url, User) == 0
+
+
+def test_next_facility_after_the_demo_gets_id_2(database_url, seeded):
+    # The demo inserts facility 1 explicitly; the id sequence must move on.
+    with session_scope(database_url) as session:
+        row = Facility(name="Second", timezone="UTC")
+        session.add(row)
+        session.flush()
+        assert row.id == 2
+
+
+def test_simulator_key_rotates(database_url, seeded):
+    first = create_simulator_key(database_url)
+    second = create_simulator_key(database_url)
+    with session_scope(database_url) as session:
+        assert devices.find_api_key(session, first) is None  # revoked
+        assert devices.find_api_key(session, second).name == "simulator"
+        # The demo sensor key printed by `demo` is untouched.
+        assert devices.find_api_key(session, seeded.api_key) is not None
+
+
+def test_demo_command_prints_login_and_key_then_skips(database_url, tmp_path):
+    runner = CliRunner()
+    env = {"DATABASE_URL": database_url, "ENERGY_DASH_INSTANCE": str(tmp_path),
+           "ENERGY_DASH_ENV": "development"}
+    first = runner.invoke(main, ["demo", "--days", "2"], env=env)
+    assert first.exit_code == 0, first.output
+    lines = first.stdout.splitlines()
+    assert lines[0].startswith("Seeded Demo Facility (id 1): 2880 readings, ")
+    assert lines[1] == "Sign in as demo / password."
+    assert lines[2].startswith("Demo sensor API key (shown once): ed_")
+    key = lines[2].rsplit(" ", 1)[1]
+    with session_scope(database_url) as session:
+        assert devices.find_api_key(session, key).facility_id == 1
+
+    second = runner.invoke(main, ["demo", "--days", "2"], env=env)
+    assert second.exit_code == 0
+    assert second.stdout == (
+        "Demo Facility (id 1) already has readings; nothing changed.\n"
+    )
+    assert _count(database_url, Reading) == 2880
+
+
+def test_thirty_days_seed_in_a_few_seconds(sqlite_url):
+    started = time.perf_counter()
+    result = seed_demo(sqlite_url, days=30)
+    elapsed = time.perf_counter() - started
+    assert result.readings == 43_200
+    assert elapsed < 10, f"30-day demo took {elapsed:.1f} s"
+    alerts = data.read_alerts(1, database_url=sqlite_url)
+    assert (alerts["kind"] == "outage").sum() == 1
+
+
+# ------------------------------------------------------------------ physics
+def test_history_is_deterministic_and_seeded():
+    end = "2025-06-21T10:00:00Z"
+    one = history(SiteModel(), end, days=1)
+    two = history(SiteModel(), end, days=1)
+    pd.testing.assert_frame_equal(one, two)
+    other = history(SiteModel(seed=7), end, days=1)
+    assert not one["energy_consumed"].equals(other["energy_consumed"])
+    assert one.index[-1] == pd.Timestamp(end)
+    assert len(one) == 1440
+
+
+def test_summer_beats_winter_and_weekends_differ():
+    model = SiteModel()
+    june = _local(history(model, "2025-06-30T22:00:00Z", days=14, events=False))
+    december = _local(history(model, "2025-12-31T23:00:00Z", days=14, events=False))
+    assert june["energy_produced"].sum() > 2 * december["energy_produced"].sum()
+
+    morning = june[(june.index.hour >= 7) & (june.index.hour < 9)]
+    weekday = morning[morning.index.day_of_week < 5]["energy_consumed"].mean()
+    weekend = morning[morning.index.day_of_week >= 5]["energy_consumed"].mean()
+    assert weekday > 1.3 * weekend
+
+
+def test_events_are_planned_once_and_apart():
+    plan = plan_events(30 * 1440, 60, 230.0, 1)
+    kinds = [e.kind for e in plan]
+    assert kinds.count("outage") == 1
+    assert kinds.count("sag") >= 3 and kinds.count("swell") >= 2
+    for a, b in zip(plan, plan[1:], strict=False):
+        assert a.start + a.length < b.start
+    assert plan_events(60, 60, 230.0, 1) == []  # one hour: nothing planned
+
+
+def test_live_reading_is_valid_and_scales_with_interval():
+    when = "2025-06-21T11:00:00Z"
+    ten = reading_at(SiteModel(), when, 10)
+    sixty = reading_at(SiteModel(), when, 60)
+    assert ten["timestamp"] == "2025-06-21T11:00:00Z"
+    row, details = validate_reading(ten, now_s=time.time(), require_timestamp=True)
+    assert details == [] and row["ts_ms"] == 1_750_503_600_000
+    assert ten["energy_produced"] > 0  # a June noon in Berlin
+    six_times = pytest.approx(6 * ten["energy_produced"], rel=0.1)
+    assert sixty["energy_produced"] == six_times
+
+
+def test_fill_gap_continues_the_history_after_a_pause(database_url):
+    three_hours_ago = pd.Timestamp.now(tz="UTC").floor("min") - pd.Timedelta(hours=3)
+    seed_demo(database_url, days=1, end=three_hours_ago)
+    assert fill_gap(database_url) == 180
+    frame = data.read_readings(1, database_url=database_url)
+    assert len(frame) == 1440 + 180
+    steps = np.diff(frame.index.as_unit("ms").asi8)
+    assert set(steps.tolist()) == {60_000}
+    assert fill_gap(database_url) == 0  # nothing missing any more
+    alerts = data.read_alerts(1, database_url=database_url)
+    assert (alerts["kind"] == "outage").sum() == 1  # the gap adds no events
