@@ -109,6 +109,26 @@ def iso_utc_many(index: pd.DatetimeIndex) -> list[str]:
     return [f"{text}.{m:03d}Z" if m else f"{text}Z" for text, m in pairs]
 
 
+def iso_local_many(index: pd.DatetimeIndex) -> np.ndarray:
+    """``Timestamp.isoformat()`` of every instant of a tz-aware index, vectorised.
+
+    Wall-clock time with its UTC offset (``2025-06-01T14:00:00+02:00``);
+    microseconds only where there are any, as ``isoformat`` writes them.
+    """
+    if len(index) == 0:
+        return np.array([], dtype=str)
+    wall = index.tz_localize(None).as_unit("us").to_numpy()
+    text = np.datetime_as_string(wall, unit="us")
+    whole = index.microsecond == 0
+    text = np.where(whole, np.char.ljust(text.astype("U19"), 19), text)
+    utc = index.tz_convert("UTC").tz_localize(None).as_unit("us").to_numpy()
+    offset_min = ((wall - utc) // np.timedelta64(1, "m")).astype("int64")
+    offsets = {m: f"{'-' if m < 0 else '+'}{abs(m) // 60:02d}:{abs(m) % 60:02d}"
+               for m in np.unique(offset_min).tolist()}
+    suffix = np.array([offsets[m] for m in offset_min.tolist()], dtype="U6")
+    return np.char.add(text.astype(str), suffix)
+
+
 def iso_local(ts_ms: int, zone: str) -> str:
     """The instant in the facility's zone, with its offset, to the second."""
     moment = datetime.fromtimestamp(ts_ms / 1000, tz=UTC).astimezone(ZoneInfo(zone))

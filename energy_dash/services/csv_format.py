@@ -30,7 +30,7 @@ import pandas as pd
 from energy_dash.db import session_scope
 from energy_dash.db.models import READING_FIELDS
 from energy_dash.domain.facility import FacilityInfo
-from energy_dash.domain.times import from_ms
+from energy_dash.domain.times import from_ms, iso_local_many
 from energy_dash.domain.validation import NUMBER_FIELDS, validate_reading
 from energy_dash.services.facilities import facility_info
 from energy_dash.services.readings import read_readings
@@ -80,7 +80,7 @@ def frame_csv(frame: pd.DataFrame, *, header: bool = True) -> str:
             "device_id": frame["device_id"].map(_csv_safe).to_numpy(),
             **{COLUMNS[f]: frame[f].to_numpy() for f in READING_FIELDS},
         },
-        index=pd.Index([t.isoformat() for t in frame.index], name="timestamp"),
+        index=pd.Index(iso_local_many(frame.index), name="timestamp"),
     )
     buffer = io.StringIO()
     out.to_csv(buffer, header=header, na_rep="", lineterminator="\n")

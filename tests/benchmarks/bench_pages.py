@@ -29,6 +29,9 @@ from sqlalchemy import text
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # tests/: the fixtures' request helpers
+# The project root before tests/: tests/callbacks, tests/ingest … are test folders,
+# not the packages of the same name.
+sys.path.insert(0, str(HERE.parents[1]))
 
 from fixtures_web import callback_result, login_client, post_callback  # noqa: E402
 

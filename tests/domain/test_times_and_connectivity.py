@@ -58,3 +58,15 @@ def test_one_facility_dto_from_a_row_or_an_object():
     assert info.bands()["warning_high"] == 253.0
     assert info.connected(T, T + 599_999) and not info.connected(T, T + 600_000)
     assert facility_info(info) == info
+
+
+def test_iso_local_many_writes_what_isoformat_writes():
+    from energy_dash.domain.times import iso_local_many
+
+    stamps = [1711846800000, 1711846800250, 1711850400000, 1729990800000,
+              1729994400000, 1748779200123]  # around both Berlin DST switches
+    for zone in ("Europe/Berlin", "America/St_Johns", "Asia/Kolkata", "UTC"):
+        index = pd.to_datetime(stamps, unit="ms", utc=True).tz_convert(zone)
+        assert list(iso_local_many(index)) == [t.isoformat() for t in index], zone
+    empty = pd.DatetimeIndex([], tz="Europe/Berlin")
+    assert list(iso_local_many(empty)) == []
