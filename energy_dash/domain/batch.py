@@ -200,10 +200,7 @@ def validate_batch(
             bad = present & ~np.isfinite(numbers)
             if spec.required:
                 bad |= ~present
-            if spec.minimum is not None:
-                bad |= present & (numbers < spec.minimum)
-            if spec.maximum is not None:
-                bad |= present & (numbers > spec.maximum)
+            bad |= present & spec.out_of_bounds(numbers)
         slow |= bad
         values[spec.name] = numbers
     ts_ms = _timestamps(_column(dicts, "timestamp"), now_s, slow)
