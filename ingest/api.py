@@ -18,10 +18,12 @@ logged. The rate limit is per key, shared by every worker
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from typing import Any
 
+import psycopg
 from flask import Blueprint, Flask, Response, request
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
@@ -56,6 +58,7 @@ from .parsing import (
     claimed_facility,
     is_ndjson_type,
     loads,
+    loads_lines,
     ndjson_lines,
 )
 from .replies import (
@@ -94,7 +97,15 @@ bp = Blueprint("ingest", __name__)
 # -------------------------------------------------------------------- endpoints
 @bp.post("/api/hardware/data")
 def post_reading():
-    """Store one reading (README "Sensor API").
+    """Store one reading (README "Sensor API"); see :func:`ingest_one`."""
+    return ingest_one(current_state(), request)
+
+
+def ingest_one(state: IngestState, req) -> Response:
+    """Store one reading: the whole answer to ``POST /api/hardware/data``.
+
+    ``req`` is Flask's request or, on the sensor lane (:mod:`ingest.lane`), a plain
+    werkzeug request; nothing here needs Flask's request context.
 
     The body is parsed and validated, and the key checked in a read-only
     transaction, before the write transaction starts: writers of one database
@@ -103,14 +114,14 @@ def post_reading():
     401, 429, then 400/403/422.
     """
     received_s = time.time()
-    state = current_state()
-    secret = request.headers.get(API_KEY_HEADER)
+    plain = None if req is request else req
+    secret = req.headers.get(API_KEY_HEADER)
     if not secret:
         return unauthorized()
-    early = header_checks(MAX_BODY_BYTES, allow_ndjson=False)
+    early = header_checks(MAX_BODY_BYTES, allow_ndjson=False, req=plain)
     if early is not None:
         return early
-    row, refusal, claimed = _parse_reading(received_s)
+    row, refusal, claimed = _parse_reading(received_s, plain)
     try:
         with driver_connection(state.database_url) as conn:
             key = state.authenticate(conn, secret)
@@ -157,10 +168,10 @@ def post_reading():
     )
 
 
-def _parse_reading(received_s: float):
+def _parse_reading(received_s: float, req=None):
     """(row, None, claimed) for a valid body, else (None, refusal, claimed)."""
     try:
-        body = loads(read_body(MAX_BODY_BYTES))
+        body = loads(read_body(MAX_BODY_BYTES, req))
     except BodyError as exc:
         return None, error(400, str(exc)), None
     except TooLarge:
@@ -213,13 +224,10 @@ def post_bulk():
             lines = ndjson_lines(data)
             if len(lines) > MAX_BULK_ROWS:
                 return _too_many(len(lines))
-            items: list[tuple[int, Any]] = []
-            for index, line in lines:
-                try:
-                    items.append((index, loads(line, "line")))
-                except BodyError as exc:
-                    detail = {"field": "", "message": str(exc)}
-                    rejected.append({"index": index, "details": [detail]})
+            items, bad_lines = loads_lines(lines)
+            for index, message in bad_lines:
+                detail = {"field": "", "message": message}
+                rejected.append({"index": index, "details": [detail]})
         else:
             try:
                 body = loads(data)
@@ -262,6 +270,11 @@ def _too_many(count: int):
 
 
 _REFUSED = [{"field": "", "message": "refused by the database"}]
+_REFUSALS = (
+    DataError, IntegrityError,  # through SQLAlchemy
+    sqlite3.IntegrityError, sqlite3.DataError,  # the columnar writer's raw driver
+    psycopg.errors.IntegrityError, psycopg.errors.DataError,
+)
 
 
 def _store_batch(state: IngestState, facility, rows: list[dict]):
@@ -281,14 +294,14 @@ def _store_isolated(
         return _readings.BulkResult()
     try:
         result = _store_batch(state, facility, rows)
-    except (DataError, IntegrityError) as exc:
+    except _REFUSALS as exc:
         logger.warning("sensor API: database refused a batch (%s); storing row by "
                        "row", type(exc).__name__)
         result = _readings.BulkResult()
         for index, row in indexed:
             try:
                 one = _store_batch(state, facility, [row])
-            except (DataError, IntegrityError):
+            except _REFUSALS:
                 rejected.append({"index": index, "details": _REFUSED})
                 continue
             result.accepted += one.accepted
@@ -454,6 +467,9 @@ def init_app(server: Flask, settings: Settings) -> None:
     server.before_request(api_routing)
     server.after_request(json_error_safety_net)
     state.register_bootstrap_key()
+    from .lane import install
+
+    install(server, state)
 
 
-__all__ = ["IngestState", "bp", "init_app"]
+__all__ = ["IngestState", "bp", "ingest_one", "init_app"]

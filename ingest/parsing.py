@@ -111,6 +111,40 @@ def decode_body(data: bytes, encoding: str | None, limit: int) -> bytes:
     return out
 
 
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+_JSON_SPACE = " \t\n\r"
+
+
+def loads_lines(
+    lines: list[tuple[int, bytes]],
+) -> tuple[list[tuple[int, Any]], list[tuple[int, str]]]:
+    """Parse NDJSON lines: ``(index, value)`` for each good line, ``(index, message)``
+    for each bad one (the message :func:`loads` gives).
+
+    A plain UTF-8 line goes straight to one reused decoder (``json.loads`` with a
+    hook builds a new decoder per call, which is most of a short line's cost);
+    anything unusual — a BOM, another encoding, invalid JSON, a huge integer —
+    is parsed again by :func:`loads`, so values and messages stay the same.
+    """
+    scan = _DECODER.scan_once
+    items: list[tuple[int, Any]] = []
+    errors: list[tuple[int, str]] = []
+    for index, line in lines:
+        try:
+            text = line.decode("utf-8").strip(_JSON_SPACE)
+            value, end = scan(text, 0)
+            if end != len(text):
+                raise ValueError("extra data")
+        except Exception:  # noqa: BLE001 - loads() below gives the exact answer
+            try:
+                items.append((index, loads(line, "line")))
+            except BodyError as exc:
+                errors.append((index, str(exc)))
+            continue
+        items.append((index, value))
+    return items, errors
+
+
 def ndjson_lines(data: bytes) -> list[tuple[int, bytes]]:
     """(0-based line number, line) of every non-blank line of an NDJSON body."""
     return [(i, line) for i, line in enumerate(data.split(b"\n")) if line.strip()]

@@ -84,9 +84,14 @@ def db_failure(exc: SQLAlchemyError):
     raise exc
 
 
-def header_checks(limit: int, *, allow_ndjson: bool):
-    """415 and 413 from the headers alone, before any work."""
-    mimetype = request.mimetype
+def header_checks(limit: int, *, allow_ndjson: bool, req=None):
+    """415 and 413 from the headers alone, before any work.
+
+    ``req``: a plain werkzeug request (the sensor lane) instead of Flask's.
+    """
+    in_flask = req is None
+    req = request if in_flask else req
+    mimetype = req.mimetype
     if not (is_json_type(mimetype) or (allow_ndjson and is_ndjson_type(mimetype))):
         wanted = (
             "application/json (an array) or application/x-ndjson"
@@ -96,9 +101,10 @@ def header_checks(limit: int, *, allow_ndjson: bool):
         return error(415, f"unsupported Content-Type; send {wanted}")
     # One byte of slack: werkzeug stops a streamed (chunked) body at the maximum
     # without an error, so reading limit + 1 bytes is how an oversize one shows.
-    request.max_content_length = limit + 1
-    g.ingest_body_limit = limit
-    length = request.content_length
+    req.max_content_length = limit + 1
+    if in_flask:
+        g.ingest_body_limit = limit
+    length = req.content_length
     if length is not None and length > limit:
         return too_large(limit)
     return None
@@ -108,14 +114,15 @@ class TooLarge(Exception):
     pass
 
 
-def read_body(limit: int) -> bytes:
+def read_body(limit: int, req=None) -> bytes:
     """The body, gunzipped when sent with ``Content-Encoding: gzip`` (at most
-    ``limit`` bytes either way)."""
-    data = request.get_data(cache=False)
+    ``limit`` bytes either way); ``req`` is the lane's request, else Flask's."""
+    req = request if req is None else req
+    data = req.get_data(cache=False)
     if len(data) > limit:
         raise TooLarge
     try:
-        data = decode_body(data, request.headers.get("Content-Encoding"), limit)
+        data = decode_body(data, req.headers.get("Content-Encoding"), limit)
     except OverflowError:
         raise TooLarge from None
     return data

@@ -154,6 +154,19 @@ def _forget_cursor(session: Session, transaction) -> None:
         session.info.pop(_CURSOR, None)
 
 
+_QMARK: dict[str, str] = {}
+
+
+def _qmark(sql: str) -> str:
+    """``%s`` placeholders as SQLite's ``?``, translated once per statement text."""
+    translated = _QMARK.get(sql)
+    if translated is None:
+        if len(_QMARK) >= 512:  # statements are constants; this only bounds misuse
+            _QMARK.clear()
+        translated = _QMARK[sql] = sql.replace("%s", "?")
+    return translated
+
+
 class DriverTransaction:
     """A DB-API cursor with ``execute(sql, params)`` for ``%s``-style SQL."""
 
@@ -165,7 +178,7 @@ class DriverTransaction:
     def execute(self, sql: str, params: tuple = ()):
         """Run ``sql`` written with ``%s`` placeholders; returns the cursor."""
         if self.dialect == "sqlite":
-            sql = sql.replace("%s", "?")
+            sql = _qmark(sql)
         self.cursor.execute(sql, params)
         return self.cursor
 

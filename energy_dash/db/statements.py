@@ -126,26 +126,49 @@ ADD_TO_ROLLUP = (
 """Add one reading's delta (see ``storage.readings.rollup_delta``) to its bucket."""
 
 
-def rollup_new_rows(dialect: str) -> str:
-    """Add this facility's readings with ``id >= :first_id`` in ``[:lo, :hi]`` to
-    their rollups (bulk path; named parameters)."""
-    least = "min" if dialect == "sqlite" else "least"
-    r = READINGS.c
-    sums = ", ".join(
-        f"COALESCE(SUM({r[f].name}), 0), COUNT({r[f].name})" for f in READING_FIELDS
+STORED_READING_TIMES = (
+    f"SELECT {READINGS.c.ts_ms.name} FROM {READINGS.name} "
+    f"WHERE {READINGS.c.facility_id.name} = %s AND {READINGS.c.device_id.name} = %s "
+    f"AND {READINGS.c.ts_ms.name} BETWEEN %s AND %s"
+)
+"""Times already stored for one device in a range (bulk duplicate check)."""
+
+# Bulk writes on PostgreSQL (storage.columnar): a binary COPY into a temporary
+# staging table, then one merge into readings and one into the rollups. Absent
+# values travel as NaN (validated values are finite) and the device as an index
+# into an array parameter, so every COPY field has a fixed width.
+STAGING = "readings_staging"
+STAGING_FIELDS = ("device_code", "ts_ms", *READING_FIELDS)
+CREATE_STAGING = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING} (device_code INTEGER, "
+    f"ts_ms {sql_type(READINGS.c.ts_ms)}, "
+    + ", ".join(f"{name} {sql_type(READINGS.c[name])}" for name in READING_FIELDS)
+    + ") ON COMMIT DELETE ROWS"
+)
+EMPTY_STAGING = f"TRUNCATE {STAGING}"
+COPY_TO_STAGING = (
+    f"COPY {STAGING} ({', '.join(STAGING_FIELDS)}) FROM STDIN (FORMAT BINARY)"
+)
+MERGE_STAGING = (
+    f"INSERT INTO {READINGS.name} ({names(READINGS, READING_INSERT_COLUMNS)}) "
+    f"SELECT %s, (%s::{sql_type(READINGS.c.device_id)}[])[device_code], ts_ms, "
+    + ", ".join(f"NULLIF({name}, 'NaN')" for name in READING_FIELDS)
+    + f" FROM {STAGING} {_conflict(READINGS)} DO NOTHING"
+)
+"""Params: facility_id, the batch's device names (device_code 1 is the first)."""
+MERGE_STAGING_ROLLUPS = (
+    f"INSERT INTO {ROLLUPS.name} ({names(ROLLUPS, ROLLUP_COLUMNS)}) "
+    f"SELECT %s, (ts_ms / {BUCKET_MS}) * {BUCKET_MS}, COUNT(*), "
+    "COALESCE(SUM(LEAST(energy_produced, energy_consumed)), 0), "
+    + ", ".join(
+        f"COALESCE(SUM(NULLIF({f}, 'NaN')), 0), COUNT(NULLIF({f}, 'NaN'))"
+        for f in READING_FIELDS
     )
-    bucket = f"({r.ts_ms.name} / {BUCKET_MS}) * {BUCKET_MS}"
-    return (
-        f"INSERT INTO {ROLLUPS.name} ({names(ROLLUPS, ROLLUP_COLUMNS)}) "
-        f"SELECT {r.facility_id.name}, {bucket}, COUNT(*), "
-        f"COALESCE(SUM({least}({r.energy_produced.name}, {r.energy_consumed.name})), "
-        f"0), {sums} FROM {READINGS.name} "
-        f"WHERE {r.facility_id.name} = :facility_id "
-        f"AND {r.ts_ms.name} BETWEEN :lo AND :hi AND {r.id.name} >= :first_id "
-        f"GROUP BY {r.facility_id.name}, {bucket} "
-        f"{_conflict(ROLLUPS)} DO UPDATE SET "
-        + ", ".join(f"{c} = {ROLLUPS.name}.{c} + excluded.{c}" for c in ROLLUP_SUMS)
-    )
+    + f" FROM {STAGING} GROUP BY 2 {_conflict(ROLLUPS)} DO UPDATE SET "
+    + ", ".join(f"{c} = {ROLLUPS.name}.{c} + excluded.{c}" for c in ROLLUP_SUMS)
+)
+"""Params: facility_id. The staging rows are all new (duplicates were dropped
+under the facility's lock), so their sums go straight into the buckets."""
 
 
 FACILITY_INFO = (
@@ -167,6 +190,7 @@ HOT_PATH = {
     "INSERT_READING_UNLESS_ALERT": INSERT_READING_UNLESS_ALERT,
     "EXISTING_READING_ID": EXISTING_READING_ID,
     "ADD_TO_ROLLUP": ADD_TO_ROLLUP,
+    "STORED_READING_TIMES": STORED_READING_TIMES,
     "OPEN_VOLTAGE_ALERT": OPEN_VOLTAGE_ALERT,
     "FACILITY_INFO": FACILITY_INFO,
     "KEY_LOOKUP": KEY_LOOKUP,

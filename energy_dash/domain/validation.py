@@ -2,7 +2,7 @@
 
 :data:`NUMBER_FIELDS` (units and bounds) and the timestamp rules serve the scalar
 validator (:func:`validate_reading`: the sensor API, ``import-csv``, debug tools), the
-vectorised one (:func:`frame_to_rows`: ``data.write_readings``, which re-checks a
+vectorised one (:func:`frame_to_columns`: ``data.write_readings``, which re-checks a
 refused row with :func:`validate_reading` for its messages) and the OpenAPI
 document (:func:`reading_schema`), so they cannot drift apart. The rules are listed
 in ``examples/HARDWARE_INTEGRATION.md`` ("Fields and units").
@@ -14,6 +14,7 @@ import logging
 import math
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
@@ -94,6 +95,11 @@ ALTERNATIVES = ("energy_consumed_total", "energy_produced_total", "power_consume
                 "power_produced")
 """With any of these, the interval energies and the load become optional (the
 server books the register or integrates the power, and derives the load)."""
+READING_FIELDS = tuple(f.name for f in NUMBER_FIELDS if f.name not in ALTERNATIVES)
+"""The stored columns, in order (``energy_dash.db.models.READING_FIELDS``)."""
+INPUT_FIELDS = tuple(f.name for f in NUMBER_FIELDS)
+"""Every numeric field a reading may carry: the stored ones and the alternatives."""
+_PREPARED_BY = ("energy_consumed", "energy_produced", "current_load")
 _SPECS = tuple((f.name, f.required, f.minimum, f.maximum) for f in NUMBER_FIELDS)
 
 
@@ -281,13 +287,19 @@ class FacilityBounds(Protocol):
 ENERGY_NAMES = ("energy_produced", "energy_consumed")
 
 
+def physical_limit_kwh(facility: FacilityBounds) -> tuple[int, float]:
+    """``(span_s, kWh)``: the most energy one reading of this facility may carry
+    (1 GW over twice its expected interval); :func:`physical_errors` words it."""
+    span_s = 2 * int(facility.expected_interval_s or MAX_INTERVAL_S)
+    return span_s, MAX_POWER_KW * span_s / 3600
+
+
 def physical_errors(
     row: dict[str, Any], facility: FacilityBounds
 ) -> list[dict[str, str]]:
     """Energies no facility can produce: over 1 GW for the longest interval a
     reading of this facility may span (twice its expected interval)."""
-    span_s = 2 * int(facility.expected_interval_s or MAX_INTERVAL_S)
-    limit = MAX_POWER_KW * span_s / 3600
+    span_s, limit = physical_limit_kwh(facility)
     errors = []
     for name in ENERGY_NAMES:
         value = row.get(name)
@@ -368,14 +380,90 @@ def reading_schema() -> dict[str, Any]:
     }
 
 
-def frame_to_rows(
+@dataclass
+class ReadingColumns:
+    """Validated readings of one facility as columns (NaN where a field is absent).
+
+    ``values`` holds the stored fields and, when sent, the register/power
+    alternatives; those are not stored: the writer turns them into interval
+    energies first (:meth:`needs_preparation`, :meth:`to_rows`).
+    """
+
+    ts_ms: np.ndarray  # int64 epoch milliseconds
+    device_id: np.ndarray  # object array of str
+    values: dict[str, np.ndarray]  # float64, one per reading field
+
+    def __len__(self) -> int:
+        return len(self.ts_ms)
+
+    @classmethod
+    def from_rows(
+        cls, rows: Sequence[dict[str, Any]], fields: Sequence[str] = INPUT_FIELDS
+    ) -> ReadingColumns:
+        """Columns of validated row dicts (each with ``ts_ms`` and ``device_id``)."""
+        n = len(rows)
+        ts = np.fromiter((r["ts_ms"] for r in rows), dtype=np.int64, count=n)
+        devices = np.empty(n, dtype=object)
+        devices[:] = [r["device_id"] for r in rows]
+        values = {
+            name: np.array([r.get(name) for r in rows], dtype=np.float64)
+            for name in fields
+        }
+        return cls(ts, devices, values)
+
+    def column(self, name: str) -> np.ndarray:
+        """The field's values, all NaN when the batch has no such column."""
+        found = self.values.get(name)
+        return np.full(len(self), np.nan) if found is None else found
+
+    def needs_preparation(self) -> bool:
+        """True when any row carries a register or power, or lacks an interval
+        energy or its load (the rule of ``storage.registers.needs_preparation``)."""
+        if any(not np.isnan(self.column(n)).all() for n in ALTERNATIVES):
+            return True
+        return any(np.isnan(self.column(n)).any() for n in _PREPARED_BY)
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """Row dicts (``None`` where absent), for the register preparation."""
+        names = list(self.values)
+        lists = [
+            [None if v != v else v for v in self.values[n].tolist()] for n in names
+        ]
+        rows = []
+        for k, (ts, device) in enumerate(
+            zip(self.ts_ms.tolist(), self.device_id.tolist(), strict=True)
+        ):
+            row = {name: col[k] for name, col in zip(names, lists, strict=True)}
+            row["ts_ms"] = ts
+            row["device_id"] = device
+            rows.append(row)
+        return rows
+
+    def take(self, index: np.ndarray) -> ReadingColumns:
+        return ReadingColumns(
+            self.ts_ms[index], self.device_id[index],
+            {name: col[index] for name, col in self.values.items()},
+        )
+
+    @classmethod
+    def concat(cls, parts: Sequence[ReadingColumns]) -> ReadingColumns:
+        names = list(dict.fromkeys(n for p in parts for n in p.values))
+        return cls(
+            np.concatenate([p.ts_ms for p in parts]),
+            np.concatenate([p.device_id for p in parts]),
+            {name: np.concatenate([p.column(name) for p in parts]) for name in names},
+        )
+
+
+def frame_to_columns(
     frame: pd.DataFrame, facility_id: int, device_id: str
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Vectorised :func:`validate_reading` of a frame: (clean rows, rejected).
+) -> tuple[ReadingColumns, list[dict[str, Any]]]:
+    """Vectorised :func:`validate_reading` of a frame: (clean columns, rejected).
 
     Bounds come from :data:`NUMBER_FIELDS`, timestamps the bounds of
     :func:`parse_timestamp`; a refused row is re-checked with
-    :func:`validate_reading` so its details name the field as the API would.
+    :func:`validate_reading` so its details name the field as the API would. The
+    valid rows stay columns (NaN where a field is absent): no dict per row.
     """
     if "timestamp" in frame.columns:
         stamps = pd.to_datetime(frame["timestamp"], utc=False, errors="coerce")
@@ -412,33 +500,41 @@ def frame_to_rows(
     ts_ms = np.where(missing_ts, 0, ts_ns // 1_000_000)
     bad |= missing_ts | (ts_ms < MIN_TIMESTAMP_S * 1000)
     bad |= ts_ms > now_ms + MAX_FUTURE_S * 1000  # the rules of parse_timestamp
-    devices = (
-        frame["device_id"].astype("string").to_numpy(dtype=object)
-        if "device_id" in frame.columns
-        else None
-    )
     if "facility_id" in frame.columns:
         fac = pd.to_numeric(frame["facility_id"], errors="coerce").to_numpy()
         bad |= ~np.isnan(fac) & (fac != facility_id)
-    rows: list[dict[str, Any]] = []
-    rejected: list[dict[str, Any]] = []
     good = np.flatnonzero(~bad)
-    columns = {name: values[name][good].tolist() for name in values}
-    for name, col in columns.items():
-        columns[name] = [None if v != v else v for v in col]  # NaN -> None
-    good_ts = ts_ms[good].tolist()
-    for k, i in enumerate(good.tolist()):
-        row = {name: columns[name][k] for name in columns}
-        row["ts_ms"] = good_ts[k]
-        device = device_id if devices is None else devices[i]
-        if device is None or device is pd.NA or not str(device).strip():
-            device = device_id
-        row["device_id"] = str(device)[:64]
-        rows.append(row)
+    columns = ReadingColumns(
+        ts_ms[good].astype(np.int64),
+        _device_column(frame, good, device_id),
+        {name: values[name][good] for name in INPUT_FIELDS},
+    )
+    rejected: list[dict[str, Any]] = []
     for i in np.flatnonzero(bad).tolist():
         details = _explain(frame, i, stamps, facility_id)
         rejected.append({"index": i, "details": details})
-    return rows, rejected
+    return columns, rejected
+
+
+def _device_column(frame: pd.DataFrame, good: np.ndarray, default: str) -> np.ndarray:
+    """Each good row's device: its ``device_id`` cell, else ``default`` (64 chars)."""
+    out = np.empty(len(good), dtype=object)
+    if "device_id" not in frame.columns:
+        out[:] = str(default)[:MAX_DEVICE_ID]
+        return out
+    cells = frame["device_id"].astype("string").to_numpy(dtype=object)[good]
+    clean: dict[Any, str] = {}
+    for k, device in enumerate(cells.tolist()):
+        name = clean.get(device)
+        if name is None:
+            if device is None or device is pd.NA or not str(device).strip():
+                name = str(default)[:MAX_DEVICE_ID]
+            else:
+                name = str(device)[:MAX_DEVICE_ID]
+            if device is not pd.NA:
+                clean[device] = name
+        out[k] = name
+    return out
 
 
 def _explain(frame, i, stamps, facility_id) -> list[dict[str, str]]:

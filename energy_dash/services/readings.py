@@ -22,8 +22,14 @@ from sqlalchemy import select
 from energy_dash.db import get_engine, session_scope
 from energy_dash.db.models import ENERGY_FIELDS, READING_FIELDS, Facility
 from energy_dash.domain.times import to_ms, utc_index
-from energy_dash.domain.validation import frame_to_rows, physical_errors
+from energy_dash.domain.validation import (
+    ReadingColumns,
+    frame_to_columns,
+    physical_errors,
+    physical_limit_kwh,
+)
 from energy_dash.storage import readings as _readings
+from energy_dash.storage.columnar import store_columns
 from energy_dash.storage.facilities import load_info
 
 
@@ -235,8 +241,8 @@ def write_readings(
 ) -> dict[str, Any]:
     """Store readings with the sensor API's validation; duplicates are skipped.
 
-    Rows are checked by :func:`energy_dash.domain.validation.frame_to_rows` and
-    stored in one statement.
+    Rows are checked by :func:`energy_dash.domain.validation.frame_to_columns` and
+    stored as columns (:func:`energy_dash.storage.columnar.store_columns`).
 
     Parameters
     ----------
@@ -253,13 +259,13 @@ def write_readings(
         ``{"accepted": n, "duplicates": m, "rejected": [{"index": i, "details":
         [...]}]}`` where ``index`` is the row's position in ``frame``.
     """
-    rows, rejected = frame_to_rows(frame, facility_id, device_id)
+    columns, rejected = frame_to_columns(frame, facility_id, device_id)
     with session_scope(database_url, write=True) as session:
         facility = load_info(session, facility_id)
         if facility is None:
             raise ValueError(f"facility {facility_id} does not exist")
-        rows = _within_physical_bounds(rows, rejected, facility)
-        result = _readings.store_many(session, facility, rows)
+        columns = _within_physical_bounds(columns, rejected, facility)
+        result = store_columns(session, facility, columns)
     return {
         "accepted": result.accepted,
         "duplicates": result.duplicates,
@@ -268,18 +274,31 @@ def write_readings(
 
 
 def _within_physical_bounds(
-    rows: list[dict[str, Any]], rejected: list[dict[str, Any]], facility
-) -> list[dict[str, Any]]:
+    columns: ReadingColumns, rejected: list[dict[str, Any]], facility
+) -> ReadingColumns:
     """The rows inside the facility's physical bounds; the others join
-    ``rejected`` under their frame position (every position not yet rejected)."""
+    ``rejected`` under their frame position (every position not yet rejected).
+
+    The bound is checked on the columns; only a refused row becomes a dict, for
+    :func:`physical_errors` to word its details."""
     refused = {r["index"] for r in rejected}
-    positions = [i for i in range(len(rows) + len(refused)) if i not in refused]
-    kept = []
-    for position, row in zip(positions, rows, strict=True):
-        details = physical_errors(row, facility)
-        if details:
-            rejected.append({"index": position, "details": details})
-        else:
-            kept.append(row)
+    positions = np.array(
+        [i for i in range(len(columns) + len(refused)) if i not in refused],
+        dtype=np.int64,
+    )
+    _, limit = physical_limit_kwh(facility)
+    suspect = np.zeros(len(columns), dtype=bool)
+    for name in ENERGY_FIELDS:
+        with np.errstate(invalid="ignore"):
+            suspect |= columns.column(name) > limit
+    limit_hits = np.flatnonzero(suspect)
+    keep = np.ones(len(columns), dtype=bool)
+    if len(limit_hits):
+        for k, row in zip(limit_hits.tolist(), columns.take(limit_hits).to_rows(),
+                          strict=True):
+            details = physical_errors(row, facility)
+            if details:
+                rejected.append({"index": int(positions[k]), "details": details})
+                keep[k] = False
     rejected.sort(key=lambda r: r["index"])
-    return kept
+    return columns if keep.all() else columns.take(np.flatnonzero(keep))

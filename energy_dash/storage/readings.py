@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, select, text
+from sqlalchemy import Connection, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from energy_dash.db import DriverTransaction, as_driver, statements
@@ -63,44 +63,6 @@ def _values(facility_id: int, row: dict[str, Any]) -> tuple:
     get = row.get
     fields = (get(name) for name in READING_FIELDS)
     return (facility_id, row["device_id"], row["ts_ms"], *fields)
-
-
-def _insert_rows(session: Session, rows: list[tuple]) -> int:
-    """Plain DB-API inserts: no per-row SQLAlchemy parameter processing (one
-    statement over column arrays on PostgreSQL, executemany on SQLite)."""
-    if dialect_name(session) == "postgresql":
-        columns = tuple(list(column) for column in zip(*rows, strict=True))
-        cursor = as_driver(session).execute(statements.INSERT_READINGS_ARRAYS, columns)
-        return cursor.rowcount
-    sql = statements.INSERT_READING.replace("%s", "?")
-    result = session.connection().exec_driver_sql(sql, rows)
-    count = result.rowcount
-    return count if count is not None and count >= 0 else len(rows)
-
-
-_ROLLUP_SQL = {
-    name: text(statements.rollup_new_rows(name)) for name in ("sqlite", "postgresql")
-}
-
-
-def _add_to_rollups(
-    session: Session, facility_id: int, first_id: int, lo_ms: int, hi_ms: int
-) -> None:
-    """Add this facility's readings with ``id >= first_id`` to their rollups.
-
-    Only the rows this transaction inserted qualify: writers of one facility are
-    serialised (:func:`lock_facility`) and ids only grow. ``lo_ms``..``hi_ms`` (the
-    batch's time range) keeps the scan on the (facility, time) index. The sums run
-    in SQL.
-    """
-    session.execute(
-        _ROLLUP_SQL[dialect_name(session)],
-        {"facility_id": facility_id, "first_id": first_id, "lo": lo_ms, "hi": hi_ms},
-    )
-
-
-def _next_id(session: Session) -> int:
-    return (session.execute(select(func.max(TABLE.c.id))).scalar() or 0) + 1
 
 
 def _rollup_one(values: tuple) -> tuple:
@@ -189,45 +151,14 @@ def store_many(
 
     Duplicates, against the database or inside the batch, are counted, not stored;
     rollups are updated and voltage alerts evaluated over the new rows in timestamp
-    order.
+    order. The work runs on columns (:mod:`energy_dash.storage.columnar`).
     """
-    result = BulkResult()
+    from energy_dash.domain.validation import ReadingColumns
+    from energy_dash.storage.columnar import store_columns
+
     if not rows:
-        return result
-    lock_facility(session, facility.id)
-    if any(needs_preparation(r) for r in rows):
-        rows, events = prepare_rows(session, facility, rows)
-        add_events(session, facility.id, events)
-    stamps = [r["ts_ms"] for r in rows]
-    devices = {r["device_id"] for r in rows}
-    existing = set(
-        session.execute(
-            select(TABLE.c.device_id, TABLE.c.ts_ms).where(
-                TABLE.c.facility_id == facility.id,
-                TABLE.c.ts_ms >= min(stamps),
-                TABLE.c.ts_ms <= max(stamps),
-                TABLE.c.device_id.in_(devices),
-            )
-        ).all()
-    )
-    fresh: list[tuple] = []
-    for row in rows:
-        key = (row["device_id"], row["ts_ms"])
-        if key in existing:
-            result.duplicates += 1
-            continue
-        existing.add(key)
-        fresh.append(_values(facility.id, row))
-    if fresh:
-        first_id = _next_id(session)
-        result.accepted = _insert_rows(session, fresh)
-        _add_to_rollups(session, facility.id, first_id, min(stamps), max(stamps))
-        voltage_at = 3 + READING_FIELDS.index("voltage")
-        voltages = sorted(
-            (r[2], r[voltage_at], r[1]) for r in fresh if r[voltage_at] is not None
-        )
-        result.alerts = apply_voltage_alerts(session, facility, voltages)
-    return result
+        return BulkResult()
+    return store_columns(session, facility, ReadingColumns.from_rows(rows))
 
 
 def fetch_raw(

@@ -96,6 +96,9 @@ def content_security_policy(script_hashes: list[str]) -> str:
     )
 
 
+SENSOR_API_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+
+
 def init_security(app, settings) -> None:
     """Add the security headers to every response of ``app.server``."""
     server: Flask = app.server
@@ -117,8 +120,7 @@ def init_security(app, settings) -> None:
         if request.path.startswith(SENSOR_API):
             # JSON for devices: nothing renders it, so only the cheap essentials
             # on the hottest path (CSP and framing rules are for documents).
-            headers["X-Content-Type-Options"] = "nosniff"
-            headers["Cache-Control"] = "no-store"
+            headers.update(SENSOR_API_HEADERS)
             return response
         headers.setdefault("Content-Security-Policy", policy())
         headers.setdefault("X-Content-Type-Options", "nosniff")

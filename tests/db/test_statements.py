@@ -26,7 +26,7 @@ def test_every_hot_path_statement_is_exercised_here():
     assert set(statements.HOT_PATH) == {
         "INSERT_READING", "INSERT_READING_RETURNING", "INSERT_READING_UNLESS_ALERT",
         "EXISTING_READING_ID", "ADD_TO_ROLLUP", "OPEN_VOLTAGE_ALERT",
-        "FACILITY_INFO", "KEY_LOOKUP",
+        "FACILITY_INFO", "KEY_LOOKUP", "STORED_READING_TIMES",
     }
 
 
@@ -90,21 +90,44 @@ def test_hot_path_statements_run_on_a_migrated_database(database_url, facility):
     assert tuple(rollup) == (2, 0.5, 2.0, 2)
 
 
-def test_bulk_rollup_statement_runs(database_url, facility):
-    dialect = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+def test_bulk_statements_run(database_url, facility):
     with driver_connection(database_url) as tx:
         with tx.writing():
-            first = tx.execute(
-                statements.INSERT_READING_RETURNING, _reading(facility)
-            ).fetchone()[0]
+            tx.execute(statements.INSERT_READING_RETURNING, _reading(facility))
+            tx.execute(statements.INSERT_READING, _reading(facility, TS + 60_000))
+        times = tx.execute(
+            statements.STORED_READING_TIMES, (facility, "probe", TS, TS + 30_000)
+        ).fetchall()
+    assert [t[0] for t in times] == [TS]
+    if not database_url.startswith("postgresql"):
+        return  # the staging statements are PostgreSQL's (COPY)
+    import numpy as np
+
+    from energy_dash.domain.batch import ReadingColumns
+    from energy_dash.storage.columnar import copy_buffer
+
+    values = {f: np.array([1.0, np.nan]) for f in READING_FIELDS}
+    values.update(energy_produced=np.array([0.25, 0.5]),
+                  energy_consumed=np.array([0.5, 0.25]),
+                  current_load=np.array([10.0, 20.0]))
+    batch = ReadingColumns(np.array([TS + 120_000, TS + 180_000]),
+                           np.array(["probe", "probe"], dtype=object), values)
     with get_engine(database_url).begin() as conn:
-        conn.execute(
-            text(statements.rollup_new_rows(dialect)),
-            {"facility_id": facility, "first_id": first, "lo": TS, "hi": TS},
-        )
+        cursor = conn.connection.cursor()
+        cursor.execute(statements.CREATE_STAGING)
+        cursor.execute(statements.EMPTY_STAGING)
+        with cursor.copy(statements.COPY_TO_STAGING) as copy:
+            copy.write(copy_buffer(np.array([1, 1], dtype=np.int32), batch))
+        cursor.execute(statements.MERGE_STAGING, (facility, ["probe"]))
+        assert cursor.rowcount == 2
+        cursor.execute(statements.MERGE_STAGING_ROLLUPS, (facility,))
         row = conn.execute(
-            text("SELECT samples, self_supplied, energy_consumed_sum, voltage_sum "
-                 "FROM reading_rollups WHERE facility_id = :f"),
+            text("SELECT samples, self_supplied, energy_consumed_sum, voltage_sum, "
+                 "voltage_n FROM reading_rollups WHERE facility_id = :f"),
             {"f": facility},
         ).one()
-    assert tuple(row) == (1, 0.25, 0.5, 231.0)
+        stored = conn.execute(text(
+            "SELECT voltage FROM readings WHERE facility_id = :f AND ts_ms > :t "
+            "ORDER BY ts_ms"), {"f": facility, "t": TS + 60_000}).scalars().all()
+    assert tuple(row) == (2, 0.5, 0.75, 1.0, 1)
+    assert stored == [1.0, None]

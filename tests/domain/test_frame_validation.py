@@ -1,5 +1,5 @@
 """The scalar and the vectorised validator apply one rule table: every value the
-sensor API refuses, ``frame_to_rows`` refuses too, naming the same field."""
+sensor API refuses, ``frame_to_columns`` refuses too, naming the same field."""
 
 import math
 import time
@@ -7,7 +7,11 @@ import time
 import pandas as pd
 import pytest
 
-from energy_dash.domain.validation import NUMBER_FIELDS, frame_to_rows, validate_reading
+from energy_dash.domain.validation import (
+    NUMBER_FIELDS,
+    frame_to_columns,
+    validate_reading,
+)
 
 NOW = time.time()
 GOOD = {"energy_produced": 1.0, "energy_consumed": 1.0, "current_load": 10.0}
@@ -29,14 +33,14 @@ def test_scalar_and_frame_validators_agree(name, value):
     body = {**GOOD, name: value, "timestamp": stamp.timestamp()}
     row, details = validate_reading(body, now_s=NOW, require_timestamp=True)
     frame = pd.DataFrame([{**GOOD, name: value}], index=[stamp])
-    rows, rejected = frame_to_rows(frame, 1, "probe")
+    columns, rejected = frame_to_columns(frame, 1, "probe")
     assert (row is None) == bool(rejected), (name, value)
     if rejected:
         assert [d["field"] for d in rejected[0]["details"]] == [
             d["field"] for d in details
         ]
     else:
-        assert rows[0][name] == value
+        assert columns.values[name][0] == value
 
 
 def test_frame_timestamps_follow_the_api_rules():
@@ -45,8 +49,8 @@ def test_frame_timestamps_follow_the_api_rules():
         index=pd.to_datetime([time.time() - 60, time.time() + 3600, 1.0], unit="s",
                              utc=True),
     )
-    rows, rejected = frame_to_rows(frame, 1, "probe")
-    assert len(rows) == 1
+    columns, rejected = frame_to_columns(frame, 1, "probe")
+    assert len(columns) == 1
     assert [(r["index"], r["details"][0]["field"]) for r in rejected] == [
         (1, "timestamp"), (2, "timestamp"),
     ]
