@@ -25,12 +25,13 @@ from typing import Any
 from flask import Blueprint, Flask, Response, request
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 from werkzeug.exceptions import HTTPException
 
 from energy_dash.config import Settings
 from energy_dash.db import (
+    ROW_REFUSALS,
     driver_connection,
     get_engine,
     session_scope,
@@ -38,9 +39,9 @@ from energy_dash.db import (
 from energy_dash.domain.times import iso_utc
 from energy_dash.domain.validation import (
     physical_errors,
-    record_quality_events,
     unlikely_events,
 )
+from energy_dash.services import quality
 from energy_dash.storage import readings as _readings
 from energy_dash.storage.devices import DeviceKey
 
@@ -140,7 +141,9 @@ def post_reading():
                 outcome = _readings.store_one(session, facility, row)
         created, reading_id, alerts = outcome
         if created:
-            record_quality_events(facility.id, unlikely_events(row, facility))
+            quality.record_now(
+                state.database_url, facility.id, unlikely_events(row, facility)
+            )
         state.touch(key)
     except SQLAlchemyError as exc:
         return db_failure(exc)
@@ -281,21 +284,21 @@ def _store_isolated(
         return _readings.BulkResult()
     try:
         result = _store_batch(state, facility, rows)
-    except (DataError, IntegrityError) as exc:
+    except ROW_REFUSALS as exc:
         logger.warning("sensor API: database refused a batch (%s); storing row by "
                        "row", type(exc).__name__)
         result = _readings.BulkResult()
         for index, row in indexed:
             try:
                 one = _store_batch(state, facility, [row])
-            except (DataError, IntegrityError):
+            except ROW_REFUSALS:
                 rejected.append({"index": index, "details": _REFUSED})
                 continue
             result.accepted += one.accepted
             result.duplicates += one.duplicates
             result.alerts += one.alerts
     events = [e for row in rows for e in unlikely_events(row, facility)]
-    record_quality_events(facility.id, events)
+    quality.record_now(state.database_url, facility.id, events)
     return result
 
 
