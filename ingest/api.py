@@ -18,21 +18,20 @@ logged. The rate limit is per key, shared by every worker
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from typing import Any
 
-import psycopg
 from flask import Blueprint, Flask, Response, request
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 from werkzeug.exceptions import HTTPException
 
 from energy_dash.config import Settings
 from energy_dash.db import (
+    ROW_REFUSALS,
     driver_connection,
     get_engine,
     session_scope,
@@ -40,9 +39,9 @@ from energy_dash.db import (
 from energy_dash.domain.times import iso_utc
 from energy_dash.domain.validation import (
     physical_errors,
-    record_quality_events,
     unlikely_events,
 )
+from energy_dash.services import quality
 from energy_dash.storage import readings as _readings
 from energy_dash.storage.devices import DeviceKey
 
@@ -151,7 +150,9 @@ def ingest_one(state: IngestState, req) -> Response:
                 outcome = _readings.store_one(session, facility, row)
         created, reading_id, alerts = outcome
         if created:
-            record_quality_events(facility.id, unlikely_events(row, facility))
+            quality.record_now(
+                state.database_url, facility.id, unlikely_events(row, facility)
+            )
         state.touch(key)
     except SQLAlchemyError as exc:
         return db_failure(exc)
@@ -270,13 +271,6 @@ def _too_many(count: int):
 
 
 _REFUSED = [{"field": "", "message": "refused by the database"}]
-_REFUSALS = (
-    DataError, IntegrityError,  # through SQLAlchemy
-    sqlite3.IntegrityError, sqlite3.DataError,  # the columnar writer's raw driver
-    psycopg.errors.IntegrityError, psycopg.errors.DataError,
-)
-
-
 def _store_batch(state: IngestState, facility, rows: list[dict]):
     with state.writer.hold(), session_scope(
         state.database_url, write=True
@@ -294,21 +288,21 @@ def _store_isolated(
         return _readings.BulkResult()
     try:
         result = _store_batch(state, facility, rows)
-    except _REFUSALS as exc:
+    except ROW_REFUSALS as exc:
         logger.warning("sensor API: database refused a batch (%s); storing row by "
                        "row", type(exc).__name__)
         result = _readings.BulkResult()
         for index, row in indexed:
             try:
                 one = _store_batch(state, facility, [row])
-            except _REFUSALS:
+            except ROW_REFUSALS:
                 rejected.append({"index": index, "details": _REFUSED})
                 continue
             result.accepted += one.accepted
             result.duplicates += one.duplicates
             result.alerts += one.alerts
     events = [e for row in rows for e in unlikely_events(row, facility)]
-    record_quality_events(facility.id, events)
+    quality.record_now(state.database_url, facility.id, events)
     return result
 
 

@@ -7,7 +7,6 @@ was refused whole.
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 
@@ -76,7 +75,7 @@ def test_currents_that_could_overflow_sums_are_refused(field):
 
 
 def test_seed_payload_is_valid_on_a_default_facility_and_logged_as_unlikely(
-    client, database_url, caplog
+    client, database_url
 ):
     from energy_dash.storage.devices import create_api_key
 
@@ -86,15 +85,20 @@ def test_seed_payload_is_valid_on_a_default_facility_and_logged_as_unlikely(
         session.flush()
         facility_id = row.id
         key = create_api_key(session, facility_id, "seed")
-    caplog.set_level(logging.INFO, logger="energy_dash.domain.validation")
-    response = client.post(DATA, json=SEED, headers=headers(key))
+    response = client.post(DATA, json={**SEED, "device_id": "meter"},
+                            headers=headers(key))
     assert response.status_code == 201
-    events = [r.getMessage() for r in caplog.records
-              if r.name == "energy_dash.domain.validation"]
-    assert events == [
-        f"data quality: facility {facility_id}: spike of energy_produced",
-        f"data quality: facility {facility_id}: spike of energy_consumed",
+    events = data.read_quality_events(facility_id, database_url=database_url)
+    assert list(events["kind"]) == ["spike", "spike"]
+    assert set(events["device_id"]) == {"meter"}
+    assert sorted(events["detail"]) == [
+        "energy_consumed 62.3 kWh is more than 3x the capacity (100 kW) over 300 s "
+        "(stored)",
+        "energy_produced 75.5 kWh is more than 3x the capacity (100 kW) over 300 s "
+        "(stored)",
     ]
+    assert data.read_readings(facility_id, database_url=database_url)[
+        "energy_produced"].tolist() == [75.5]
 
 
 def test_mixed_bulk_keeps_every_valid_row(client, api_key, facility, database_url):

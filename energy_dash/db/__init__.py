@@ -5,6 +5,7 @@ The engine API is re-exported here: ``from energy_dash.db import session_scope``
 """
 
 from energy_dash.db.engine import (
+    ROW_REFUSALS,
     DriverTransaction,
     alembic_config,
     as_driver,
@@ -18,6 +19,7 @@ from energy_dash.db.engine import (
 )
 
 __all__ = [
+    "ROW_REFUSALS",
     "DriverTransaction",
     "alembic_config",
     "as_driver",

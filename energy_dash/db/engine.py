@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from energy_dash.config import DEFAULT_DATABASE_URL
+
+ROW_REFUSALS: tuple[type[Exception], ...] = (
+    DataError, IntegrityError,
+    sqlite3.IntegrityError, sqlite3.DataError,
+    psycopg.IntegrityError, psycopg.DataError,
+)
+"""The database refused the rows themselves (a constraint or a value), raised
+through SQLAlchemy or by a plain DB-API cursor of the hot path."""
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()

@@ -22,6 +22,8 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from energy_dash.domain.quality import QualityEvent
+
 logger = logging.getLogger(__name__)
 
 MAX_FUTURE_S = 300
@@ -314,35 +316,23 @@ def physical_errors(
 
 def unlikely_events(
     row: dict[str, Any], facility: FacilityBounds
-) -> list[dict[str, Any]]:
+) -> list[QualityEvent]:
     """Possible but unlikely values: more than 3x the capacity over the expected
-    interval. They are stored; the caller records these as data-quality events."""
+    interval. They are stored, and the caller logs these data-quality events."""
     capacity = float(facility.capacity_kw or 0)
     interval_s = int(facility.expected_interval_s or 0)
-    if capacity <= 0 or interval_s <= 0:
+    if capacity <= 0 or interval_s <= 0 or row.get("ts_ms") is None:
         return []
     limit = UNLIKELY_FACTOR * capacity * interval_s / 3600
     return [
-        {"kind": "spike", "field": name, "device_id": row.get("device_id"),
-         "ts_ms": row.get("ts_ms"),
-         "detail": f"{name} {row[name]:g} kWh is more than 3x the capacity "
-         f"({capacity:g} kW) over {interval_s} s"}
+        QualityEvent(
+            ts_ms=int(row["ts_ms"]), kind="spike", device_id=row.get("device_id"),
+            detail=f"{name} {row[name]:g} kWh is more than 3x the capacity "
+            f"({capacity:g} kW) over {interval_s} s (stored)",
+        )
         for name in ENERGY_NAMES
         if row.get(name) is not None and row[name] > limit
     ]
-
-
-def record_quality_events(facility_id: int, events: list[dict[str, Any]]) -> None:
-    """Hand unlikely values to the data-quality log.
-
-    Hook: until the data-quality table exists this only logs (no payloads, just
-    the kind and field); the quality service replaces the body of this function.
-    """
-    for event in events:
-        logger.info(
-            "data quality: facility %s: %s of %s",
-            facility_id, event["kind"], event["field"],
-        )
 
 
 def reading_schema() -> dict[str, Any]:
