@@ -66,6 +66,8 @@ def bucket_lengths_h(
     the interval before its timestamp, which may start before the bucket.
     """
     offset = pd.tseries.frequencies.to_offset(rule)
+    if isinstance(offset, pd.offsets.Day):  # a calendar day, 23-25 h (pandas < 3
+        offset = pd.DateOffset(days=offset.n)  # takes "1D" as a fixed 24 h)
     stops = index + offset
     limit = from_ms(min(end, now)).tz_convert(index.tz)
     cut = np.asarray(stops > limit)

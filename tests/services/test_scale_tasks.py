@@ -210,8 +210,9 @@ def test_celery_worker_runs_the_slot(postgres_url, redis_url, tmp_path):
     # backlog): its fits must still run, not expire on arrival
     slot = _slot() - timedelta(hours=2)
     ids = seed_facilities(postgres_url, 3, hours=72, end_ms=_ms(slot))
-    # 15 days: Prophet competes, fitted in a child of the worker's pool process
-    ids += seed_facilities(postgres_url, 1, hours=24 * 15, end_ms=_ms(slot))
+    # 23 days (14 + 7 backtest origins + the horizon): Prophet competes, fitted in a
+    # child of the worker's pool process
+    ids += seed_facilities(postgres_url, 1, hours=24 * 23, end_ms=_ms(slot))
     settings = Settings(database_url=postgres_url, broker_url=redis_url,
                         fit_time_limit_s=30)
     worker = _worker(postgres_url, redis_url, tmp_path, "worker")
