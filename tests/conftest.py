@@ -11,11 +11,12 @@ import shutil
 import time
 
 import pytest
+from scale_helpers import truncate_all as _truncate  # noqa: E402
 from sqlalchemy import text
 
 from energy_dash.config import Settings
 from energy_dash.db import dispose_engine, get_engine, init_db, session_scope
-from energy_dash.db.models import Base, Facility
+from energy_dash.db.models import Facility
 
 pytest_plugins = ["fixtures_web"]
 
@@ -52,10 +53,6 @@ def postgres_url():
     return PG_URL
 
 
-def _truncate(url: str) -> None:
-    names = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    with get_engine(url).begin() as conn:
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture

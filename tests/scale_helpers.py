@@ -11,9 +11,22 @@ import random
 from sqlalchemy import delete, insert, text
 
 from energy_dash.db import get_engine
-from energy_dash.db.models import READING_FIELDS, Facility, Reading, ReadingRollup
+from energy_dash.db.models import (
+    READING_FIELDS,
+    Base,
+    Facility,
+    Reading,
+    ReadingRollup,
+)
 
 HOUR_MS = 3_600_000
+
+
+def truncate_all(url: str) -> None:
+    """Empty every table of the models (ids restart): a clean PostgreSQL test."""
+    names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with get_engine(url).begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
 def seed_facilities(url: str, count: int, *, hours: int, end_ms: int) -> list[int]:

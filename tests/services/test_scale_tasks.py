@@ -203,7 +203,7 @@ def wait_complete(url: str, slot: datetime, timeout: float = 90.0) -> dict:
 
 @pytest.mark.postgres
 def test_celery_worker_runs_the_slot(postgres_url, redis_url, tmp_path):
-    from conftest import _truncate
+    from scale_helpers import truncate_all as _truncate
 
     _truncate(postgres_url)
     # a slot that began two intervals ago (a scheduler that fired late, a
@@ -258,7 +258,7 @@ def test_celery_worker_on_rabbitmq(postgres_url, tmp_path):
         if os.environ.get("REQUIRE_BROKER") == "1":
             pytest.fail(f"REQUIRE_BROKER=1 but no RabbitMQ at {RABBIT_URL}")
         pytest.skip(f"no RabbitMQ at {RABBIT_URL}")
-    from conftest import _truncate
+    from scale_helpers import truncate_all as _truncate
 
     from energy_dash.services.tasks import configure
 

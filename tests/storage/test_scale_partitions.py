@@ -127,7 +127,7 @@ def test_populated_table_is_converted_in_place(postgres_url):
 
 
 def test_retention_drops_whole_months_and_rollups_still_answer(postgres_url):
-    from conftest import _truncate
+    from scale_helpers import truncate_all as _truncate
 
     _truncate(postgres_url)
     fid = seed_facilities(postgres_url, 1, hours=24 * 77, end_ms=_ms(2026, 12, 1))[0]
