@@ -8,13 +8,14 @@ aware ``DateTime`` columns, read back through :func:`utc`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -298,18 +299,25 @@ class ForecastTask(Base):
 
 
 class Tariff(Base):
-    """Prices for one facility; ``tou`` holds time-of-use windows in local time."""
+    """One version of a facility's prices, valid from the local calendar day
+    ``valid_from`` on (1970-01-01: since the beginning); ``tou`` holds time-of-use
+    windows in local time, ``demand_charge`` is per kW of the month's peak."""
 
     __tablename__ = "tariffs"
+    __table_args__ = (
+        UniqueConstraint("facility_id", "valid_from", name="uq_tariff_version"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     facility_id: Mapped[int] = mapped_column(
-        ForeignKey("facilities.id", ondelete="CASCADE"), unique=True
+        ForeignKey("facilities.id", ondelete="CASCADE")
     )
+    valid_from: Mapped[date] = mapped_column(Date, default=date(1970, 1, 1))
     currency: Mapped[str] = mapped_column(String(8), default="EUR")
     import_price: Mapped[float] = mapped_column(Float, default=0.30)
     export_price: Mapped[float] = mapped_column(Float, default=0.08)
     standing_charge: Mapped[float] = mapped_column(Float, default=0.0)
+    demand_charge: Mapped[float] = mapped_column(Float, default=0.0)
     tou: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 

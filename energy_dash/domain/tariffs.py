@@ -1,29 +1,39 @@
-"""Where the standing charge (and every other part of a bill) is computed: tariffs
-and the one cost engine.
+"""Where the standing charge (and every other part of a bill) is computed: tariffs,
+their versions and the one cost engine.
 
 Import and export are per interval: import = consumed − min(produced, consumed),
 export = produced − min(produced, consumed) [kWh]. Each interval's import is priced
 at the tariff's price for its local hour and weekday (time-of-use windows; the first
 matching window wins), export is credited at the export price, and the standing
 charge [money/day] is due for every local calendar day the period touches (a period
-ending at local midnight does not touch the next day). total = import cost − export
-credit + standing charge. The same engine prices the /historical and /forecast cost
+ending at local midnight does not touch the next day).
+
+Demand charge [money/kW/month]: the month's peak is the highest hourly average
+grid demand (import kWh in one local clock hour / 1 h) in the local calendar month.
+A whole month costs peak × charge; it accrues per local day like the standing
+charge, so each day of the period adds peak × (that day's charge) / (days in its
+month), the peak being the highest hour of the period within that month.
+
+Versions (:class:`TariffVersions`): each version prices the intervals and days from
+its ``valid_from`` local calendar day on, so a price change never touches costs
+before its date; the earliest version also prices everything before its date
+(there was no earlier price). total = import cost − export credit + standing
+charge + demand charge. The same engine prices the /historical and /forecast cost
 figures, the recommendations and :func:`monthly_cost` / :func:`cost_breakdown`.
 """
 
 from __future__ import annotations
 
+import calendar
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from energy_dash.domain.times import local_days_touched
 
 ALL_DAYS = (0, 1, 2, 3, 4, 5, 6)
 
@@ -120,6 +130,75 @@ class Tariff:
         return price
 
 
+EPOCH = date(1970, 1, 1)
+"""``valid_from`` of a version valid from the beginning (migrated single tariffs)."""
+
+
+@dataclass(frozen=True)
+class TariffVersions:
+    """A facility's tariff versions, each valid from a local calendar day on.
+
+    Parameters
+    ----------
+    starts : tuple of date
+        ``valid_from`` of each version, strictly increasing (local days).
+    tariffs : tuple of Tariff
+        The version valid from the matching start until the next start; the
+        first also prices every day before its start.
+    """
+
+    starts: tuple[date, ...]
+    tariffs: tuple[Tariff, ...]
+
+    def __post_init__(self) -> None:
+        if not self.tariffs or len(self.starts) != len(self.tariffs):
+            raise ValueError("TariffVersions needs one start per tariff, at least one")
+        if any(b <= a for a, b in zip(self.starts, self.starts[1:], strict=False)):
+            raise ValueError("TariffVersions starts must be strictly increasing")
+
+    @classmethod
+    def of(cls, pairs: Iterable[tuple[date, Tariff]]) -> TariffVersions:
+        """Versions from ``(valid_from, tariff)`` pairs in any order."""
+        ordered = sorted(pairs, key=lambda pair: pair[0])
+        return cls(tuple(d for d, _ in ordered), tuple(t for _, t in ordered))
+
+    @property
+    def currency(self) -> str:
+        return self.tariffs[-1].currency
+
+    def on(self, day: date) -> Tariff:
+        """The version valid on local ``day``."""
+        return self.tariffs[self.position(day)]
+
+    def position(self, day: date) -> int:
+        """Index of the version valid on local ``day``."""
+        k = int(np.searchsorted(self._start_days(), _day_number(day), side="right"))
+        return max(k - 1, 0)
+
+    def positions(self, local: pd.DatetimeIndex) -> np.ndarray:
+        """Index of the version valid on each timestamp's own local date."""
+        days = local.tz_localize(None).normalize().asi8 // DAY_NS
+        k = np.searchsorted(self._start_days(), days, side="right") - 1
+        return np.clip(k, 0, None)
+
+    def _start_days(self) -> np.ndarray:
+        return np.array([_day_number(d) for d in self.starts], dtype=np.int64)
+
+
+DAY_NS = 86_400 * 10**9
+
+
+def _day_number(day: date) -> int:
+    return (day - EPOCH).days
+
+
+def as_versions(tariff: Tariff | TariffVersions) -> TariffVersions:
+    """A single tariff as versions (valid from the beginning); versions unchanged."""
+    if isinstance(tariff, TariffVersions):
+        return tariff
+    return TariffVersions((EPOCH,), (tariff,))
+
+
 # ----------------------------------------------------------------- tariff settings
 class TariffError(ValueError):
     """A refused tariff value: ``field`` names it, the message explains."""
@@ -141,7 +220,9 @@ def default_tariff() -> dict[str, Any]:
         "import_price": 0.30,
         "export_price": 0.08,
         "standing_charge": 0.0,
+        "demand_charge": 0.0,
         "tou": [],
+        "valid_from": None,
         "configured": False,
     }
 
@@ -211,7 +292,8 @@ def clean_tariff(values: dict[str, Any]) -> dict[str, Any]:
     """Validate a tariff; raises :class:`TariffError` naming the first bad field.
 
     Fields: ``import_price``, ``export_price`` [currency/kWh] (finite, 0 … 1000),
-    ``standing_charge`` [currency/day] (optional, default 0), ``currency`` (a
+    ``standing_charge`` [currency/day] and ``demand_charge`` [currency/kW/month,
+    on the month's peak hourly demand] (optional, default 0), ``currency`` (a
     three-letter code such as ``EUR``; default EUR) and ``tou``: a list of at
     most 12 windows ``{"start_hour": 0–23, "end_hour": 1–24, "price",
     "weekdays": [0 (Mon) … 6 (Sun)]}`` in local time (start > end wraps past
@@ -232,6 +314,8 @@ def clean_tariff(values: dict[str, Any]) -> dict[str, Any]:
                                "Export price"),
         "standing_charge": _price(values.get("standing_charge"), "standing_charge",
                                   "Standing charge", required=False),
+        "demand_charge": _price(values.get("demand_charge"), "demand_charge",
+                                "Demand charge", required=False),
         "currency": currency,
     }
     windows = values.get("tou") or []
@@ -245,8 +329,33 @@ def clean_tariff(values: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
+def clean_valid_from(raw: Any, today: date) -> date:
+    """The local day a new version applies from: ``today`` when blank, never
+    earlier (a price change must not rewrite costs already incurred)."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return today
+    if isinstance(raw, datetime):
+        day = raw.date()
+    elif isinstance(raw, date):
+        day = raw
+    else:
+        try:
+            day = date.fromisoformat(str(raw).strip()[:10])
+        except ValueError:
+            raise TariffError(
+                "valid_from", "Valid from must be a date such as 2026-12-31."
+            ) from None
+    if day < today:
+        raise TariffError(
+            "valid_from",
+            f"Valid from must be today ({today.isoformat()}) or later: a price "
+            "change never rewrites past costs.",
+        )
+    return day
+
+
 def tariff_model(tariff: dict[str, Any]) -> Tariff:
-    """A :class:`energy_dash.domain.recommendations.Tariff` from a tariff dict."""
+    """A :class:`Tariff` from a tariff dict."""
     windows = tuple(
         TouWindow(
             int(w["start_hour"]),
@@ -261,17 +370,43 @@ def tariff_model(tariff: dict[str, Any]) -> Tariff:
         export_price=float(tariff["export_price"]),
         standing_charge=float(tariff.get("standing_charge") or 0.0),
         tou=windows,
+        demand_charge=float(tariff.get("demand_charge") or 0.0),
         currency=tariff.get("currency") or "EUR",
     )
 
 
+def versions_model(tariffs: Sequence[dict[str, Any]]) -> TariffVersions:
+    """:class:`TariffVersions` from tariff dicts with ``valid_from`` (None: the
+    beginning); an empty list gives the default tariff."""
+    if not tariffs:
+        return as_versions(tariff_model(default_tariff()))
+    return TariffVersions.of(
+        (t.get("valid_from") or EPOCH, tariff_model(t)) for t in tariffs
+    )
+
+
 # --------------------------------------------------------------------- the engine
+Prices = Tariff | TariffVersions
+"""A single tariff (valid always) or a facility's versions."""
+
+
 def interval_charges(
-    local: pd.DatetimeIndex, imports: np.ndarray, exports: np.ndarray, tariff: Tariff
+    local: pd.DatetimeIndex, imports: np.ndarray, exports: np.ndarray, tariff: Prices
 ) -> pd.DataFrame:
     """Per interval: ``import_kwh``, ``export_kwh``, ``import_cost``,
-    ``export_credit`` and the import ``price``, indexed by local time."""
-    prices = tariff.import_prices(local.hour.to_numpy(), local.day_of_week.to_numpy())
+    ``export_credit``, the import ``price`` and the ``export_price`` of the version
+    valid on the interval's local day, indexed by local time."""
+    versions = as_versions(tariff)
+    hour = local.hour.to_numpy()
+    weekday = local.day_of_week.to_numpy()
+    position = versions.positions(local)
+    prices = np.zeros(len(local))
+    export_prices = np.zeros(len(local))
+    for k, version in enumerate(versions.tariffs):
+        mine = position == k
+        if mine.any():
+            prices[mine] = version.import_prices(hour[mine], weekday[mine])
+            export_prices[mine] = version.export_price
     imports = np.nan_to_num(np.asarray(imports, dtype=float))
     exports = np.nan_to_num(np.asarray(exports, dtype=float))
     return pd.DataFrame(
@@ -279,33 +414,119 @@ def interval_charges(
             "import_kwh": imports,
             "export_kwh": exports,
             "import_cost": imports * prices,
-            "export_credit": exports * tariff.export_price,
+            "export_credit": exports * export_prices,
             "price": prices,
+            "export_price": export_prices,
         },
         index=local,
     )
 
 
-def standing_charge(days: int, tariff: Tariff) -> float:
-    """The standing charge [money] of ``days`` local calendar days."""
-    return days * tariff.standing_charge
+def days_between(first: date, last: date) -> list[date]:
+    """Every local day from ``first`` to ``last``, both included."""
+    return [first + timedelta(days=k) for k in range((last - first).days + 1)]
+
+
+def period_days(start: pd.Timestamp, end: pd.Timestamp, tz: str) -> list[date]:
+    """The local calendar days ``[start, end)`` touches (ending at 00:00 touches
+    not the next day)."""
+    if end <= start:
+        return []
+    return days_between(start.tz_convert(tz).date(),
+                        (end - pd.Timedelta(microseconds=1)).tz_convert(tz).date())
+
+
+def standing_charge(days: int | Sequence[date], tariff: Prices) -> float:
+    """The standing charge [money] of local calendar ``days`` (a count only for a
+    single tariff), each day at the version valid on it."""
+    if isinstance(days, int):
+        return days * as_versions(tariff).tariffs[-1].standing_charge
+    versions = as_versions(tariff)
+    return float(sum(versions.on(d).standing_charge for d in days))
+
+
+def hourly_demand(charges: pd.DataFrame) -> pd.Series:
+    """Grid demand per local clock hour [kW]: import kWh in the hour / 1 h.
+
+    Indexed by the hour's start (tz-aware, the charges' zone); the two 02:00
+    hours of a DST fall-back stay apart.
+    """
+    local = charges.index
+    if len(local) == 0:
+        return pd.Series([], dtype=float, index=local)
+    utc = local.tz_convert("UTC").tz_localize(None)
+    offset = local.tz_localize(None) - utc
+    start = (utc + offset).floor("h") - offset
+    kw = pd.Series(charges["import_kwh"].to_numpy(dtype=float), index=start)
+    kw = kw.groupby(level=0).sum()
+    kw.index = pd.DatetimeIndex(kw.index).tz_localize("UTC").tz_convert(local.tz)
+    return kw
+
+
+def _month_key(year: int, month: int) -> int:
+    return year * 12 + month - 1
+
+
+def demand_charge(
+    charges: pd.DataFrame, days: Sequence[date], tariff: Prices
+) -> tuple[float, float]:
+    """(demand charge [money], peak [kW]) of a period of local ``days``.
+
+    Per local month: peak = the highest :func:`hourly_demand` of the charges in
+    that month; each day of the month in ``days`` adds peak × (the charge of the
+    version valid that day) / (days in the month). A whole month under one
+    version is exactly peak × charge.
+    """
+    versions = as_versions(tariff)
+    hourly = hourly_demand(charges)
+    if hourly.empty:
+        return 0.0, 0.0
+    keys = hourly.index.year.to_numpy() * 12 + hourly.index.month.to_numpy() - 1
+    peaks = hourly.groupby(keys).max()
+    counts: dict[tuple[int, int], int] = {}
+    for day in days:
+        slot = (_month_key(day.year, day.month), versions.position(day))
+        counts[slot] = counts.get(slot, 0) + 1
+    total = 0.0
+    for (key, k), n in sorted(counts.items()):
+        charge = versions.tariffs[k].demand_charge
+        if charge and key in peaks.index:
+            year, month0 = divmod(key, 12)
+            share = n / calendar.monthrange(year, month0 + 1)[1]
+            total += float(peaks[key]) * charge * share
+    return total, float(hourly.max())
 
 
 def bill(
-    charges: pd.DataFrame, days: int, tariff: Tariff
+    charges: pd.DataFrame, days: int | Sequence[date], tariff: Prices
 ) -> dict[str, float | int]:
-    """Sum :func:`interval_charges` of a period of ``days`` local days into a bill."""
+    """Sum :func:`interval_charges` of a period of local ``days`` into a bill.
+
+    ``days`` is the list of local calendar days of the period (a bare count is
+    accepted for a single tariff without demand charge).
+    """
     import_cost = float(charges["import_cost"].sum())
     export_credit = float(charges["export_credit"].sum())
     standing = standing_charge(days, tariff)
+    if isinstance(days, int):
+        if any(t.demand_charge for t in as_versions(tariff).tariffs):
+            raise ValueError("a demand charge needs the period's days, not a count")
+        hourly = hourly_demand(charges)
+        demand, peak = 0.0, float(hourly.max()) if len(hourly) else 0.0
+        count = days
+    else:
+        demand, peak = demand_charge(charges, days, tariff)
+        count = len(days)
     return {
         "import_kwh": float(charges["import_kwh"].sum()),
         "export_kwh": float(charges["export_kwh"].sum()),
         "import_cost": import_cost,
         "export_credit": export_credit,
         "standing": standing,
-        "total": import_cost - export_credit + standing,
-        "days": int(days),
+        "demand_charge": demand,
+        "peak_kw": peak,
+        "total": import_cost - export_credit + standing + demand,
+        "days": int(count),
     }
 
 
@@ -328,7 +549,7 @@ def split_flows(
     return imports, exports
 
 
-def _frame_charges(frame: pd.DataFrame, tariff: Tariff, tz: str) -> pd.DataFrame:
+def _frame_charges(frame: pd.DataFrame, tariff: Prices, tz: str) -> pd.DataFrame:
     if not isinstance(frame.index, pd.DatetimeIndex) or frame.index.tz is None:
         raise ValueError("readings must be indexed by a tz-aware DatetimeIndex")
     frame = frame.sort_index()
@@ -347,14 +568,27 @@ def _frame_charges(frame: pd.DataFrame, tariff: Tariff, tz: str) -> pd.DataFrame
     return interval_charges(frame.index.tz_convert(tz), imports, exports, tariff)
 
 
-def _span_days(local: pd.DatetimeIndex, tz: str) -> int:
+def _span_days(local: pd.DatetimeIndex) -> list[date]:
     """Local days from the first to the last interval (every day in between)."""
     if len(local) == 0:
-        return 0
-    return local_days_touched(local[0], local[-1] + pd.Timedelta(microseconds=1), tz)
+        return []
+    return days_between(local[0].date(), local[-1].date())
 
 
-def monthly_cost(frame: pd.DataFrame, tariff: Tariff, tz: str) -> pd.DataFrame:
+BILL_COLUMNS = [
+    "import_kwh",
+    "export_kwh",
+    "import_cost",
+    "export_credit",
+    "standing_charge",
+    "demand_charge",
+    "peak_kw",
+    "total",
+    "days",
+]
+
+
+def monthly_cost(frame: pd.DataFrame, tariff: Prices, tz: str) -> pd.DataFrame:
     """Energy cost per local calendar month (see the module docstring for the rules).
 
     Parameters
@@ -362,8 +596,9 @@ def monthly_cost(frame: pd.DataFrame, tariff: Tariff, tz: str) -> pd.DataFrame:
     frame : pd.DataFrame
         Readings with ``energy_consumed`` and ``energy_produced`` [kWh per
         interval] on a tz-aware index.
-    tariff : Tariff
-        Prices.
+    tariff : Tariff or TariffVersions
+        Prices; with versions each interval and day is priced by the version
+        valid on its local day, so a month with a price change splits exactly.
     tz : str
         The facility's IANA time zone.
 
@@ -372,56 +607,48 @@ def monthly_cost(frame: pd.DataFrame, tariff: Tariff, tz: str) -> pd.DataFrame:
     pd.DataFrame
         Indexed by the local month start (tz-aware, named ``month``), columns
         ``import_kwh``, ``export_kwh`` [kWh], ``import_cost``, ``export_credit``,
-        ``standing_charge``, ``total`` [money], ``days`` [-]: the local days of
-        the month from the first to the last reading.
+        ``standing_charge``, ``demand_charge`` (the month's peak hourly demand ×
+        the charge, per day of the month covered), ``total`` [money], ``peak_kw``
+        [kW] and ``days`` [-]: the local days of the month from the first to the
+        last reading.
     """
-    columns = [
-        "import_kwh",
-        "export_kwh",
-        "import_cost",
-        "export_credit",
-        "standing_charge",
-        "total",
-        "days",
-    ]
     if frame.empty:
         return pd.DataFrame(
-            columns=columns, index=pd.DatetimeIndex([], tz=tz, name="month")
+            columns=BILL_COLUMNS, index=pd.DatetimeIndex([], tz=tz, name="month")
         )
     charges = _frame_charges(frame, tariff, tz)
     local = charges.index
+    first_day, last_day = local[0].date(), local[-1].date()
     month = local.tz_localize(None).to_period("M").start_time
     rows = {}
     for start, part in charges.groupby(month.to_numpy()):
-        first = pd.Timestamp(start).tz_localize(tz)
-        lo = max(first, local[0].normalize())
-        hi = min(first + pd.offsets.MonthBegin(1), local[-1].normalize()
-                 + pd.Timedelta(days=1))
-        days = local_days_touched(lo, hi, tz)
-        rows[first] = bill(part, days, tariff)
+        begin = pd.Timestamp(start).date()
+        end = (pd.Timestamp(start) + pd.offsets.MonthEnd(0)).date()
+        days = days_between(max(begin, first_day), min(end, last_day))
+        rows[pd.Timestamp(start).tz_localize(tz)] = bill(part, days, tariff)
     out = pd.DataFrame.from_dict(rows, orient="index")
     out = out.rename(columns={"standing": "standing_charge"})
     out.index = pd.DatetimeIndex(out.index).rename("month")
-    return out[columns]
+    return out[BILL_COLUMNS]
 
 
-def cost_breakdown(frame: pd.DataFrame, tariff: Tariff, tz: str) -> dict[str, Any]:
+def cost_breakdown(frame: pd.DataFrame, tariff: Prices, tz: str) -> dict[str, Any]:
     """Total cost of the readings' period, split by import price.
 
     Returns ``import_kwh``, ``export_kwh`` [kWh], ``import_cost``,
-    ``export_credit``, ``standing_charge``, ``total`` [money], ``days`` [-] (local
-    days from the first to the last reading) and ``import_by_price``:
-    ``{price [money/kWh]: {"kwh", "cost"}}``.
+    ``export_credit``, ``standing_charge``, ``demand_charge``, ``total`` [money],
+    ``peak_kw`` [kW], ``days`` [-] (local days from the first to the last
+    reading) and ``import_by_price``: ``{price [money/kWh]: {"kwh", "cost"}}``.
     """
     if frame.empty:
         zero = dict.fromkeys(
             ("import_kwh", "export_kwh", "import_cost", "export_credit",
-             "standing_charge", "total"),
+             "standing_charge", "demand_charge", "peak_kw", "total"),
             0.0,
         )
         return {**zero, "days": 0, "import_by_price": {}}
     charges = _frame_charges(frame, tariff, tz)
-    out: dict[str, Any] = bill(charges, _span_days(charges.index, tz), tariff)
+    out: dict[str, Any] = bill(charges, _span_days(charges.index), tariff)
     out["standing_charge"] = out.pop("standing")
     by_price = charges.groupby("price")[["import_kwh", "import_cost"]].sum()
     out["import_by_price"] = {

@@ -5,6 +5,7 @@ each opens its own short session. The rules are ``energy_dash.domain.tariffs``
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -18,17 +19,21 @@ from energy_dash.domain.recommendations import (
 )
 from energy_dash.domain.tariffs import (
     TariffError,
+    TariffVersions,
+    as_versions,
     bill,
     clean_tariff,
+    clean_valid_from,
     default_tariff,
     interval_charges,
+    period_days,
     split_flows,
     tariff_model,
+    versions_model,
 )
 from energy_dash.domain.times import (
     HOUR,
     instant,
-    local_days_touched,
     local_hour_start,
     local_midnight,
     now_or,
@@ -44,11 +49,14 @@ __all__ = [
     "clean_tariff",
     "cost_of_range",
     "default_tariff",
+    "delete_tariff_version",
     "facility_recommendations",
     "get_tariff",
     "month_cost",
     "set_tariff",
     "tariff_model",
+    "tariff_prices",
+    "tariff_versions",
 ]
 
 ENERGY = ["energy_produced", "energy_consumed"]
@@ -65,31 +73,106 @@ RECOMMENDATION_COLUMNS = [
 
 
 # ------------------------------------------------------------------------ tariffs
-def get_tariff(facility_id: int, *, database_url: str | None = None) -> dict[str, Any]:
-    """The facility's tariff (``configured`` False: the defaults, none stored).
+def _today(session, facility_id: int, today: date | None) -> date:
+    """The facility's local calendar day now (UTC for an unknown facility)."""
+    if today is not None:
+        return today
+    info = facility_rows.load_info(session, facility_id)
+    return pd.Timestamp.now(tz=info.timezone if info else "UTC").date()
+
+
+def get_tariff(
+    facility_id: int, *, today: date | None = None, database_url: str | None = None
+) -> dict[str, Any]:
+    """The facility's current tariff: the newest version valid on its local
+    ``today`` (``configured`` False: the defaults, none stored).
 
     Keys: ``currency``, ``import_price``, ``export_price`` [currency/kWh],
-    ``standing_charge`` [currency/day], ``tou`` (list of windows, see
-    :func:`energy_dash.domain.tariffs.clean_tariff`), ``configured``.
+    ``standing_charge`` [currency/day], ``demand_charge`` [currency/kW/month],
+    ``tou`` (list of windows, see :func:`energy_dash.domain.tariffs.clean_tariff`),
+    ``valid_from`` (local day; 1970-01-01 = since the beginning; None for the
+    defaults), ``configured``.
     """
     with session_scope(database_url) as session:
-        return tariff_rows.load(session, facility_id)
+        return tariff_rows.load(session, facility_id,
+                                _today(session, facility_id, today))
+
+
+def tariff_versions(
+    facility_id: int, *, database_url: str | None = None
+) -> list[dict[str, Any]]:
+    """Every stored version of the facility's tariff, oldest first (as
+    :func:`get_tariff`); empty when none is stored."""
+    with session_scope(database_url) as session:
+        return tariff_rows.versions(session, facility_id)
+
+
+def tariff_prices(
+    facility_id: int, *, database_url: str | None = None
+) -> TariffVersions:
+    """The versions as the cost engine takes them (the defaults when none)."""
+    return versions_model(tariff_versions(facility_id, database_url=database_url))
 
 
 def set_tariff(
-    facility_id: int, values: dict[str, Any], *, database_url: str | None = None
+    facility_id: int,
+    values: dict[str, Any],
+    *,
+    today: date | None = None,
+    database_url: str | None = None,
 ) -> dict[str, Any]:
-    """Validate (:func:`clean_tariff`) and store the facility's tariff.
+    """Validate (:func:`clean_tariff`) and store a version of the facility's tariff.
 
-    Returns the stored tariff as :func:`get_tariff` does. Raises
-    :class:`TariffError` for a refused value and ``LookupError`` for an unknown
-    facility. Permissions are the caller's business (callbacks check the role).
+    ``values["valid_from"]`` (a date or ``YYYY-MM-DD``; default: the facility's
+    local today) is the first local day it prices: a new date adds a version and
+    leaves earlier costs as they were, the date of an existing version (today's
+    or a future one) replaces that version, a past date is refused. All versions
+    share one currency. Returns the stored version as :func:`get_tariff` does.
+    Raises :class:`TariffError` for a refused value and ``LookupError`` for an
+    unknown facility. Permissions are the caller's business (callbacks check the
+    role).
     """
     clean = clean_tariff(values)
     with session_scope(database_url, write=True) as session:
         if facility_rows.load_info(session, facility_id) is None:
             raise LookupError(f"facility {facility_id} does not exist")
-        return tariff_rows.store(session, facility_id, clean)
+        day = clean_valid_from(values.get("valid_from"),
+                               _today(session, facility_id, today))
+        others = [v for v in tariff_rows.versions(session, facility_id)
+                  if v["valid_from"] != day]
+        if others and others[-1]["currency"] != clean["currency"]:
+            raise TariffError(
+                "currency",
+                f"Currency must stay {others[-1]['currency']}: every version of a "
+                "tariff uses one currency.",
+            )
+        return tariff_rows.store(session, facility_id, clean, day)
+
+
+def delete_tariff_version(
+    facility_id: int,
+    valid_from: Any,
+    *,
+    today: date | None = None,
+    database_url: str | None = None,
+) -> None:
+    """Delete the version valid from ``valid_from``: only one that has not begun
+    (a later local day than today), so no cost already incurred changes.
+
+    Raises :class:`TariffError` (field ``valid_from``) for a version that has
+    begun and ``LookupError`` when there is no such version.
+    """
+    with session_scope(database_url, write=True) as session:
+        now = _today(session, facility_id, today)
+        day = clean_valid_from(valid_from, now)
+        if day <= now:
+            raise TariffError(
+                "valid_from",
+                f"The version from {day.isoformat()} already prices today's costs: "
+                "only a future version can be deleted.",
+            )
+        if not tariff_rows.remove(session, facility_id, day):
+            raise LookupError(f"no tariff version from {day.isoformat()}")
 
 
 # -------------------------------------------------------------------------- costs
@@ -99,27 +182,34 @@ def cost_of_range(
     end: Any,
     *,
     database_url: str | None = None,
-    tariff: dict[str, Any] | None = None,
+    tariff: dict[str, Any] | TariffVersions | None = None,
 ) -> dict[str, Any]:
-    """Energy cost of ``[start, end)`` under the facility's tariff.
+    """Energy cost of ``[start, end)`` under the facility's tariff versions.
 
     Hourly sums (from the 15-minute rollups) priced by
-    :func:`energy_dash.domain.tariffs.interval_charges`; the standing charge is
-    due for every local calendar day the range touches (see
-    ``energy_dash.domain.tariffs``).
+    :func:`energy_dash.domain.tariffs.interval_charges`, each hour by the version
+    valid on its local day; the standing charge is due for every local calendar
+    day the range touches and the demand charge accrues per day on the month's
+    peak hourly demand (see ``energy_dash.domain.tariffs``). ``tariff`` (one
+    tariff dict, or versions) replaces the stored versions.
 
     Returns
     -------
     dict
         ``import_kwh``, ``export_kwh`` [kWh], ``import_cost``, ``export_credit``,
-        ``standing`` and ``total`` = import_cost − export_credit + standing
-        [currency], ``days`` [-] and ``currency``.
+        ``standing``, ``demand_charge`` and ``total`` = import_cost −
+        export_credit + standing + demand_charge [currency], ``peak_kw`` [kW, the
+        highest hourly demand], ``days`` [-] and ``currency``.
     """
     info = facility_info(facility_id, database_url=database_url)
     if info is None:
         raise LookupError(f"facility {facility_id} does not exist")
-    tariff = tariff or get_tariff(facility_id, database_url=database_url)
-    model = tariff_model(tariff)
+    if tariff is None:
+        prices = tariff_prices(facility_id, database_url=database_url)
+    elif isinstance(tariff, TariffVersions):
+        prices = tariff
+    else:
+        prices = as_versions(tariff_model(tariff))
     lo, hi = instant(start), instant(end)
     frame = read_readings(
         facility_id, lo, hi, columns=ENERGY, resample="1h", tz=info.timezone,
@@ -131,14 +221,13 @@ def cost_of_range(
             frame["energy_consumed"].fillna(0.0).to_numpy(dtype=float),
             frame["self_supplied"].fillna(0.0).to_numpy(dtype=float),
         )
-        charges = interval_charges(frame.index, imports, exports, model)
+        charges = interval_charges(frame.index, imports, exports, prices)
     else:
         charges = interval_charges(
-            pd.DatetimeIndex([], tz=info.timezone), [], [], model
+            pd.DatetimeIndex([], tz=info.timezone), [], [], prices
         )
-    days = local_days_touched(lo, hi, info.timezone)
-    out: dict[str, Any] = bill(charges, days, model)
-    out["currency"] = model.currency
+    out: dict[str, Any] = bill(charges, period_days(lo, hi, info.timezone), prices)
+    out["currency"] = prices.currency
     return out
 
 
@@ -149,7 +238,7 @@ def month_cost(
 
     Returns :func:`cost_of_range` of ``[first of the month 00:00 local, now)``
     plus ``today`` (the same for ``[today 00:00 local, now)``), ``month_start``
-    (UTC), ``tariff`` (the tariff dict used).
+    (UTC), ``tariff`` (the version valid today).
     """
     info = facility_info(facility_id, database_url=database_url)
     if info is None:
@@ -158,13 +247,14 @@ def month_cost(
     local = moment.tz_convert(info.timezone)
     month_start = local_midnight(local.date().replace(day=1), info.timezone)
     today_start = local_midnight(local.date(), info.timezone)
-    tariff = get_tariff(facility_id, database_url=database_url)
+    prices = tariff_prices(facility_id, database_url=database_url)
     out = cost_of_range(facility_id, month_start, moment, database_url=database_url,
-                        tariff=tariff)
+                        tariff=prices)
     out["today"] = cost_of_range(facility_id, today_start, moment,
-                                 database_url=database_url, tariff=tariff)
+                                 database_url=database_url, tariff=prices)
     out["month_start"] = month_start
-    out["tariff"] = tariff
+    out["tariff"] = get_tariff(facility_id, today=local.date(),
+                               database_url=database_url)
     return out
 
 
@@ -214,7 +304,8 @@ def facility_recommendations(
     )
     if len(readings):
         readings = readings[readings["samples"] > 0]
-    tariff = get_tariff(facility_id, database_url=database_url)
+    tariff = get_tariff(facility_id, today=moment.tz_convert(info.timezone).date(),
+                        database_url=database_url)
     model = tariff_model(tariff)
     forecast = None
     run = latest_forecast(facility_id, "production", database_url=database_url)

@@ -2,31 +2,20 @@
 schema is exactly the models' (no drift in tables, columns, types, indexes or
 constraints)."""
 
-import os
-
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from migration_helpers import empty_databases
 from sqlalchemy import inspect, text
 
 from energy_dash.db import alembic_config, dispose_engine, get_engine, init_db
 from energy_dash.db.models import Base
 from energy_dash.db.partitions import in_models
 
-PG_URL = os.environ.get("TEST_DATABASE_URL")
-REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
-
 
 def _urls(tmp_path, request) -> list[str]:
     """A fresh SQLite file, and (when configured) an emptied PostgreSQL schema."""
-    urls = [f"sqlite:///{tmp_path / 'fresh.db'}"]
-    if PG_URL or REQUIRE_POSTGRES:
-        pg = request.getfixturevalue("postgres_url")
-        with get_engine(pg).begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        urls.append(pg)
-    return urls
+    return empty_databases(tmp_path, request)
 
 
 def drift(url: str) -> list:

@@ -70,5 +70,6 @@ def test_bill_of_interval_charges():
     assert charges["price"].tolist() == [0.30, 0.20]
     assert bill(charges, 1, TARIFF) == {
         "import_kwh": 2.0, "export_kwh": 0.5, "import_cost": 0.5,
-        "export_credit": 0.05, "standing": 0.5, "total": 0.5 - 0.05 + 0.5, "days": 1,
+        "export_credit": 0.05, "standing": 0.5, "demand_charge": 0.0,
+        "peak_kw": 1.0, "total": 0.5 - 0.05 + 0.5, "days": 1,
     }

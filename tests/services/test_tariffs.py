@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,11 @@ from energy_dash.domain.times import local_hour_start, local_midnight
 from energy_dash.services import costs as store
 
 TZ = "Europe/Berlin"
+
+
+def TODAY() -> date:  # noqa: N802 - reads like the constant it stands for
+    """The test facility's local calendar day now."""
+    return pd.Timestamp.now(tz=TZ).date()
 TOU = [{"start_hour": 7, "end_hour": 9, "price": 0.5, "weekdays": [0, 1, 2, 3, 4]}]
 TARIFF = {
     "currency": "eur",
@@ -72,22 +78,27 @@ def component_ids(value) -> set:
 def test_default_then_stored_tariff(database_url, facility):
     assert store.get_tariff(facility, database_url=database_url) == {
         "currency": "EUR", "import_price": 0.30, "export_price": 0.08,
-        "standing_charge": 0.0, "tou": [], "configured": False,
+        "standing_charge": 0.0, "demand_charge": 0.0, "tou": [], "valid_from": None,
+        "configured": False,
     }
     saved = store.set_tariff(facility, TARIFF, database_url=database_url)
     expected = {
         "currency": "EUR", "import_price": 0.30, "export_price": 0.08,
-        "standing_charge": 0.5, "tou": TOU, "configured": True,
+        "standing_charge": 0.5, "demand_charge": 0.0, "tou": TOU,
+        "valid_from": TODAY(), "configured": True,
     }
     assert saved == expected
     assert store.get_tariff(facility, database_url=database_url) == expected
-    # a second save replaces the first (one tariff per facility)
-    store.set_tariff(facility, {"import_price": 0.25, "export_price": 0},
+    # a second save on the same day replaces that day's version
+    store.set_tariff(facility, {"import_price": 0.25, "export_price": 0,
+                                "demand_charge": "9.5"},
                      database_url=database_url)
     assert store.get_tariff(facility, database_url=database_url) == {
         "currency": "EUR", "import_price": 0.25, "export_price": 0.0,
-        "standing_charge": 0.0, "tou": [], "configured": True,
+        "standing_charge": 0.0, "demand_charge": 9.5, "tou": [],
+        "valid_from": TODAY(), "configured": True,
     }
+    assert len(store.tariff_versions(facility, database_url=database_url)) == 1
     model = store.tariff_model(expected)
     assert model.import_price_at(pd.Timestamp("2026-06-01 07:30")) == 0.5  # Mon
     assert model.import_price_at(pd.Timestamp("2026-06-06 07:30")) == 0.3  # Sat
@@ -105,6 +116,14 @@ def test_default_then_stored_tariff(database_url, facility):
         ({"export_price": "cheap"}, "export_price", "Export price must be a number."),
         ({"standing_charge": -1}, "standing_charge",
          "Standing charge must be 0 or more."),
+        ({"demand_charge": -8}, "demand_charge", "Demand charge must be 0 or more."),
+        ({"demand_charge": "ten"}, "demand_charge",
+         "Demand charge must be a number."),
+        ({"valid_from": "2020-01-01"}, "valid_from",
+         f"Valid from must be today ({TODAY().isoformat()}) or later: a price "
+         "change never rewrites past costs."),
+        ({"valid_from": "next week"}, "valid_from",
+         "Valid from must be a date such as 2026-12-31."),
         ({"currency": "euro"}, "currency",
          "Currency must be a three-letter code such as EUR or USD."),
         ({"tou": [{**TOU[0], "start_hour": 24}]}, "tou[0].start_hour",
@@ -177,6 +196,8 @@ def test_cost_of_range_with_a_tou_window(database_url, facility):
         "import_cost": pytest.approx(1.5 * 0.5 + 1.0 * 0.3 + 4.0 * 0.3 + 1.0 * 0.3),
         "export_credit": pytest.approx(0.16),
         "standing": pytest.approx(3.5),  # 7 local days × 0.50
+        "demand_charge": 0.0,
+        "peak_kw": pytest.approx(4.0),  # Mon 20:00
         "total": pytest.approx(2.55 - 0.16 + 3.5),
         "days": 7,
         "currency": "EUR",
@@ -266,10 +287,10 @@ def test_an_operator_saves_the_tariff_and_sees_it(auth_client, facility,
     )
     assert store.get_tariff(facility, database_url=database_url) == {
         "currency": "CHF", "import_price": 0.27, "export_price": 0.1,
-        "standing_charge": 0.0,
+        "standing_charge": 0.0, "demand_charge": 0.0,
         "tou": [{"start_hour": 22, "end_hour": 6, "price": 0.15,
                  "weekdays": [0, 1, 2, 3, 4, 5, 6]}],
-        "configured": True,
+        "valid_from": TODAY(), "configured": True,
     }
     bad = {**FORM, "tariff-import-price.value": -1}
     assert texts(save(operator, facility, bad)) == (
