@@ -1,11 +1,14 @@
-"""The tariff section of /settings: prices, currency and time-of-use windows.
+"""The tariff section of /settings: prices, currency, demand charge, time-of-use
+windows, the day a price change applies from, and the list of versions.
 
 Pure builders; ``callbacks.tariff`` renders the card into the settings page's
-``tariff-settings`` placeholder and saves it (role checked on the server).
+``tariff-settings`` placeholder, saves a version and deletes a future one (role
+checked on the server).
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -15,6 +18,11 @@ CURRENCY = "tariff-currency"
 IMPORT_PRICE = "tariff-import-price"
 EXPORT_PRICE = "tariff-export-price"
 STANDING = "tariff-standing-charge"
+DEMAND = "tariff-demand-charge"
+VALID_FROM = "tariff-valid-from"
+VERSIONS = "tariff-versions"
+DELETE_VERSION = "tariff-delete-version"  # pattern: {"type": …, "index": "YYYY-MM-DD"}
+BEGINNING = date(1970, 1, 1)
 TOU_START = "tariff-tou-start"  # pattern: {"type": TOU_START, "index": row}
 TOU_END = "tariff-tou-end"
 TOU_PRICE = "tariff-tou-price"
@@ -94,9 +102,73 @@ def _window_row(k: int, window: dict[str, Any] | None, currency: str,
     )
 
 
-def tariff_card(tariff: dict[str, Any], can_edit: bool) -> dbc.Card:
-    """The form, filled with the stored tariff; read-only for viewers."""
+def valid_from_text(day: date | None) -> str:
+    """``2026-12-31``, or ``the beginning`` for a version valid from always."""
+    if day is None or day <= BEGINNING:
+        return "the beginning"
+    return day.isoformat()
+
+
+def _money_cell(value: Any, unit: str) -> str:
+    return f"{float(value or 0):g} {unit}" if value else "—"
+
+
+def versions_table(versions: list[dict[str, Any]], today: date,
+                   can_edit: bool) -> Any:
+    """Every version, oldest first: when it applies from, its prices, whether it
+    prices today, and (editors) a delete button on a version that has not begun."""
+    if not versions:
+        return html.P("No tariff saved yet: costs use the default prices.",
+                      className="small text-body-secondary mb-0 tariff-no-versions")
+    begun = [v for v in versions if v["valid_from"] <= today]
+    current = begun[-1] if begun else versions[0]
+    rows = []
+    for version in versions:
+        currency = version.get("currency") or ""
+        day = version["valid_from"]
+        if day > today:
+            state = dbc.Badge("from " + day.isoformat(), color="info")
+        elif version is current:
+            state = dbc.Badge("current", color="success")
+        else:
+            state = dbc.Badge("past", color="secondary")
+        action: Any = ""
+        if can_edit and day > today:
+            action = dbc.Button(
+                "Delete", id={"type": DELETE_VERSION, "index": day.isoformat()},
+                color="danger", outline=True, size="sm", n_clicks=0,
+            )
+        windows = len(version.get("tou") or [])
+        rows.append(html.Tr(
+            [
+                html.Td(valid_from_text(day)),
+                html.Td(_money_cell(version["import_price"], f"{currency}/kWh")),
+                html.Td(_money_cell(version["export_price"], f"{currency}/kWh")),
+                html.Td(_money_cell(version.get("standing_charge"),
+                                    f"{currency}/day")),
+                html.Td(_money_cell(version.get("demand_charge"),
+                                    f"{currency}/kW/month")),
+                html.Td(str(windows) if windows else "—"),
+                html.Td(state),
+                html.Td(action),
+            ],
+            className="tariff-version",
+        ))
+    head = html.Thead(html.Tr([html.Th(h) for h in (
+        "Valid from", "Import", "Export", "Standing charge", "Demand charge",
+        "TOU windows", "", "")]))
+    return dbc.Table([head, html.Tbody(rows)], size="sm", hover=True,
+                     className="tariff-versions-table mb-0")
+
+
+def tariff_card(tariff: dict[str, Any], can_edit: bool,
+                versions: list[dict[str, Any]] | None = None,
+                today: date | None = None) -> dbc.Card:
+    """The form, filled with the current tariff, and the list of versions;
+    read-only for viewers. ``today`` is the facility's local day (the default
+    "valid from")."""
     disabled = not can_edit
+    today = today or date.today()
     currency = tariff.get("currency") or "EUR"
     windows = list(tariff.get("tou") or [])
     rows = max(FORM_ROWS, len(windows))
@@ -115,6 +187,17 @@ def tariff_card(tariff: dict[str, Any], can_edit: bool) -> dbc.Card:
             _number_field(STANDING, "Standing charge (optional)",
                           tariff.get("standing_charge") or None, f"{currency}/day",
                           disabled, "A fixed charge per day"),
+            _number_field(DEMAND, "Demand charge (optional)",
+                          tariff.get("demand_charge") or None,
+                          f"{currency}/kW/month", disabled,
+                          "Per kW of the month's highest hourly demand"),
+            dbc.Col([
+                dbc.Label("Valid from", html_for=VALID_FROM),
+                dbc.Input(id=VALID_FROM, type="date", value=today.isoformat(),
+                          min=today.isoformat(), disabled=disabled),
+                dbc.FormText("A later day adds a price change from that day on; "
+                             "costs before it keep their prices"),
+            ], md=6, lg=3, className="mb-3"),
         ],
         className="g-3",
     )
@@ -153,11 +236,24 @@ def tariff_card(tariff: dict[str, Any], can_edit: bool) -> dbc.Card:
             "No tariff saved yet: these are the defaults used for costs.",
             className="small text-body-secondary",
         ))
+    history = html.Div(
+        [
+            html.H3("Versions", className="h6 mt-4"),
+            html.P(
+                "Each version prices the days from its date on (the facility's "
+                "local calendar); the first one also prices everything before it. "
+                "A version that has not begun can be changed (save with its date) "
+                "or deleted.",
+                className="small text-body-secondary",
+            ),
+            html.Div(versions_table(versions or [], today, can_edit), id=VERSIONS),
+        ]
+    )
     return dbc.Card(
         [
             _header(),
             dbc.CardBody([prices, tou, html.Div(footer, className="mt-3"),
-                          html.Div(id=STATUS, className="mt-2")]),
+                          html.Div(id=STATUS, className="mt-2"), history]),
         ],
         className="settings-section tariff-card",
     )

@@ -56,6 +56,7 @@ __all__ = [
     "set_tariff",
     "tariff_model",
     "tariff_prices",
+    "tariff_settings",
     "tariff_versions",
 ]
 
@@ -105,6 +106,20 @@ def tariff_versions(
     :func:`get_tariff`); empty when none is stored."""
     with session_scope(database_url) as session:
         return tariff_rows.versions(session, facility_id)
+
+
+def tariff_settings(
+    facility_id: int, *, today: date | None = None, database_url: str | None = None
+) -> dict[str, Any]:
+    """What the settings page shows: ``current`` (as :func:`get_tariff`),
+    ``versions`` (as :func:`tariff_versions`) and the facility's local ``today``."""
+    with session_scope(database_url) as session:
+        day = _today(session, facility_id, today)
+        return {
+            "current": tariff_rows.load(session, facility_id, day),
+            "versions": tariff_rows.versions(session, facility_id),
+            "today": day,
+        }
 
 
 def tariff_prices(

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
-from fixtures_web import callback_result, pattern_dep, post_callback
+from fixtures_web import callback_result, pattern_changed, pattern_dep, post_callback
 
 from energy_dash import data
 from energy_dash.domain.tariffs import TariffError
@@ -242,12 +242,15 @@ FORM = {
     "tariff-import-price.value": 0.27,
     "tariff-export-price.value": 0.1,
     "tariff-standing-charge.value": None,
+    "tariff-demand-charge.value": None,
+    "tariff-valid-from.value": None,
 }
 ROWS = [("22", "6", 0.15, [0, 1, 2, 3, 4, 5, 6]), ("", "", None, [0])]
 
 
-def save(c, facility, form=FORM, rows=ROWS):
-    """POST the save callback as the renderer does, TOU rows as wildcard states."""
+def save(c, facility, form=FORM, rows=ROWS, *, everything=False):
+    """POST the save callback as the renderer does, TOU rows as wildcard states;
+    the status shown (``everything``: every output)."""
     wildcards = {
         f"{kind}.value": [pattern_dep(kind, i, "value", row[column])
                           for i, row in enumerate(rows)]
@@ -258,7 +261,8 @@ def save(c, facility, form=FORM, rows=ROWS):
         {"facility-select.value": facility, **form, **wildcards},
         changed=["tariff-save.n_clicks"],
     )
-    return callback_result(response)["tariff-status.children"]
+    result = callback_result(response)
+    return result if everything else result["tariff-status.children"]
 
 
 def test_a_viewer_cannot_change_the_tariff_through_the_callback(
@@ -282,8 +286,8 @@ def test_an_operator_saves_the_tariff_and_sees_it(auth_client, facility,
                                                   database_url):
     operator = auth_client("olga", facility_role="operator")
     assert texts(save(operator, facility)) == (
-        "Tariff saved: import 0.27 CHF/kWh, export 0.1 CHF/kWh, 1 time-of-use "
-        "window(s)."
+        "Tariff saved, valid from today: import 0.27 CHF/kWh, export 0.1 CHF/kWh, "
+        "1 time-of-use window(s)."
     )
     assert store.get_tariff(facility, database_url=database_url) == {
         "currency": "CHF", "import_price": 0.27, "export_price": 0.1,
@@ -306,6 +310,95 @@ def test_an_operator_saves_the_tariff_and_sees_it(auth_client, facility,
     ))["tariff-settings.children"]
     assert "tariff-save" in component_ids(form)
     assert "CHF/kWh" in texts(form)
+
+
+INVALID = ("tariff-currency", "tariff-import-price", "tariff-export-price",
+           "tariff-standing-charge", "tariff-demand-charge", "tariff-valid-from")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [(-5, "Demand charge must be 0 or more."),
+     ("ten", "Demand charge must be a number."),
+     ("nan", "Demand charge must be a finite number.")],
+)
+def test_a_bad_demand_charge_is_refused_naming_the_field(
+    auth_client, facility, database_url, value, message
+):
+    operator = auth_client("olga", facility_role="operator")
+    out = save(operator, facility, {**FORM, "tariff-demand-charge.value": value},
+               everything=True)
+    assert texts(out["tariff-status.children"]) == f"Not saved: {message}"
+    assert [out[f"{cid}.invalid"] for cid in INVALID] == [
+        False, False, False, False, True, False]
+    assert "tariff-versions.children" not in out  # the list stays as it was
+    assert store.tariff_versions(facility, database_url=database_url) == []
+
+
+def delete(c, facility, day: str):
+    """Click the delete button of the version from ``day``."""
+    kind = "tariff-delete-version"
+    return callback_result(post_callback(
+        c, c.application_dash, "tariff-status.children",
+        {"facility-select.value": facility,
+         f"{kind}.n_clicks": [pattern_dep(kind, day, "n_clicks", 1)]},
+        changed=[pattern_changed(kind, day, "n_clicks")],
+    ))
+
+
+def test_a_future_price_change_is_listed_and_can_be_deleted(
+    auth_client, facility, database_url
+):
+    operator = auth_client("olga", facility_role="operator")
+    today = TODAY()
+    later = today + timedelta(days=365)
+    form = {**FORM, "tariff-currency.value": "EUR", "tariff-demand-charge.value": 12}
+    save(operator, facility, form, rows=[])
+    out = save(operator, facility,
+               {**form, "tariff-import-price.value": 0.35,
+                "tariff-valid-from.value": later.isoformat()},
+               rows=[], everything=True)
+    assert texts(out["tariff-status.children"]) == (
+        f"Tariff saved, valid from {later.isoformat()}: import 0.35 EUR/kWh, export "
+        "0.1 EUR/kWh, demand charge 12 EUR/kW/month."
+    )
+    listed = texts(out["tariff-versions.children"])
+    assert listed.split("\n") == [
+        "Valid from", "Import", "Export", "Standing charge", "Demand charge",
+        "TOU windows", "", "",
+        today.isoformat(), "0.27 EUR/kWh", "0.1 EUR/kWh", "—", "12 EUR/kW/month",
+        "—", "current", "",
+        later.isoformat(), "0.35 EUR/kWh", "0.1 EUR/kWh", "—", "12 EUR/kW/month",
+        "—", f"from {later.isoformat()}", "Delete",
+    ]
+    delete_buttons = {i for i in component_ids(out["tariff-versions.children"])
+                      if "delete" in i}
+    assert delete_buttons == {json.dumps(
+        {"index": later.isoformat(), "type": "tariff-delete-version"})}
+    # the price change does not touch today's tariff
+    assert store.get_tariff(facility, database_url=database_url)["import_price"] == (
+        0.27)
+    viewer = auth_client("victor", facility_role="viewer")
+    refused = delete(viewer, facility, later.isoformat())
+    assert texts(refused["tariff-status.children"]) == (
+        "Not deleted: your role in this facility is read-only.")
+    assert texts(delete(operator, facility, today.isoformat())[
+        "tariff-status.children"]) == (
+        f"Not deleted: The version from {today.isoformat()} already prices today's "
+        "costs: only a future version can be deleted.")
+    done = delete(operator, facility, later.isoformat())
+    assert texts(done["tariff-status.children"]) == (
+        f"The price change from {later.isoformat()} was deleted.")
+    assert later.isoformat() not in texts(done["tariff-versions.children"])
+    assert [v["valid_from"] for v in store.tariff_versions(
+        facility, database_url=database_url)] == [today]
+    # the settings card lists the versions and offers today as "valid from"
+    card = callback_result(post_callback(
+        operator, operator.application_dash, "tariff-settings.children",
+        {"facility-select.value": facility},
+    ))["tariff-settings.children"]
+    assert "Per kW of the month's highest hourly demand" in texts(card)
+    assert f'"value": "{today.isoformat()}"' in json.dumps(card)
 
 
 def test_members_of_another_facility_cannot_save(auth_client, facility,
