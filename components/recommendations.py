@@ -79,6 +79,9 @@ def recommendations_panel(
         f"{currency}/kWh, export {fmt.number(tariff.get('export_price'), 4)} "
         f"{currency}/kWh"
     )
+    if tariff.get("demand_charge"):
+        basis += (f", demand charge {fmt.number(tariff['demand_charge'], 2)} "
+                  f"{currency}/kW/month")
     if tariff.get("tou"):
         basis += f", {len(tariff['tou'])} time-of-use window(s)"
     if not tariff.get("configured", True):
@@ -110,9 +113,15 @@ def recommendations_panel(
                       f"rec-{rec.get('key', '')}")
                for rec in unpriced],
         ))
+    explained = [name for name in fine if name.endswith(")")]
     if (items or unpriced) and fine:
         body.append(html.P(
             "Checked and found nothing to gain: " + ", ".join(fine) + ".",
+            className="small text-body-secondary mt-2 mb-0 rec-fine",
+        ))
+    elif explained:  # nothing found at all: the checks' own findings still tell
+        body.append(html.P(
+            "What the checks found: " + ", ".join(explained) + ".",
             className="small text-body-secondary mt-2 mb-0 rec-fine",
         ))
     return dbc.Card([header, dbc.CardBody(body)], className=PANEL_CLASS)
@@ -133,6 +142,9 @@ def cost_kpi(cost: dict[str, Any] | None, *, message: str | None = None) -> list
         f"today {money(today.get('total'), currency)} · import "
         f"{fmt.kwh(cost['import_kwh'])}, export {fmt.kwh(cost['export_kwh'])}"
     )
+    if cost.get("demand_charge"):
+        note += (f" · demand charge {money(cost['demand_charge'], currency)} "
+                 f"(peak {fmt.kw(cost.get('peak_kw'))})")
     if not (cost.get("tariff") or {}).get("configured", True):
         note += " · default tariff"
     return [

@@ -133,12 +133,18 @@ def _ensure_user(session: Session, facility_id: int) -> bool:
     return created
 
 
+DEMO_DEMAND_CHARGE = 10.0
+"""[EUR/kW/month]: a German low-voltage business connection with load metering
+pays about 120 EUR per kW of yearly peak; 10 EUR per kW of the month's peak."""
+
+
 def _ensure_tariff(session: Session, facility_id: int) -> None:
     exists = session.scalar(select(Tariff.id).where(Tariff.facility_id == facility_id))
     if exists is None:
         session.add(
             Tariff(facility_id=facility_id, currency="EUR", import_price=0.30,
-                   export_price=0.08, standing_charge=0.0, tou={})
+                   export_price=0.08, standing_charge=0.0,
+                   demand_charge=DEMO_DEMAND_CHARGE, tou={})
         )
 
 

@@ -24,8 +24,11 @@ Recommendations (each appears only when its condition holds):
 
 ``shift_to_solar``     export in solar hours and import in the evening peak both > 0
 ``base_load``          typical night load >= 10 % above the best nights' level
-``peak_demand``        highest hourly demand >= 2 × the mean hourly demand and
-                       above the 95th percentile of hourly demand
+``peak_demand``        highest hourly grid demand (import) >= 2 × the mean and
+                       above its 95th percentile, and shaving it to that
+                       percentile is worth money: demand charge × the kW above
+                       it, plus any time-of-use difference (without either the
+                       check says so instead of giving a zero-valued item)
 ``power_factor``       mean power factor < 0.9
 ``phase_imbalance``    mean phase imbalance > 10 %
 ``voltage_excursions`` readings beyond ±10 % of nominal voltage on >= 2 days
@@ -348,18 +351,28 @@ def _week_average_price(r: _Readings, tariff: Tariff) -> float:
 
 
 def _hourly_demand(r: _Readings) -> pd.Series:
-    """Mean demand per clock hour [kW] on the local index."""
-    kw = pd.Series(r.consumed / r.hours, index=r.local)
+    """Mean grid demand (import) per clock hour [kW] on the local index: what a
+    demand charge is billed on (production on site lowers it)."""
+    kw = pd.Series(r.imports / r.hours, index=r.local)
     return kw.resample("1h").mean().dropna()
 
 
-def _peak_demand(r: _Readings, tariff: Tariff) -> Recommendation | None:
+def _peak_demand(
+    r: _Readings, tariff: Tariff, notes: dict[str, str] | None = None
+) -> Recommendation | None:
+    notes = {} if notes is None else notes
     hourly = _hourly_demand(r)
     if len(hourly) < 24:
         return None
     mean = float(hourly.mean())
     peak = float(hourly.max())
     if mean <= 0 or peak < PEAK_RATIO_THRESHOLD * mean:
+        if mean > 0:
+            notes["peak_demand"] = (
+                f"the highest hourly grid demand, {peak:.1f} kW, is under "
+                f"{PEAK_RATIO_THRESHOLD:g} × the mean of {mean:.1f} kW: no "
+                f"pronounced peaks"
+            )
         return None
     p95 = float(np.percentile(hourly.to_numpy(), 95))
     excess = (hourly - p95).clip(lower=0)
@@ -381,22 +394,36 @@ def _peak_demand(r: _Readings, tariff: Tariff) -> Recommendation | None:
     shaved = peak - p95
     demand_money = shaved * tariff.demand_charge
     tou_money = moved * max(peak_price - cheapest, 0.0)
+    if tou_money < MIN_MONEY:
+        tou_money = 0.0  # one price all day (rounding noise of the mean)
     money = demand_money + tou_money
     when = hourly.idxmax()
+    if money < MIN_MONEY:
+        notes["peak_demand"] = (
+            f"the highest hourly grid demand was {peak:.1f} kW "
+            f"({when:%a %d %b %H:00}), {shaved:.1f} kW above the 95th percentile, "
+            f"but the tariff has no demand charge and no dearer peak hours, so "
+            f"shaving it saves nothing (enter the demand charge in Settings if "
+            f"your bill has one)"
+        )
+        return None
     detail = (
-        f"Your highest hourly demand was {peak:.1f} kW ({when:%a %d %b %H:00}), "
-        f"{peak / mean:.1f} times the mean of {mean:.1f} kW; 95 % of hours stay at or "
-        f"below {p95:.1f} kW. Staggering the loads that coincide in the peak hours "
-        f"(machine start-ups, EV charging, heating) keeps demand under {p95:.1f} kW by "
-        f"moving the energy above that line, {moved:.1f} kWh/month, to other hours."
+        f"Your highest hourly grid demand was {peak:.1f} kW "
+        f"({when:%a %d %b %H:00}), {peak / mean:.1f} times the mean of {mean:.1f} kW; "
+        f"95 % of hours stay at or below {p95:.1f} kW. Staggering the loads that "
+        f"coincide in the peak hours (machine start-ups, EV charging, heating) keeps "
+        f"demand under {p95:.1f} kW by moving the energy above that line, "
+        f"{moved:.1f} kWh/month, to other hours."
     )
     if tariff.demand_charge:
         detail += (
-            f" With a demand charge of {tariff.demand_charge:g} {tariff.currency}/kW "
-            f"that saves {shaved:.1f} kW × {tariff.demand_charge:g} = "
+            f" The demand charge of {tariff.demand_charge:g} {tariff.currency}/kW "
+            f"per month is billed on the month's highest hourly demand: keeping it "
+            f"at {p95:.1f} kW takes {shaved:.3f} kW off the peak, × "
+            f"{tariff.demand_charge:g} {tariff.currency}/kW = "
             f"{_money(demand_money, tariff)}/month."
         )
-    if tou_money > 0:
+    if tou_money:
         detail += (
             f" Moving it from {_price(peak_price, tariff)} to the cheapest hours at "
             f"{_price(cheapest, tariff)} saves {_money(tou_money, tariff)}/month."
@@ -414,6 +441,10 @@ def _peak_demand(r: _Readings, tariff: Tariff) -> Recommendation | None:
             "p95_kw": p95,
             "peak_to_mean": peak / mean,
             "moved_kwh_per_month": moved,
+            "reducible_kw": shaved,
+            "demand_charge": tariff.demand_charge,
+            "demand_money_per_month": demand_money,
+            "tou_money_per_month": tou_money,
         },
     )
 
@@ -587,10 +618,15 @@ def worth_it(rec: Recommendation) -> bool:
     return rec.money_per_month >= MIN_MONEY or rec.kwh_per_month >= MIN_KWH
 
 
-def checked_fine(recs: list[Recommendation]) -> list[str]:
-    """Names of the checks that found nothing to report (see ``CHECKS``)."""
+def checked_fine(
+    recs: list[Recommendation], notes: dict[str, str] | None = None
+) -> list[str]:
+    """Names of the checks that found nothing to report (see ``CHECKS``), each
+    with what it found in brackets where ``notes`` (from :func:`recommend`) says."""
     found = {r.key for r in recs}
-    return [name for key, name in CHECKS.items() if key not in found]
+    notes = notes or {}
+    return [f"{name} ({notes[key]})" if key in notes else name
+            for key, name in CHECKS.items() if key not in found]
 
 
 def recommend(
@@ -601,6 +637,7 @@ def recommend(
     nominal_voltage: float = 230.0,
     forecast: pd.DataFrame | None = None,
     evening_hours: tuple[int, int] = EVENING_HOURS,
+    notes: dict[str, str] | None = None,
 ) -> list[Recommendation]:
     """Energy-saving recommendations, ranked by money per month (highest first).
 
@@ -622,6 +659,9 @@ def recommend(
         step]); when given, the solar-shift advice names its best 3-hour window.
     evening_hours : (int, int)
         Local evening peak [start, end) hours used by the solar-shift advice.
+    notes : dict or None
+        Filled with ``{key: reason}`` for checks that looked and found nothing to
+        gain, in words (e.g. peaks that no demand charge makes worth shaving).
 
     Returns
     -------
@@ -637,7 +677,7 @@ def recommend(
     found = [
         _shift_to_solar(r, tariff, forecast, evening_hours, tz),
         _base_load(r, tariff),
-        _peak_demand(r, tariff),
+        _peak_demand(r, tariff, notes),
         _power_factor(r, tariff),
         _phase_imbalance(r, tariff),
         _voltage_excursions(r, nominal_voltage, tariff),

@@ -303,7 +303,9 @@ def facility_recommendations(
         ``kwh_per_month`` [kWh/month], ``money_per_month`` [currency/month],
         ``currency``; never one worth zero), ``unpriced`` (found, but with no
         saving in money or energy: shown unranked), ``checked_fine`` (names of
-        the checks that found nothing), ``currency``, ``days`` (hours with
+        the checks that found nothing, with what they found in brackets where
+        that helps, e.g. peaks that no demand charge makes worth shaving),
+        ``currency``, ``days`` (hours with
         readings / 24),
         ``tariff`` (the tariff dict), ``start``, ``end`` (UTC).
     """
@@ -326,12 +328,14 @@ def facility_recommendations(
     run = latest_forecast(facility_id, "production", database_url=database_url)
     if run is not None and not run.frame.empty and run.end > moment:
         forecast = run.frame[run.frame.index + HOUR > moment]
+    notes: dict[str, str] = {}
     recs = recommend(
         readings[RECOMMENDATION_COLUMNS] if len(readings) else readings,
         info.timezone,
         model,
         nominal_voltage=info.nominal_voltage,
         forecast=forecast,
+        notes=notes,
     )
     days = 0.0
     if len(readings):  # hours with readings / 24
@@ -342,7 +346,7 @@ def facility_recommendations(
                   if worth_it(r)],
         "unpriced": [_recommendation_dict(r, model.currency) for r in recs
                      if not worth_it(r)],
-        "checked_fine": checked_fine(recs) if len(readings) else [],
+        "checked_fine": checked_fine(recs, notes) if len(readings) else [],
         "currency": model.currency,
         "days": days,
         "tariff": tariff,

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from energy_dash.domain.recommendations import Recommendation, recommend
+from energy_dash.domain.recommendations import Recommendation, checked_fine, recommend
 from energy_dash.domain.tariffs import Tariff, TouWindow, cost_breakdown, monthly_cost
 
 TZ = "Europe/Berlin"
@@ -123,6 +123,45 @@ def test_peak_demand_with_demand_charge():
     assert rec.evidence["moved_kwh_per_month"] == pytest.approx(58 * 30 / 28)
     assert rec.kwh_per_month == 0.0
     assert rec.money_per_month == pytest.approx((5.0 - 1.0) * 10.0)
+    assert rec.detail.endswith(
+        "The demand charge of 10 EUR/kW per month is billed on the month's highest "
+        "hourly demand: keeping it at 1.0 kW takes 4.000 kW off the peak, × 10 "
+        "EUR/kW = 40.00 EUR/month."
+    )
+
+
+def peaky(i):
+    """1 kW all the time; 08:00 at 3 kW on 27 days and 5 kW on the last day."""
+    y = np.where(i.hour == 8, 3.0, 1.0)
+    y[(i.hour == 8) & (i.tz_localize(None).normalize() == "2024-06-30")] = 5.0
+    return y
+
+
+def test_peaks_without_a_demand_charge_are_checked_not_priced_at_zero():
+    notes: dict[str, str] = {}
+    recs = recommend(readings(energy_consumed=peaky), TZ, FLAT, notes=notes)
+    assert recs == []
+    assert notes == {"peak_demand": (
+        "the highest hourly grid demand was 5.0 kW (Sun 30 Jun 08:00), 4.0 kW "
+        "above the 95th percentile, but the tariff has no demand charge and no "
+        "dearer peak hours, so shaving it saves nothing (enter the demand charge in "
+        "Settings if your bill has one)")}
+    assert checked_fine(recs, notes)[2] == "Demand peaks (" + notes["peak_demand"] + ")"
+    flat_notes: dict[str, str] = {}
+    assert recommend(readings(energy_consumed=const(1.0)), TZ, FLAT,
+                     notes=flat_notes) == []
+    assert flat_notes["peak_demand"] == (
+        "the highest hourly grid demand, 1.0 kW, is under 2 × the mean of 1.0 kW: "
+        "no pronounced peaks")
+
+
+def test_solar_lowers_the_demand_that_a_demand_charge_is_billed_on():
+    # the 3 kW and 5 kW hours at 08:00 are met by 2 kWh of solar: grid 1 kW / 3 kW
+    frame = readings(energy_consumed=peaky,
+                     energy_produced=lambda i: np.where(i.hour == 8, 2.0, 0.0))
+    [rec] = recommend(frame, TZ, Tariff(import_price=0.30, demand_charge=10.0))
+    assert (rec.evidence["peak_kw"], rec.evidence["p95_kw"]) == (3.0, 1.0)
+    assert rec.money_per_month == pytest.approx(2.0 * 10.0)
 
 
 def test_power_factor_correction_exact():

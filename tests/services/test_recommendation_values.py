@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from energy_dash.demo.seed import seed_demo
@@ -11,7 +13,7 @@ from energy_dash.domain.recommendations import (
     checked_fine,
     worth_it,
 )
-from energy_dash.services.costs import facility_recommendations
+from energy_dash.services.costs import facility_recommendations, get_tariff
 
 
 def test_zero_valued_advice_is_not_worth_a_rank():
@@ -38,3 +40,21 @@ def test_the_demo_ranks_only_advice_with_a_value(sqlite_url):
     assert set(result["checked_fine"]) == {
         CHECKS[k] for k in CHECKS if k not in named
     }
+
+
+def test_the_demo_tariff_prices_peak_shaving_traceably(sqlite_url):
+    """The demo's 10 EUR/kW/month demand charge gives the peaks a price that the
+    detail text derives: kW taken off the peak × the charge."""
+    moment = pd.Timestamp("2026-06-18 10:00", tz="UTC")
+    seed_demo(sqlite_url, days=7, end=moment)
+    assert get_tariff(1, database_url=sqlite_url)["demand_charge"] == 10.0
+    result = facility_recommendations(1, now=moment, database_url=sqlite_url)
+    [peak] = [r for r in result["items"] if r["key"] == "peak_demand"]
+    match = re.search(r"takes (\d+\.\d{3}) kW off the peak, × 10 EUR/kW = "
+                      r"(\d+\.\d\d) EUR/month\.", peak["detail"])
+    assert match, peak["detail"]
+    kw, money = float(match.group(1)), float(match.group(2))
+    assert kw > 0.5
+    assert round(peak["money_per_month"], 2) == money
+    assert abs(kw * 10 - money) <= 0.005 * 10 + 0.005
+    assert not any("Demand peaks" in name for name in result["checked_fine"])

@@ -478,3 +478,62 @@ def test_recommendations_on_the_dashboard_and_the_forecast_page(
     ))["dashboard-recommendations.children"]
     assert "You do not have access to this facility." in texts(panel)
     assert np.isfinite(rec["kwh_per_month"])
+
+
+def test_the_panel_prices_peaks_by_the_demand_charge_or_says_why_not(
+    auth_client, facility, database_url
+):
+    end = local_hour_start(pd.Timestamp.now(tz="UTC"), TZ)
+    index = pd.date_range(end=end - pd.Timedelta(minutes=15), periods=10 * 96,
+                          freq="15min")
+    local = index.tz_convert(TZ)
+    kwh = np.where(local.hour == 8, 0.75, 0.25)  # 1 kW, 3 kW from 08:00 to 09:00
+    kwh[(local.hour == 8) & (local.date == local[0].date() + timedelta(days=1))] = 1.25
+    frame = pd.DataFrame({"energy_consumed": kwh, "energy_produced": 0.0,
+                          "current_load": 1.0}, index=index)
+    assert data.write_readings(frame, facility,
+                               database_url=database_url)["rejected"] == []
+    c = auth_client("alice", facility_role="viewer")
+
+    def panel() -> str:
+        return texts(callback_result(post_callback(
+            c, c.application_dash, "dashboard-recommendations.children",
+            {"facility-select.value": facility},
+        ))["dashboard-recommendations.children"])
+
+    store.set_tariff(facility, {"import_price": 0.3, "export_price": 0.08},
+                     database_url=database_url)
+    text = panel()
+    assert "Shave the demand peaks" not in text
+    assert ("What the checks found: Demand peaks (the highest hourly grid demand "
+            "was 5.0 kW") in text
+    assert "the tariff has no demand charge" in text
+    store.set_tariff(facility, {"import_price": 0.3, "export_price": 0.08,
+                                "demand_charge": 10}, database_url=database_url)
+    text = panel()
+    assert "demand charge 10.00 EUR/kW/month" in text  # the basis line
+    assert "1. Shave the demand peaks" in text.replace("\n", "")
+    assert "40.00 EUR/month" in text
+    assert ("keeping it at 1.0 kW takes 4.000 kW off the peak, × 10 EUR/kW = "
+            "40.00 EUR/month.") in text
+
+
+def test_the_cost_kpi_adds_the_demand_charge_so_far(auth_client, facility,
+                                                    database_url):
+    store.set_tariff(facility, {"import_price": 0.3, "export_price": 0.08,
+                                "demand_charge": 10}, database_url=database_url)
+    now = pd.Timestamp.now(tz="UTC")
+    month_start = local_midnight(now.tz_convert(TZ).date().replace(day=1), TZ)
+    moment = month_start + (now - month_start) / 2
+    readings(database_url, facility, [(moment.tz_localize(None), 2.0, 0.0)])
+    c = auth_client("alice", facility_role="viewer")
+    text = texts(callback_result(post_callback(
+        c, c.application_dash, "dashboard-cost.children",
+        {"facility-select.value": facility, "dashboard-interval.n_intervals": 0},
+        changed=["facility-select.value"],
+    ))["dashboard-cost.children"])
+    local = now.tz_convert(TZ)
+    # 2 kW in one hour: 2 × 10 EUR/kW × (days so far / days in the month)
+    demand = 2 * 10 * local.day / local.days_in_month
+    assert f"{0.6 + demand:,.2f} EUR" in text
+    assert f"demand charge {demand:,.2f} EUR (peak 2.00 kW)" in text
