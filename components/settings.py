@@ -226,7 +226,7 @@ def bindings_card() -> dbc.Card:
     topic_form = dbc.Row([
         _labelled("Topic filter", dbc.Input(
             id=ids.TOPIC_FILTER, placeholder="tele/+/SENSOR", maxLength=512,
-        ), ids.TOPIC_FILTER, 4),
+        ), ids.TOPIC_FILTER, 3),
         _labelled("Format", dbc.Select(
             id=ids.TOPIC_FORMAT, options=_options(FORMATS, FORMAT_LABELS),
             value="tasmota"), ids.TOPIC_FORMAT, 3),
@@ -237,16 +237,16 @@ def bindings_card() -> dbc.Card:
             id=ids.TOPIC_DEVICE, placeholder="automatic", maxLength=64,
         ), ids.TOPIC_DEVICE, 2),
         dbc.Col(dbc.Button("Bind topic", id=ids.TOPIC_CREATE, color="primary",
-                           n_clicks=0), xs=12, md=1,
+                           n_clicks=0, className="text-nowrap"), xs=12, md=2,
                 className="mb-2 align-self-end"),
     ], className="g-2")
     influx_form = dbc.Row([
         _labelled("Measurement", dbc.Input(
             id=ids.INFLUX_MEASUREMENT, placeholder="Mains", maxLength=200,
-        ), ids.INFLUX_MEASUREMENT, 2),
+        ), ids.INFLUX_MEASUREMENT, 3),
         _labelled("Tags (K=V)", dbc.Input(
             id=ids.INFLUX_TAGS, placeholder="device=iotawatt", maxLength=400,
-        ), ids.INFLUX_TAGS, 2),
+        ), ids.INFLUX_TAGS, 3),
         _labelled("Field", dbc.Input(
             id=ids.INFLUX_FIELD, placeholder="value", maxLength=200,
         ), ids.INFLUX_FIELD, 2),
@@ -258,12 +258,12 @@ def bindings_card() -> dbc.Card:
         ), ids.INFLUX_KIND, 2),
         _labelled("Unit", dbc.Select(
             id=ids.INFLUX_UNIT, options=_options(units, {u: u for u in units}),
-            value="W"), ids.INFLUX_UNIT, 1),
+            value="W"), ids.INFLUX_UNIT, 2),
         _labelled("Device id", dbc.Input(
             id=ids.INFLUX_DEVICE, placeholder="automatic", maxLength=64,
-        ), ids.INFLUX_DEVICE, 2),
+        ), ids.INFLUX_DEVICE, 3),
         dbc.Col(dbc.Button("Bind points", id=ids.INFLUX_CREATE, color="primary",
-                           n_clicks=0), xs=12, md=2,
+                           n_clicks=0, className="text-nowrap"), xs=12, md=2,
                 className="mb-2 align-self-end"),
     ], className="g-2")
     return dbc.Card(
