@@ -171,6 +171,22 @@ def register_bindings(app: Dash) -> None:
         return {}, *_binding_tables(fid)
 
     @app.callback(
+        Output(ids.INFLUX_UNIT, "options"),
+        Output(ids.INFLUX_UNIT, "value"),
+        Input(ids.INFLUX_KIND, "value"),
+        State(ids.INFLUX_UNIT, "value"),
+        prevent_initial_call=True,
+    )
+    def kind_units(kind, unit):
+        """Offer only the units the kind takes; keep the prefix (k or none)."""
+        options = view.unit_options(kind)
+        values = [o["value"] for o in options]
+        if unit in values:
+            return options, no_update
+        kilo = isinstance(unit, str) and unit.startswith("k")
+        return options, next(v for v in values if v.startswith("k") == kilo)
+
+    @app.callback(
         Output(ids.TOPIC_STATUS, "children"),
         Output(ids.TOPIC_TABLE, "children", allow_duplicate=True),
         Output(ids.TOPIC_FILTER, "value"),

@@ -215,6 +215,11 @@ def _labelled(label: str, control: Any, cid: str, md: int) -> dbc.Col:
                    xs=12, sm=6, md=md, className="mb-2")
 
 
+def unit_options(kind: str | None) -> list[dict[str, str]]:
+    """The units a line-protocol kind takes (power: W or kW; energy: Wh or kWh)."""
+    return [{"label": u, "value": u} for u in UNITS.get(kind or "", UNITS["power"])]
+
+
 def bindings_card() -> dbc.Card:
     """Which MQTT topics and line-protocol points feed this facility.
 
@@ -222,7 +227,6 @@ def bindings_card() -> dbc.Card:
     integrations and data sources away from viewers; the callbacks refuse a
     viewer's request too.
     """
-    units = sorted({u for kind in KINDS for u in UNITS[kind]})
     topic_form = dbc.Row([
         _labelled("Topic filter", dbc.Input(
             id=ids.TOPIC_FILTER, placeholder="tele/+/SENSOR", maxLength=512,
@@ -257,8 +261,8 @@ def bindings_card() -> dbc.Card:
             id=ids.INFLUX_KIND, options=_options(KINDS, KIND_LABELS), value="power",
         ), ids.INFLUX_KIND, 2),
         _labelled("Unit", dbc.Select(
-            id=ids.INFLUX_UNIT, options=_options(units, {u: u for u in units}),
-            value="W"), ids.INFLUX_UNIT, 2),
+            id=ids.INFLUX_UNIT, options=unit_options("power"), value="W",
+        ), ids.INFLUX_UNIT, 2),
         _labelled("Device id", dbc.Input(
             id=ids.INFLUX_DEVICE, placeholder="automatic", maxLength=64,
         ), ids.INFLUX_DEVICE, 3),

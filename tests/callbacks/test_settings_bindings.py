@@ -216,3 +216,21 @@ def test_a_forged_facility_or_binding_id_is_refused(
     assert _stored(database_url, other) == (
         [("opendtu/+/0/#", "opendtu", "consumption", None)], [])
     assert _stored(database_url, facility) == ([], [])
+
+
+def test_unit_choices_follow_the_kind(app, auth_client, facility):
+    client = auth_client("olga", "operator")
+
+    def units(kind, unit):
+        return callback_result(post_callback(
+            client, app, "settings-influx-unit.options",
+            {"settings-influx-kind.value": kind, "settings-influx-unit.value": unit}))
+
+    energy = units("energy_total", "kW")
+    assert [o["value"] for o in energy["settings-influx-unit.options"]] == [
+        "Wh", "kWh"]
+    assert energy["settings-influx-unit.value"] == "kWh"
+    power = units("power", "Wh")
+    assert [o["value"] for o in power["settings-influx-unit.options"]] == ["W", "kW"]
+    assert power["settings-influx-unit.value"] == "W"
+    assert "settings-influx-unit.value" not in units("energy", "Wh")
