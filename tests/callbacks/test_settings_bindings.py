@@ -234,3 +234,36 @@ def test_unit_choices_follow_the_kind(app, auth_client, facility):
     assert [o["value"] for o in power["settings-influx-unit.options"]] == ["W", "kW"]
     assert power["settings-influx-unit.value"] == "W"
     assert "settings-influx-unit.value" not in units("energy", "Wh")
+
+
+def test_line_protocol_points_follow_settings_at_once(
+    app, auth_client, api_key, database_url, facility
+):
+    """An uploader writing Mains points: unbound, then bound in /settings, then
+    removed there. The endpoint's binding cache never serves the old state."""
+    from energy_dash import data
+
+    uploader = app.server.test_client()
+
+    def write(line: str) -> int:
+        return uploader.post("/api/v2/write?bucket=b&org=o&precision=s", data=line,
+                             headers={"Authorization": f"Token {api_key}"}
+                             ).status_code
+
+    assert write("Mains,device=IotaWatt value=1200 1767225600") == 204
+    assert data.read_readings(facility, database_url=database_url).empty
+    client = auth_client("olga", "operator")
+    _bind_influx(client, app, facility, **{
+        "settings-influx-measurement.value": "Mains",
+        "settings-influx-tags.value": "device=IotaWatt",
+        "settings-influx-role.value": "consumption",
+        "settings-influx-device.value": ""})
+    assert write("Mains,device=IotaWatt value=1200 1767225660") == 204
+    frame = data.read_readings(facility, database_url=database_url)
+    assert frame.index[-1].isoformat() == "2026-01-01T00:01:00+00:00"
+    # 1.2 kW over the first reading's expected 60 s
+    assert frame["energy_consumed"].round(9).tolist() == [0.02]
+    [row] = bindings.facility_bindings(database_url, facility)["influx"]
+    _remove(client, app, facility, f"influx:{row['id']}")
+    assert write("Mains,device=IotaWatt value=1200 1767225720") == 204
+    assert len(data.read_readings(facility, database_url=database_url)) == 1
