@@ -18,7 +18,7 @@ from flask_login import current_user
 from components import ids
 from components import settings as view
 from energy_dash.db import session_scope
-from energy_dash.services import forecast_slots
+from energy_dash.services import bindings, forecast_slots
 from energy_dash.storage import accounts, devices
 from energy_dash.web import auth
 from energy_dash.web import signin as web
@@ -128,8 +128,178 @@ def _revoke_secret(clicks, facility_id, kind: SecretKind):
     return view.status(message, "success" if done else "warning"), table
 
 
+BINDING_FIELDS = {
+    "topic": "Topic filter", "format": "Format", "role": "Role",
+    "device_id": "Device id", "measurement": "Measurement", "tag": "Tags",
+    "field": "Field", "kind": "Kind", "unit": "Unit", "facility": "Facility",
+    "id": "Binding",
+}
+
+
+def _binding_tables(fid: int) -> tuple[Any, Any]:
+    rows = bindings.facility_bindings(_url(), fid)
+    return view.topic_table(rows["topic"]), view.influx_table(rows["influx"])
+
+
+def _binding_refusal(exc: bindings.BindingError):
+    label = BINDING_FIELDS.get(exc.field, exc.field)
+    return _refuse(f"{label}: {exc.message}.")
+
+
+def _optional(text: Any) -> str | None:
+    """A text box's value, stripped; None when empty."""
+    value = text.strip() if isinstance(text, str) else ""
+    return value or None
+
+
+def register_bindings(app: Dash) -> None:
+    """Meter bindings: admins and operators list, create and remove them; every
+    request is checked against the user's facilities on the server."""
+
+    @app.callback(
+        Output(ids.BIND_SECTION, "style"),
+        Output(ids.TOPIC_TABLE, "children"),
+        Output(ids.INFLUX_TABLE, "children"),
+        Input(ids.FACILITY, "value"),
+        Input(ids.SETTINGS_REFRESH, "data"),
+    )
+    def load_bindings(facility_id, _refresh):
+        try:
+            fid = auth.check_facility(facility_id, write=True)
+        except PermissionError:
+            return {"display": "none"}, None, None
+        return {}, *_binding_tables(fid)
+
+    @app.callback(
+        Output(ids.INFLUX_UNIT, "options"),
+        Output(ids.INFLUX_UNIT, "value"),
+        Input(ids.INFLUX_KIND, "value"),
+        State(ids.INFLUX_UNIT, "value"),
+        prevent_initial_call=True,
+    )
+    def kind_units(kind, unit):
+        """Offer only the units the kind takes; keep the prefix (k or none)."""
+        options = view.unit_options(kind)
+        values = [o["value"] for o in options]
+        if unit in values:
+            return options, no_update
+        kilo = isinstance(unit, str) and unit.startswith("k")
+        return options, next(v for v in values if v.startswith("k") == kilo)
+
+    @app.callback(
+        Output(ids.TOPIC_STATUS, "children"),
+        Output(ids.TOPIC_TABLE, "children", allow_duplicate=True),
+        Output(ids.TOPIC_FILTER, "value"),
+        Input(ids.TOPIC_CREATE, "n_clicks"),
+        State(ids.FACILITY, "value"),
+        State(ids.TOPIC_FILTER, "value"),
+        State(ids.TOPIC_FORMAT, "value"),
+        State(ids.TOPIC_ROLE, "value"),
+        State(ids.TOPIC_DEVICE, "value"),
+        prevent_initial_call=True,
+    )
+    def create_topic(n_clicks, facility_id, topic, fmt, role, device):
+        if not n_clicks:
+            return no_update, no_update, no_update
+        try:
+            fid = auth.check_facility(facility_id, write=True)
+        except PermissionError as exc:
+            return _refuse(_sentence(exc)), no_update, no_update
+        topic = _optional(topic) or ""
+        try:
+            bindings.bind_topic(_url(), fid, topic, fmt or "",
+                                role=role or "", device_id=_optional(device))
+        except bindings.BindingError as exc:
+            return _binding_refusal(exc), no_update, no_update
+        label = view.FORMAT_LABELS.get(fmt, fmt)
+        message = view.status(f"Bound {topic} ({label}) as {role}.")
+        return message, _binding_tables(fid)[0], ""
+
+    @app.callback(
+        Output(ids.INFLUX_STATUS, "children"),
+        Output(ids.INFLUX_TABLE, "children", allow_duplicate=True),
+        Output(ids.INFLUX_MEASUREMENT, "value"),
+        Input(ids.INFLUX_CREATE, "n_clicks"),
+        State(ids.FACILITY, "value"),
+        State(ids.INFLUX_MEASUREMENT, "value"),
+        State(ids.INFLUX_TAGS, "value"),
+        State(ids.INFLUX_FIELD, "value"),
+        State(ids.INFLUX_ROLE, "value"),
+        State(ids.INFLUX_KIND, "value"),
+        State(ids.INFLUX_UNIT, "value"),
+        State(ids.INFLUX_DEVICE, "value"),
+        prevent_initial_call=True,
+    )
+    def create_influx(n_clicks, facility_id, measurement, tags, field, role, kind,
+                      unit, device):
+        if not n_clicks:
+            return no_update, no_update, no_update
+        try:
+            fid = auth.check_facility(facility_id, write=True)
+        except PermissionError as exc:
+            return _refuse(_sentence(exc)), no_update, no_update
+        measurement = _optional(measurement) or ""
+        try:
+            bindings.bind_influx(
+                _url(), fid, measurement,
+                tags=bindings.parse_tags(tags if isinstance(tags, str) else None),
+                field=_optional(field), role=role or "", kind=kind or "",
+                unit=unit or "", device_id=_optional(device),
+            )
+        except bindings.BindingError as exc:
+            return _binding_refusal(exc), no_update, no_update
+        message = view.status(f"Bound {measurement} ({unit} "
+                              f"{view.KIND_LABELS[kind].lower()}) as {role}.")
+        return message, _binding_tables(fid)[1], ""
+
+    @app.callback(
+        Output(ids.TOPIC_STATUS, "children", allow_duplicate=True),
+        Output(ids.INFLUX_STATUS, "children", allow_duplicate=True),
+        Output(ids.TOPIC_TABLE, "children", allow_duplicate=True),
+        Output(ids.INFLUX_TABLE, "children", allow_duplicate=True),
+        Input({"type": ids.BIND_REMOVE, "index": ALL}, "n_clicks"),
+        State(ids.FACILITY, "value"),
+        prevent_initial_call=True,
+    )
+    def remove_binding(_clicks, facility_id):
+        ref = _clicked_ref()
+        if ref is None:
+            return no_update, no_update, no_update, no_update
+        table, binding_id = ref
+        try:
+            fid = auth.check_facility(facility_id, write=True)
+        except PermissionError as exc:
+            refusal = _refuse(_sentence(exc))
+            if table == "topic":
+                return refusal, no_update, no_update, no_update
+            return no_update, refusal, no_update, no_update
+        done = bindings.unbind_facility(_url(), fid, table, binding_id)
+        message = (view.status("Binding removed.") if done else
+                   view.status("That binding was already removed.", "warning"))
+        topics, points = _binding_tables(fid)
+        if table == "topic":
+            return message, None, topics, points
+        return None, message, topics, points
+
+
+def _clicked_ref() -> tuple[str, int] | None:
+    """``("topic"|"influx", id)`` of the remove button really clicked."""
+    trigger = ctx.triggered_id
+    if not isinstance(trigger, dict) or not ctx.triggered:
+        return None
+    if not ctx.triggered[0].get("value"):
+        return None
+    table, _, number = str(trigger.get("index", "")).partition(":")
+    if table not in ("topic", "influx") or not number.isascii() or (
+        not number.isdigit()
+    ):
+        return None
+    return table, int(number)
+
+
 def register(app: Dash) -> None:
     register_browser_zone(app)
+    register_bindings(app)
     n_fields = len(FIELD_COMPONENTS)
 
     @app.callback(

@@ -22,7 +22,7 @@ def panel() -> dbc.Card:
     """The empty card; a callback fills it."""
     return dbc.Card(
         [
-            dbc.CardHeader(["Data quality (last 30 days) ",
+            dbc.CardHeader(["Data quality in this period ",
                             html.Span(id=SUMMARY, className="text-body-secondary")]),
             dbc.CardBody(html.Div("Loading…", id=BODY), className="p-0"),
         ],

@@ -14,6 +14,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components import ids
+from energy_dash.domain.bindings import FORMATS, KINDS, ROLES, UNITS
 
 ROLE_OPTIONS = [
     {"label": "Admin", "value": "admin"},
@@ -198,6 +199,152 @@ def members_card() -> dbc.Card:
     )
 
 
+FORMAT_LABELS = {"native": "Energy Dash JSON", "tasmota": "Tasmota",
+                 "shelly": "Shelly Gen2 / Pro", "opendtu": "OpenDTU / AhoyDTU"}
+KIND_LABELS = {"power": "Power", "energy": "Energy per interval",
+               "energy_total": "Energy register (total)"}
+
+
+def _options(values, labels: dict[str, str] | None = None) -> list[dict[str, str]]:
+    labels = labels or {}
+    return [{"label": labels.get(v, v.capitalize()), "value": v} for v in values]
+
+
+def _labelled(label: str, control: Any, cid: str, md: int) -> dbc.Col:
+    return dbc.Col([dbc.Label(label, html_for=cid, className="small mb-1"), control],
+                   xs=12, sm=6, md=md, className="mb-2")
+
+
+def unit_options(kind: str | None) -> list[dict[str, str]]:
+    """The units a line-protocol kind takes (power: W or kW; energy: Wh or kWh)."""
+    return [{"label": u, "value": u} for u in UNITS.get(kind or "", UNITS["power"])]
+
+
+def bindings_card() -> dbc.Card:
+    """Which MQTT topics and line-protocol points feed this facility.
+
+    Shown to admins and operators only, as Home Assistant and Grafana keep
+    integrations and data sources away from viewers; the callbacks refuse a
+    viewer's request too.
+    """
+    topic_form = dbc.Row([
+        _labelled("Topic filter", dbc.Input(
+            id=ids.TOPIC_FILTER, placeholder="tele/+/SENSOR", maxLength=512,
+        ), ids.TOPIC_FILTER, 3),
+        _labelled("Format", dbc.Select(
+            id=ids.TOPIC_FORMAT, options=_options(FORMATS, FORMAT_LABELS),
+            value="tasmota"), ids.TOPIC_FORMAT, 3),
+        _labelled("Role", dbc.Select(
+            id=ids.TOPIC_ROLE, options=_options(ROLES), value="consumption",
+        ), ids.TOPIC_ROLE, 2),
+        _labelled("Device id", dbc.Input(
+            id=ids.TOPIC_DEVICE, placeholder="automatic", maxLength=64,
+        ), ids.TOPIC_DEVICE, 2),
+        dbc.Col(dbc.Button("Bind topic", id=ids.TOPIC_CREATE, color="primary",
+                           n_clicks=0, className="text-nowrap"), xs=12, md=2,
+                className="mb-2 align-self-end"),
+    ], className="g-2")
+    influx_form = dbc.Row([
+        _labelled("Measurement", dbc.Input(
+            id=ids.INFLUX_MEASUREMENT, placeholder="Mains", maxLength=200,
+        ), ids.INFLUX_MEASUREMENT, 3),
+        _labelled("Tags (K=V)", dbc.Input(
+            id=ids.INFLUX_TAGS, placeholder="device=iotawatt", maxLength=400,
+        ), ids.INFLUX_TAGS, 3),
+        _labelled("Field", dbc.Input(
+            id=ids.INFLUX_FIELD, placeholder="value", maxLength=200,
+        ), ids.INFLUX_FIELD, 2),
+        _labelled("Role", dbc.Select(
+            id=ids.INFLUX_ROLE, options=_options(ROLES), value="consumption",
+        ), ids.INFLUX_ROLE, 2),
+        _labelled("Kind", dbc.Select(
+            id=ids.INFLUX_KIND, options=_options(KINDS, KIND_LABELS), value="power",
+        ), ids.INFLUX_KIND, 2),
+        _labelled("Unit", dbc.Select(
+            id=ids.INFLUX_UNIT, options=unit_options("power"), value="W",
+        ), ids.INFLUX_UNIT, 2),
+        _labelled("Device id", dbc.Input(
+            id=ids.INFLUX_DEVICE, placeholder="automatic", maxLength=64,
+        ), ids.INFLUX_DEVICE, 3),
+        dbc.Col(dbc.Button("Bind points", id=ids.INFLUX_CREATE, color="primary",
+                           n_clicks=0, className="text-nowrap"), xs=12, md=2,
+                className="mb-2 align-self-end"),
+    ], className="g-2")
+    return dbc.Card(
+        [
+            dbc.CardHeader(html.H2("Meter bindings", className="h5 mb-0")),
+            dbc.CardBody([
+                html.P("MQTT topics (Tasmota, Shelly, OpenDTU, Energy Dash JSON) and "
+                       "InfluxDB line-protocol points (IoTaWatt, Telegraf) that feed "
+                       "this facility. A running subscriber picks up a change "
+                       "within seconds.", className="text-body-secondary small"),
+                html.H3("MQTT topics", className="h6"),
+                topic_form,
+                html.Div(id=ids.TOPIC_STATUS, className="mb-2"),
+                html.Div(id=ids.TOPIC_TABLE, className="mb-4"),
+                html.H3("InfluxDB line protocol", className="h6"),
+                influx_form,
+                html.Div(id=ids.INFLUX_STATUS, className="mb-2"),
+                html.Div(id=ids.INFLUX_TABLE),
+            ]),
+        ],
+        id=ids.BIND_SECTION,
+        className="settings-section",
+        style={"display": "none"},
+    )
+
+
+def _remove_button(ref: str) -> html.Td:
+    return html.Td(dbc.Button("Remove", id={"type": ids.BIND_REMOVE, "index": ref},
+                              color="outline-danger", size="sm", n_clicks=0))
+
+
+def topic_table(rows: list[dict[str, Any]]) -> Any:
+    """Topic bindings, each with its remove button."""
+    if not rows:
+        return html.P("No MQTT topics bound yet.",
+                      className="text-body-secondary small mb-0")
+    columns = ("Topic", "Format", "Role", "Device")
+    body = [
+        html.Tr([
+            _td("Topic", html.Code(row["topic"])),
+            _td("Format", FORMAT_LABELS.get(row["format"], row["format"])),
+            _td("Role", row["role"]),
+            _td("Device", row["device_id"] or "automatic"),
+            _remove_button(f"topic:{row['id']}"),
+        ], id=f"topic-binding-{row['id']}")
+        for row in rows
+    ]
+    return _binding_table(columns, body)
+
+
+def influx_table(rows: list[dict[str, Any]]) -> Any:
+    """Line-protocol bindings: which points become which reading field."""
+    if not rows:
+        return html.P("No line-protocol points bound yet.",
+                      className="text-body-secondary small mb-0")
+    columns = ("Measurement", "Tags", "Field", "Feeds", "Device")
+    body = []
+    for row in rows:
+        tags = ", ".join(f"{k}={v}" for k, v in sorted((row["tags"] or {}).items()))
+        body.append(html.Tr([
+            _td("Measurement", html.Code(row["measurement"])),
+            _td("Tags", tags or "any"),
+            _td("Field", row["field"] or "any"),
+            _td("Feeds", f"{row['role']} {KIND_LABELS[row['kind']].lower()} "
+                         f"[{row['unit']}]"),
+            _td("Device", row["device_id"] or "automatic"),
+            _remove_button(f"influx:{row['id']}"),
+        ], id=f"influx-binding-{row['id']}"))
+    return _binding_table(columns, body)
+
+
+def _binding_table(columns: tuple[str, ...], body: list[Any]) -> dbc.Table:
+    head = html.Thead(html.Tr([html.Th(c) for c in (*columns, "")]))
+    return dbc.Table([head, html.Tbody(body)], size="sm", hover=True,
+                     className="align-middle mb-0 table-cards")
+
+
 def forecast_slot_card(status: dict[str, Any] | None) -> dbc.Card:
     """The last scheduled forecast refresh, for administrators of the site."""
     if status is None:
@@ -350,6 +497,7 @@ def layout(zones: list[str]) -> html.Div:
                 "Display name, e.g. lobby screen",
             ),
             members_card(),
+            bindings_card(),
             html.Div(id=ids.FORECAST_SLOT_STATUS),
             tariff_placeholder(),
             new_facility_card(zones),

@@ -98,8 +98,10 @@ def _limit_kwh(capacity_kw: float, elapsed_ms: int) -> float:
 class _Run:
     """The state machine behind :func:`book_registers` (one device, sorted input)."""
 
-    def __init__(self, capacity_kw: float, baseline: Baseline | None) -> None:
+    def __init__(self, capacity_kw: float, baseline: Baseline | None,
+                 max_kwh: float | None = None) -> None:
         self.capacity_kw = capacity_kw
+        self.max_kwh = max_kwh
         self.baseline = baseline
         self.out: list[Booking] = []
         self.pending: list[int] = []  # indexes into out
@@ -107,6 +109,8 @@ class _Run:
         self.in_zero_run = False
 
     def plausible(self, rise: float, since_ms: int, ts_ms: int) -> bool:
+        if self.max_kwh is not None and rise > self.max_kwh:
+            return False  # what no reading may carry, however long the gap
         return 0.0 <= rise <= _limit_kwh(self.capacity_kw, ts_ms - since_ms) + 1e-9
 
     def add(self, ts_ms: int, total: float) -> None:
@@ -137,8 +141,11 @@ class _Run:
             if self.plausible(rise, base.ts_ms, ts_ms):
                 self._book(ts_ms, total, rise)
                 return
+            beyond = (self.max_kwh is not None and rise > self.max_kwh)
             self._start(ts_ms, total, SPIKE, f"rise of {rise:g} kWh over "
-                        f"{(ts_ms - base.ts_ms) / 1000:g} s")
+                        f"{(ts_ms - base.ts_ms) / 1000:g} s" + (
+                            f", more than one reading may carry ({self.max_kwh:g} "
+                            "kWh, 1 GW)" if beyond else ""))
             return
         wrapped = total + WRAP_KWH - base.total_kwh
         if base.total_kwh > WRAP_KWH / 2 and self.plausible(wrapped, base.ts_ms, ts_ms):
@@ -224,6 +231,7 @@ def book_registers(
     *,
     capacity_kw: float,
     baseline: Baseline | None = None,
+    max_kwh: float | None = None,
 ) -> list[Booking]:
     """Interval energy for one device's register readings.
 
@@ -239,13 +247,18 @@ def book_registers(
     baseline
         The device's last trusted register before these readings; without it the
         first reading only sets the baseline and books 0.
+    max_kwh
+        The most one reading may carry [kWh] (the hostile-input bound a posted
+        interval energy meets, ``domain.validation.physical_limit_kwh``): a
+        larger rise is a spike even when the capacity rule, over a long gap,
+        would allow it.
 
     Returns
     -------
     list[Booking]
         One booking per distinct timestamp, in timestamp order.
     """
-    run = _Run(capacity_kw, baseline)
+    run = _Run(capacity_kw, baseline, max_kwh)
     seen: set[int] = set()
     for ts_ms, total in sorted(readings, key=lambda pair: pair[0]):
         if ts_ms in seen:

@@ -129,6 +129,40 @@ def unbind(database_url: str | None, ref: str) -> str:
     return f"{tables[0]}:{binding_id}"
 
 
+def unbind_facility(
+    database_url: str | None, facility_id: int, table: str, binding_id: int
+) -> bool:
+    """Remove one binding of ``facility_id`` (/settings); False when that facility
+    has no such binding (already removed, or another facility's id)."""
+    if table not in ("topic", "influx"):
+        raise BindingError("id", "must be a topic or a line-protocol binding")
+    with session_scope(database_url, write=True) as session:
+        removed = store.remove(session, table, binding_id, facility_id) > 0
+    _influx_cache.clear()
+    return removed
+
+
+def parse_tags(text: str | None) -> dict[str, str]:
+    """``host=iotawatt, ct=Mains`` (commas or spaces between pairs) as a dict."""
+    tags: dict[str, str] = {}
+    for item in (text or "").replace(",", " ").split():
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise BindingError("tag", f"{item!r} is not K=V")
+        tags[key] = value
+    return tags
+
+
+def facility_bindings(
+    database_url: str | None, facility_id: int
+) -> dict[str, list[dict[str, Any]]]:
+    """A facility's topic and line-protocol bindings, uncached (/settings shows
+    what is stored right now)."""
+    with session_scope(database_url) as session:
+        return {"topic": store.topic_rows(session, facility_id),
+                "influx": store.influx_rows(session, facility_id)}
+
+
 def topic_bindings(
     database_url: str | None, facility_id: int | None = None
 ) -> list[dict[str, Any]]:

@@ -13,6 +13,9 @@ which the import removes again.
 The import also accepts the bare field names (``energy_produced``, …), Unix
 seconds as timestamps and ``;``/tab delimiters, and applies the sensor API's
 validation (:func:`energy_dash.domain.validation.validate_reading`) row by row.
+Cumulative registers (``energy_consumed_total_kwh`` / ``energy_produced_total_kwh``,
+or the bare names) and powers (``power_consumed_kw``, …) may stand in for the
+interval energies; they are booked as the sensor API books them.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from energy_dash.db.models import READING_FIELDS
 from energy_dash.domain.facility import FacilityInfo
 from energy_dash.domain.times import from_ms, iso_local_many
 from energy_dash.domain.validation import (
+    ALTERNATIVES,
     NUMBER_FIELDS,
     physical_errors,
     validate_reading,
@@ -45,7 +49,8 @@ logger = logging.getLogger(__name__)
 
 IMPORT_CHUNK = 5_000
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_UNIT_SUFFIX = {"kWh": "kwh", "%": "pct", "V": "v", "A": "a", "Hz": "hz", "": ""}
+_UNIT_SUFFIX = {"kWh": "kwh", "kW": "kw", "%": "pct", "V": "v", "A": "a", "Hz": "hz",
+                "": ""}
 
 
 def column_name(field: str) -> str:
@@ -58,7 +63,11 @@ def column_name(field: str) -> str:
 COLUMNS = {field: column_name(field) for field in READING_FIELDS}
 """Reading field -> CSV header."""
 HEADER = ["timestamp", "facility_id", "device_id", *COLUMNS.values()]
-_FIELD_OF = {**{c: f for f, c in COLUMNS.items()}, **{f: f for f in READING_FIELDS}}
+_FIELD_OF = {**{c: f for f, c in COLUMNS.items()}, **{f: f for f in READING_FIELDS},
+             **{column_name(f): f for f in ALTERNATIVES}}
+"""Import header -> field: the export's unit headers, bare names, and the
+registers and powers a meter reports instead of interval energies
+(``energy_consumed_total_kwh``, ``power_produced_kw``)."""
 
 
 def _csv_safe(value: Any) -> Any:

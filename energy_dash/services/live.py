@@ -31,8 +31,11 @@ from energy_dash.domain.series import (
     bucket_power,
     bucket_resolution,
     choose_resolution,
+    covered_since_s,
     dashboard_resolution,
+    lookback_ms,
     raw_power,
+    running_bucket_ms,
 )
 from energy_dash.domain.times import (
     day_bounds,
@@ -247,10 +250,15 @@ def power_series(
             facility.id, from_ms(start_ms), from_ms(end_ms), columns=ENERGY,
             resample=resolution, tz=tz, database_url=database_url,
         )
+        expected = facility.expected_interval_s
+        tail = running_bucket_ms(frame.index, resolution, end_ms, now)
+        covered = None if tail is None else covered_since_s(read_readings(
+            facility.id, from_ms(tail - lookback_ms(expected)), from_ms(end_ms),
+            columns=ENERGY, database_url=database_url), tail, expected)
         out = bucket_power(
             frame.index, frame["energy_produced"].to_numpy(),
             frame["energy_consumed"].to_numpy(), frame["samples"].to_numpy(),
-            resolution, end_ms, now, facility.expected_interval_s,
+            resolution, end_ms, now, expected, covered,
         )
     out.index.name = "timestamp"
     return out

@@ -38,10 +38,20 @@ def topic_exists(
     ).first() is not None
 
 
-def remove(conn: Connection | Session, table: str, binding_id: int) -> int:
-    """Delete one binding from ``topic`` or ``influx``; returns the rows removed."""
+def remove(
+    conn: Connection | Session, table: str, binding_id: int,
+    facility_id: int | None = None,
+) -> int:
+    """Delete one binding from ``topic`` or ``influx``; returns the rows removed.
+
+    With ``facility_id`` only that facility's binding goes: the tenant check
+    lives in the statement, so a forged id of another facility removes nothing.
+    """
     target = TOPICS if table == "topic" else INFLUX
-    result = conn.execute(delete(target).where(target.c.id == binding_id))
+    stmt = delete(target).where(target.c.id == binding_id)
+    if facility_id is not None:
+        stmt = stmt.where(target.c.facility_id == facility_id)
+    result = conn.execute(stmt)
     return result.rowcount or 0
 
 

@@ -29,6 +29,7 @@ from energy_dash.domain.registers import (
     energy_kwh,
     reading_interval_s,
 )
+from energy_dash.domain.validation import physical_limit_kwh
 
 logger = logging.getLogger(__name__)
 
@@ -197,15 +198,23 @@ def prepare_rows(
                 events += _book(session, facility, device, register, energy_field,
                                 total_field, with_total)
         for row, interval in zip(items, intervals, strict=True):
-            _fill(row, interval, facility)
+            events += _fill(row, interval, facility)
             ready.append(row)
     return ready, events
 
 
-def _fill(row: dict[str, Any], interval_s: float, facility: FacilityInfo) -> None:
+def _fill(
+    row: dict[str, Any], interval_s: float, facility: FacilityInfo
+) -> list[QualityEvent]:
+    """Energies from power, the rest 0, and the load; an energy from power meets
+    the physical bound of a posted one (the ingest path logs the unlikely ones
+    from the filled row, as it does for a posted energy)."""
+    derived = []
     for power_field, energy_field in POWERS:
         if row.get(energy_field) is None and row.get(power_field) is not None:
             row[energy_field] = energy_kwh(row[power_field], interval_s)
+            derived.append(energy_field)
+    events = _power_bounds(row, derived, facility) if derived else []
     for _, energy_field in POWERS:
         if row.get(energy_field) is None:
             row[energy_field] = 0.0  # a device that meters one direction only
@@ -216,6 +225,21 @@ def _fill(row: dict[str, Any], interval_s: float, facility: FacilityInfo) -> Non
         capacity = facility.capacity_kw or 0.0
         load = power / capacity * 100.0 if capacity > 0 else 0.0
         row["current_load"] = min(max(load, 0.0), 100.0)
+    return events
+
+
+def _power_bounds(
+    row: dict[str, Any], derived: list[str], facility: FacilityInfo
+) -> list[QualityEvent]:
+    span_s, limit = physical_limit_kwh(facility)
+    events = []
+    for name in derived:
+        if row[name] > limit:
+            events.append(QualityEvent(row["ts_ms"], SPIKE, row.get("device_id"),
+                                       f"{name} {row[name]:g} kWh from power implies "
+                                       f"more than 1 GW over {span_s} s (not booked)"))
+            row[name] = 0.0
+    return events
 
 
 def _book(
@@ -238,6 +262,7 @@ def _book(
     bookings = book_registers(
         series, capacity_kw=facility.capacity_kw,
         baseline=Baseline(*anchor) if anchor else None,
+        max_kwh=physical_limit_kwh(facility)[1],
     )
     events: list[QualityEvent] = []
     inserts, changes = [], []
