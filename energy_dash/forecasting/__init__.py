@@ -561,8 +561,9 @@ def warm_up(folder: str | os.PathLike[str] | None = None) -> float:
 
     Sets ``NUMBA_CACHE_DIR`` (``folder``, else ``cache_dir()``) before anything
     can compile, so numba-compiled code, where a model library uses it, is
-    cached on disk across processes; then runs a tiny MSTL fit and a clear-sky
-    computation so the first real refresh pays no import or compile time.
+    cached on disk across processes; then runs tiny MSTL fits (both trends) and a
+    clear-sky computation so the first real refresh pays no import or compile
+    time.
     Returns the seconds it took.
     """
     started = time.perf_counter()
@@ -572,7 +573,8 @@ def warm_up(folder: str | os.PathLike[str] | None = None) -> float:
     index = pd.date_range("2024-06-01", periods=24 * 22, freq="h", tz="UTC")
     hours = index.hour.to_numpy()
     series = pd.Series(1.0 + np.sin(hours / 24 * 2 * np.pi) ** 2, index)
-    forecast(series, 24, model="mstl", timeout=None)
+    for name in ("mstl", "mstl_ets"):  # both trends: AutoETS compiles its own code
+        forecast(series, 24, model=name, timeout=None)
     from energy_dash.domain.solar import clear_sky
 
     clear_sky(index[:24], index[:24] + pd.Timedelta(hours=1), 52.5, 13.4)
