@@ -3,11 +3,11 @@
 
 Origins lie on one grid spaced by a day (``cutoff = n - horizon - j * day``).
 The forecast made at an origin ``e`` uses only the ``K`` latest grid origins
-whose whole window ended before ``e``: there it ranks the candidates and their
-equal-weight combinations by MAE and takes the 10th/90th percentiles of the
-chosen forecast's errors per horizon step (neighbouring steps pooled) as the
-80 % interval. A backtest repeats exactly that at each of its folds, so its
-figures are out of sample, choice included.
+whose whole window ended before ``e``: there it ranks the candidates and
+combinations of the best of them by MAE, and the chosen forecast's errors per
+horizon step (neighbouring steps pooled) give the split-conformal 80 %
+interval. A backtest repeats exactly that at each of its folds, so its figures
+are out of sample, choice included.
 """
 
 from __future__ import annotations
@@ -194,8 +194,8 @@ def compute(
     Every model is fitted at every origin, except Prophet, whose fits are shared
     by the origins of a week (see ``models.prophet_tasks``). Prophet is computed
     at the ``calibration`` origins too, in the same batch of parallel fits
-    (other models only when chosen, later). ``targets`` is accepted for
-    symmetry with the callers and adds nothing to ``cutoffs``.
+    (other models only when chosen, later). ``targets`` (the origins that are
+    the result or are scored) are computed too.
     """
     run = Run(p, timeout=timeout, n_jobs=n_jobs)
     later = {n: list(calibration or ()) for n in ("prophet", "prophet_default")}
