@@ -137,10 +137,10 @@ def side_by_side(tables: dict[str, dict[str, dict]]) -> list[str]:
     """One table, a row per model and a WAPE / coverage / s-per-fit column group
     per series, so every series of the run reads against the others."""
     names = list(tables)
-    width = max(14, *(len(n) for n in names))
+    width = max(19, *(len(n) for n in names))
     head = f"  {'model':<22}" + "".join(f" | {n:^{width}}" for n in names)
     sub = f"  {'':<22}" + "".join(
-        f" | {'WAPE %':>6} {'cov %':>5} {'s/fit':>{width - 14}}" for _ in names
+        f" | {'WAPE %':>6} {'cov %':>5} {'s/fit':>{width - 13}}" for _ in names
     )
     lines = [head, sub]
     for label in ROW_ORDER:
@@ -158,7 +158,7 @@ def side_by_side(tables: dict[str, dict[str, dict]]) -> list[str]:
             sec = r.get("seconds_per_fit")
             sec_text = f"{sec:.2f}" if sec is not None and math.isfinite(sec) else "-"
             cells.append(
-                f" | {r['wape'] * 100:6.2f} {cov_text} {sec_text:>{width - 14}}"
+                f" | {r['wape'] * 100:6.2f} {cov_text} {sec_text:>{width - 13}}"
             )
         lines.append(f"  {label:<22}" + "".join(cells))
     return lines
