@@ -43,6 +43,7 @@ MODEL_NAMES = {
     "prophet": "Prophet",
     "ensemble": "Ensemble (equal-weight mean of the best models by backtest)",
     "mstl": "MSTL (daily and weekly seasons, AR(3) trend)",
+    "mstl_ets": "MSTL (daily and weekly seasons, ETS trend)",
     "solar": "Sun's geometry at the site times a forecast clear-sky index",
     "mstl_default": "MSTL (statsforecast defaults)",
     "prophet_default": "Prophet (defaults)",

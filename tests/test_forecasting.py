@@ -77,7 +77,7 @@ def test_model_names():
     assert BASELINES == ("seasonal_naive_day", "seasonal_naive_week")
     assert FORECAST_MODELS == (
         "auto", "prophet", "ensemble", *BASELINES, "mstl", "solar", "prophet_default",
-        "mstl_default",
+        "mstl_default", "mstl_ets",
     )
 
 
@@ -85,7 +85,7 @@ def test_auto_backtest_is_out_of_sample_and_beats_the_baselines(cons, auto_backt
     result = auto_backtest
     assert result["folds"] == 7 and result["horizon"] == 24
     assert len(result["choices"]) == 7
-    assert set(result["candidates"]) == {"mstl", "prophet", *BASELINES}
+    assert set(result["candidates"]) == {"mstl", "mstl_ets", "prophet", *BASELINES}
     best_baseline = min(result["baselines"].values())
     assert result["skill_vs_naive"] == pytest.approx(1 - result["mae"] / best_baseline)
     assert result["skill_vs_naive"] > 0.2
@@ -291,7 +291,7 @@ def test_explicit_ensemble_with_holidays(cons):
     assert result["model"] == "ensemble" and result["folds"] == 2
     assert result["prophet_config"]["country"] == "DE"
     assert all("+" in choice for choice in result["choices"])
-    assert {"prophet", "mstl", *BASELINES} == set(result["candidates"])
+    assert {"prophet", "mstl", "mstl_ets", *BASELINES} == set(result["candidates"])
 
 
 def test_warm_up_sets_a_disk_cache_for_compiled_code(tmp_path, monkeypatch):

@@ -1,7 +1,9 @@
 """Weather input from an Open-Meteo-compatible endpoint, served by a real local
-HTTP server that replays a response in Open-Meteo's exact format
-(tests/fixtures/open_meteo_berlin.json: 32 days of hourly radiation, cloud
-cover and temperature for Berlin)."""
+HTTP server that replays a response in Open-Meteo's documented format
+(tests/fixtures/open_meteo_berlin.json: ``past_days=30&forecast_days=2``, 768
+hours from 00:00 UTC of the first day, of radiation, cloud cover and
+temperature for Berlin; written by hand to that format, as this machine has no
+internet to record a live answer)."""
 
 from __future__ import annotations
 
@@ -71,12 +73,16 @@ def test_fetch_asks_for_the_site_and_puts_radiation_on_interval_starts(server):
     assert query["timezone"] == ["UTC"]
     payload = json.loads(FIXTURE.read_text())["hourly"]
     assert list(frame.columns) == ["cloud_cover", "temperature", "ghi"]
-    # radiation at 01:00 is the mean of 00:00-01:00: the interval starting 00:00
-    assert frame.loc[pd.Timestamp("2024-05-12 00:00", tz="UTC"), "ghi"] == (
-        payload["shortwave_radiation"][0]
-    )
-    assert frame.loc[pd.Timestamp("2024-05-12 01:00", tz="UTC"), "cloud_cover"] == (
-        payload["cloud_cover"][0]
+    # Open-Meteo's time starts at 00:00 of the first day; radiation at T is the
+    # mean of the hour before T, so 04:00's value (first light, sunrise about
+    # 03:10 UTC) is the interval starting 03:00
+    assert payload["time"][4] == "2024-05-12T04:00"
+    assert payload["shortwave_radiation"][4] == 4.1
+    assert frame.loc[pd.Timestamp("2024-05-12 03:00", tz="UTC"), "ghi"] == 4.1
+    assert frame.index[0] == pd.Timestamp("2024-05-11 23:00", tz="UTC")
+    # cloud cover is instantaneous: it stays on its own timestamp
+    assert frame.loc[pd.Timestamp("2024-05-13 01:00", tz="UTC"), "cloud_cover"] == (
+        payload["cloud_cover"][25]
     )
     assert str(frame.index.tz) == "UTC"
 

@@ -30,40 +30,43 @@ Public API
 Models (``FORECAST_MODELS``)
 ----------------------------
 ``seasonal_naive_day`` / ``seasonal_naive_week``: repeat the last day / week.
-``mstl``: statsforecast MSTL, daily and weekly seasons, an AR(3) trend with
-mean, on the last 12 weeks; ``mstl_default``: MSTL as shipped (all history,
-AutoETS trend; for comparison only). ``prophet``: Prophet with separate
-daily profiles for working and off days (holidays of ``country``), Fourier
-order for the resolution, last 8 weeks. ``prophet_default``: Prophet as
-shipped (for comparison only).
+``mstl`` / ``mstl_ets``: statsforecast MSTL, daily and weekly seasons, on the
+last 12 weeks, the deseasonalised rest forecast by an AR(3) with mean or by
+AutoETS (one shared decomposition per origin); ``mstl_default``: MSTL as
+shipped (all history, AutoETS trend, LOESS at every point; for comparison
+only). ``prophet``: Prophet with separate daily profiles for working and off
+days (holidays of ``country``), Fourier order for the resolution, last 8
+weeks. ``prophet_default``: Prophet as shipped (for comparison only).
 ``solar``: production from the sun's position and clear-sky irradiance at
-``location`` (pvlib) times a forecast clear-sky index; zero whenever the sun is
-below the horizon; with ``weather`` (``ghi`` or ``cloud_cover``) a weather-driven
-variant competes too. ``ensemble``: the best equal-weight combination.
-``auto``: the candidates and their equal-weight combinations of two or three,
-ranked by MAE over the last 7 daily origins (14 when every candidate is cheap,
-as for production at a location); on a tie the simpler wins, and it never
-loses to the best baseline there. With a location, production skips MSTL and
-Prophet and combines only the physical models.
+``location`` (pvlib) times a forecast clear-sky index (the last fortnight's
+median, moved towards yesterday's as far as cloudiness persists at the site);
+zero whenever the sun is below the horizon; with ``weather`` (``ghi`` or
+``cloud_cover``) a weather-driven variant competes too. ``ensemble``: the best
+equal-weight combination.
+``auto``: the candidates and the equal-weight combinations of the best two and
+best three of them, ranked by MAE over the last 7 daily origins (14 when every
+candidate is cheap, as for production at a location); on a tie the simpler
+wins, and it never loses to the best candidate there. With a location,
+production skips MSTL and Prophet, and a baseline replaces the sun's model
+only when it was better by more than day-to-day noise (paired t > 2).
 
 Intervals (split-conformal)
 ---------------------------
-``yhat`` plus the 10th and 90th percentiles of the chosen forecast's errors at
-the last 42 daily origins (14 for production: the sun's path drifts faster
-than a load profile), per horizon step with the neighbouring step on each side
-pooled, with the n+1 correction. The origins beyond the 7 used for the choice
-only calibrate, so MSTL and Prophet share one fit per week of them there (a
-forecast up to a week older: never a look-ahead, at worst a wider band).
-Production errors are scaled by clear-sky irradiance (or the slot's mean level
-without a location) so the band is wide at noon, narrow at dawn, and exactly
-zero at night; coverage counts daylight only.
+``yhat`` plus a band from the chosen forecast's own errors at the last 14
+daily origins, each forecast exactly as at a target (MSTL refitted at every
+origin; Prophet shares one fit per week of origins): per horizon step with two
+neighbouring steps on each side pooled, centred on the errors' median, half
+width the ``ceil((m + 1) * 0.8)``-th smallest absolute deviation of the ``m``
+pooled errors. For daily origins a step is a time of day, so production is
+calibrated per daylight hour; its errors are scaled by clear-sky irradiance (or
+the slot's mean level without a location) so the band is wide at noon, narrow
+at dawn, and exactly zero at night; coverage counts daylight only.
 
 Speed
 -----
 MSTL runs here while the Prophet fits run in parallel worker processes (with a
 deadline each: see ``prophet_runner``); STL's LOESS is evaluated every few
-points as R's ``stl`` does. Both day-ahead forecasts of a facility with a year
-of hourly history take about 2-5 s on two cores once ``warm_up`` has run.
+points as R's ``stl`` does, and its decomposition is shared by both trends.
 """
 
 from __future__ import annotations
@@ -87,18 +90,17 @@ logger = logging.getLogger(__name__)
 
 FORECAST_MODELS: tuple[str, ...] = (
     "auto", "prophet", "ensemble", *BASELINES, "mstl", "solar", "prophet_default",
-    "mstl_default",
+    "mstl_default", "mstl_ets",
 )
 """Names accepted by ``forecast(model=...)`` and ``backtest(model=...)``."""
 
 DEFAULT_TIMEOUT = 60.0
 SELECTION_ORIGINS = 7
-CALIBRATION_ORIGINS = 42
-PRODUCTION_CALIBRATION_ORIGINS = 14
+CALIBRATION_ORIGINS = 14
 CHEAP_SELECTION_ORIGINS = 14
 MIN_SELECTION_ORIGINS = 3
 Origins = dict[int, list[int]]  # target origin -> the origins it learns from
-STRONG = ("mstl", "prophet", "solar", "solar_weather")
+STRONG = ("mstl", "mstl_ets", "prophet", "solar", "solar_weather")
 
 __all__ = [
     "BASELINES", "DEFAULT_TIMEOUT", "FORECAST_MODELS", "INTERVAL", "backtest",
@@ -148,7 +150,7 @@ def _wanted(p: Problem, model: str) -> list[str]:
     if model in ("auto", "ensemble"):
         names = [n for n in engine.SINGLES if engine.applicable(p, n)]
         if p.ghi_clear is not None:  # the sun's geometry beats fitting it again
-            names = [n for n in names if n not in ("mstl", "prophet")]
+            names = [n for n in names if n not in ("mstl", "mstl_ets", "prophet")]
         return names
     if model == "solar" and p.ghi_clear is None:
         raise ValueError(
@@ -160,7 +162,7 @@ def _wanted(p: Problem, model: str) -> list[str]:
 
 def _origins(p: Problem, model: str, k: int) -> int:
     """Selection origins: more when every candidate is cheap (no fitting)."""
-    costly = ("mstl", "prophet", "prophet_default", "mstl_default")
+    costly = ("mstl", "mstl_ets", "prophet", "prophet_default", "mstl_default")
     if all(n not in costly for n in _wanted(p, model)):
         return max(k, CHEAP_SELECTION_ORIGINS)
     return k
@@ -203,9 +205,12 @@ def _plan(
                 f"{MIN_SELECTION_ORIGINS} days and the horizon before it can be "
                 f"backtested, got {p.n} steps"
             )
+        families = dict.fromkeys(  # both MSTL trends are one model to a reader
+            "mstl" if n.startswith("mstl") else n for n in strong_lost
+        )
         note = (
             f"history shorter than 2 weeks plus the backtest days and the horizon "
-            f"({p.n} steps): {' and '.join(strong_lost)} skipped"
+            f"({p.n} steps): {' and '.join(families)} skipped"
         )
     fits = [n for n in fits if n in wanted]
     if model in BASELINES and model not in fits:
@@ -215,9 +220,7 @@ def _plan(
         )
     if not fits:
         raise TooShort(_too_short(p))
-    size = max(
-        PRODUCTION_CALIBRATION_ORIGINS if p.production else CALIBRATION_ORIGINS, kk
-    )
+    size = max(CALIBRATION_ORIGINS, kk)
     cal = {t: engine.selection_for(grid, p.horizon, t, size) for t in targets}
     return fits, targets, sel, cal, note
 
@@ -558,8 +561,9 @@ def warm_up(folder: str | os.PathLike[str] | None = None) -> float:
 
     Sets ``NUMBA_CACHE_DIR`` (``folder``, else ``cache_dir()``) before anything
     can compile, so numba-compiled code, where a model library uses it, is
-    cached on disk across processes; then runs a tiny MSTL fit and a clear-sky
-    computation so the first real refresh pays no import or compile time.
+    cached on disk across processes; then runs tiny MSTL fits (both trends) and a
+    clear-sky computation so the first real refresh pays no import or compile
+    time.
     Returns the seconds it took.
     """
     started = time.perf_counter()
@@ -568,8 +572,12 @@ def warm_up(folder: str | os.PathLike[str] | None = None) -> float:
     os.environ.setdefault("NUMBA_CACHE_DIR", str(target))
     index = pd.date_range("2024-06-01", periods=24 * 22, freq="h", tz="UTC")
     hours = index.hour.to_numpy()
-    series = pd.Series(1.0 + np.sin(hours / 24 * 2 * np.pi) ** 2, index)
-    forecast(series, 24, model="mstl", timeout=None)
+    # a little noise: a noise-free rest after the seasons keeps AutoETS's
+    # optimiser busy for seconds on a series no facility has
+    noise = np.random.default_rng(0).normal(0.0, 0.1, len(index))
+    series = pd.Series(1.0 + np.sin(hours / 24 * 2 * np.pi) ** 2 + noise, index)
+    for name in ("mstl", "mstl_ets"):  # both trends: AutoETS compiles its own code
+        forecast(series, 24, model=name, timeout=None)
     from energy_dash.domain.solar import clear_sky
 
     clear_sky(index[:24], index[:24] + pd.Timedelta(hours=1), 52.5, 13.4)

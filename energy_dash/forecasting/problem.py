@@ -4,7 +4,7 @@ both (calendar, the sun at the site, weather), computed once per call."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,7 @@ class Problem:
     ghi_clear: np.ndarray | None = None  # mean clear-sky GHI per interval [W/m²]
     sun_up: np.ndarray | None = None
     weather: pd.DataFrame | None = None  # on positions; only usable columns
+    cache: dict = field(default_factory=dict)  # work the models share per origin
 
     @property
     def spd(self) -> int:

@@ -26,6 +26,7 @@ MODEL_WORDS = {
     "seasonal_naive_day": "same time yesterday",
     "seasonal_naive_week": "same time last week",
     "mstl": "MSTL",
+    "mstl_ets": "MSTL",
     "prophet": "Prophet",
     "solar": "the sun's geometry at the site",
     "ensemble": "an ensemble",

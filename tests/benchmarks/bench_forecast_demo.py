@@ -1,13 +1,12 @@
-"""Day-ahead forecasts on the demo data: the comparison table and the refresh.
+"""The demo's stored forecast refresh, timed on a freshly seeded database.
 
     python tests/benchmarks/bench_forecast_demo.py [--days 60]
 
 Seeds the demo facility (one-minute readings of the simulated site) into a
-temporary SQLite database, reads its hourly history the way the refresh job does
-(``data.forecasts.hourly_history``) and prints, day-ahead over 14 out-of-sample
-daily folds, auto / Prophet defaults / MSTL alone / the seasonal-naive
-baselines for consumption, and the same plus the solar model for production at
-the simulated site's position; then the wall time of one stored refresh.
+temporary SQLite database and times one ``refresh_forecasts`` of both targets.
+``demo_history`` reads the hourly history the way the refresh job does
+(``services.forecasts.hourly_history``); ``bench_forecast_real`` prints its
+accuracy table beside the real series.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_forecasting import compare
+import pandas as pd
 
 from energy_dash.config import Settings
 from energy_dash.db import dispose_engines, init_db
@@ -27,8 +26,24 @@ from energy_dash.services import forecasts as store
 from energy_dash.services.forecast_refresh import refresh_forecasts
 
 
+def demo_history(
+    days: int = 60,
+) -> tuple[pd.DataFrame, str | None, tuple[float, float]]:
+    """Hourly history of the seeded demo, its holiday country and site position."""
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{Path(folder) / 'bench.db'}"
+        init_db(url)
+        seeded = seed_demo(url, days=days, production=True)
+        info = store.facility_info(seeded.facility_id, database_url=url)
+        history = store.hourly_history(seeded.facility_id, database_url=url,
+                                       tz=info.timezone)
+        dispose_engines()
+    model = site_model()
+    return history, info.country, (model.latitude, model.lon)
+
+
 def main(days: int = 60) -> dict:
-    """Run the benchmark and print its figures; returns them as a dict."""
+    """Seed, refresh both forecasts once and print the wall time."""
     logging.basicConfig(level=logging.WARNING)
     out: dict = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -38,18 +53,6 @@ def main(days: int = 60) -> dict:
         seeded = seed_demo(url, days=days, production=True)
         print(f"demo seeded: {seeded.readings} one-minute readings over {days} days "
               f"in {time.perf_counter() - started:.1f} s")
-        info = store.facility_info(seeded.facility_id, database_url=url)
-        history = store.hourly_history(seeded.facility_id, database_url=url,
-                                       tz=info.timezone)
-        model = site_model()
-        site = (model.latitude, model.lon)
-        out["consumption"] = compare(
-            history["energy_consumed"], "demo consumption", country=info.country
-        )
-        out["production"] = compare(
-            history["energy_produced"], f"demo production at {site}",
-            location=site, nonnegative=True, country=info.country,
-        )
         settings = Settings(database_url=url, session_secret="x" * 40)
         started = time.perf_counter()
         results = refresh_forecasts(settings, facility_id=seeded.facility_id)

@@ -103,7 +103,8 @@ def compare(
             "seconds_per_fit": peer["seconds_per_fit"].get(model),
         }
     for key, label in (
-        ("mstl", "mstl (tuned)"), ("prophet", "prophet (tuned)"), ("solar", "solar"),
+        ("mstl", "mstl (AR trend)"), ("mstl_ets", "mstl (ETS trend)"),
+        ("prophet", "prophet (tuned)"), ("solar", "solar"),
         ("seasonal_naive_day", "same time yesterday"),
         ("seasonal_naive_week", "same time last week"),
     ):
@@ -123,6 +124,44 @@ def compare(
     print(f"  auto chose per fold: {choices}")
     rows["auto_choices"] = choices
     return rows
+
+
+ROW_ORDER = (
+    "auto", "prophet (defaults)", "mstl alone (defaults)", "mstl (AR trend)",
+    "mstl (ETS trend)", "prophet (tuned)", "solar", "same time yesterday",
+    "same time last week",
+)
+
+
+def side_by_side(tables: dict[str, dict[str, dict]]) -> list[str]:
+    """One table, a row per model and a WAPE / coverage / s-per-fit column group
+    per series, so every series of the run reads against the others."""
+    names = list(tables)
+    width = max(19, *(len(n) for n in names))
+    head = f"  {'model':<22}" + "".join(f" | {n:^{width}}" for n in names)
+    sub = f"  {'':<22}" + "".join(
+        f" | {'WAPE %':>6} {'cov %':>5} {'s/fit':>{width - 13}}" for _ in names
+    )
+    lines = [head, sub]
+    for label in ROW_ORDER:
+        if not any(label in t for t in tables.values()):
+            continue
+        cells = []
+        for n in names:
+            r = tables[n].get(label)
+            if r is None:
+                cells.append(f" | {'':>{width}}")
+                continue
+            cov = r["coverage"]
+            cov_text = f"{cov * 100:5.1f}" if cov is not None and math.isfinite(cov) \
+                else "    -"
+            sec = r.get("seconds_per_fit")
+            sec_text = f"{sec:.2f}" if sec is not None and math.isfinite(sec) else "-"
+            cells.append(
+                f" | {r['wape'] * 100:6.2f} {cov_text} {sec_text:>{width - 13}}"
+            )
+        lines.append(f"  {label:<22}" + "".join(cells))
+    return lines
 
 
 def facility_timing(days: int = 365) -> float:
