@@ -20,7 +20,7 @@ from components import figures, ids
 from components import forecast as ui
 from components import formatting as fmt
 from energy_dash.services import forecasts as store
-from energy_dash.web import auth
+from energy_dash.web import auth, request_db
 
 logger = logging.getLogger(__name__)
 
@@ -52,15 +52,18 @@ def hidden(message: Any) -> tuple:
     return (message, ui.HIDDEN, empty, empty, "", "", "", empty, empty, "")
 
 
-def page_outputs(fid: int, now: pd.Timestamp, url: str, interval_minutes: int):
-    """Every output of the page for one facility at ``now``."""
-    info = store.facility_info(fid, database_url=url)
+def page_outputs(fid: int, now: pd.Timestamp, url: str, interval_minutes: int,
+                 conn: Any = None):
+    """Every output of the page for one facility at ``now`` (read on ``conn``, the
+    request's connection, when given)."""
+    info = store.facility_info(fid, database_url=url, conn=conn)
     if info is None:
         return hidden(dbc.Alert(FORBIDDEN, color="danger"))
     tz = info.timezone
-    runs = {t: store.latest_forecast(fid, t, database_url=url) for t in store.TARGETS}
+    runs = {t: store.latest_forecast(fid, t, database_url=url, conn=conn)
+            for t in store.TARGETS}
     if all(run is None for run in runs.values()):
-        status = store.history_status(fid, now=now, database_url=url)
+        status = store.history_status(fid, now=now, database_url=url, conn=conn)
         if not status["enough"]:
             return hidden(ui.not_enough_history(status["message"], interval_minutes))
         return hidden(dbc.Alert(
@@ -81,7 +84,8 @@ def page_outputs(fid: int, now: pd.Timestamp, url: str, interval_minutes: int):
             color="warning", className="py-2",
         ))
     start = min(pd.Timestamp(r.start) for r in runs.values() if r is not None)
-    actual = store.hourly_actuals(fid, start - ACTUAL_CONTEXT, now, database_url=url)
+    actual = store.hourly_actuals(fid, start - ACTUAL_CONTEXT, now, database_url=url,
+                                  conn=conn)
     actual = actual[actual.index + store.HOUR <= now]  # complete hours only
     charts = {}
     for target, column in store.TARGETS.items():
@@ -100,10 +104,12 @@ def page_outputs(fid: int, now: pd.Timestamp, url: str, interval_minutes: int):
     day_start = store.local_midnight(yesterday, tz)
     day_end = store.local_midnight(yesterday + timedelta(days=1), tz)
     past = {
-        t: store.forecast_for_day(fid, t, yesterday, tz, database_url=url)
+        t: store.forecast_for_day(fid, t, yesterday, tz, database_url=url,
+                                  conn=conn)
         for t in store.TARGETS
     }
-    past_actual = store.hourly_actuals(fid, day_start, day_end, database_url=url)
+    past_actual = store.hourly_actuals(fid, day_start, day_end, database_url=url,
+                                       conn=conn)
     accuracy = {
         t: store.day_accuracy(
             past[t], past_actual[col] if len(past_actual) else pd.Series(dtype=float),
@@ -115,7 +121,7 @@ def page_outputs(fid: int, now: pd.Timestamp, url: str, interval_minutes: int):
         t: (None if run is None else _clip(run, day_start, day_end))
         for t, run in past.items()
     }
-    profile = store.weekday_profile(fid, now=now, database_url=url)
+    profile = store.weekday_profile(fid, now=now, database_url=url, conn=conn)
     return (
         messages or None,
         ui.SHOWN,
@@ -155,7 +161,8 @@ def register(app: Dash) -> None:
         except PermissionError:
             return hidden(dbc.Alert(FORBIDDEN, color="danger"))
         settings = _settings()
-        return page_outputs(
-            fid, pd.Timestamp.now(tz="UTC"), settings.database_url,
-            settings.forecast_interval_minutes,
-        )
+        with request_db.reading(settings.database_url) as conn:  # one connection
+            return page_outputs(
+                fid, pd.Timestamp.now(tz="UTC"), settings.database_url,
+                settings.forecast_interval_minutes, conn,
+            )

@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
-from energy_dash.db import get_engine, session_scope
+from energy_dash.db import connected, session_scope
 from energy_dash.db.models import ENERGY_FIELDS, READING_FIELDS, Facility
 from energy_dash.domain.times import to_ms, utc_index
 from energy_dash.domain.validation import (
@@ -49,6 +49,7 @@ def read_readings(
     resample: str | None = None,
     tz: str | None = None,
     database_url: str | None = None,
+    conn: Connection | None = None,
 ) -> pd.DataFrame:
     """Readings of one facility (or all) in the half-open interval ``[start, end)``.
 
@@ -70,6 +71,9 @@ def read_readings(
         runs in SQL; days and longer follow the facility's local calendar.
     tz : str, optional
         IANA zone of the returned index (default UTC).
+    conn : sqlalchemy.Connection, optional
+        Read on this connection (the app's page ticks share one per request)
+        instead of checking one out of the pool.
 
     Returns
     -------
@@ -85,7 +89,7 @@ def read_readings(
         ZoneInfo(tz)  # raises for an unknown zone before touching the database
     start_ms, end_ms = to_ms(start), to_ms(end)
     ids = None if facility_id is None else [int(facility_id)]
-    with get_engine(database_url).connect() as conn:
+    with connected(database_url, conn) as conn:
         if resample is None:
             rows = _readings.fetch_raw(conn, ids, start_ms, end_ms, fields)
             return _raw_frame(rows, fields, tz)
@@ -151,11 +155,13 @@ def _resampled(conn, facility_id, zone, start_ms, end_ms, fields, rule, tz):
         tick_ms = None  # calendar offsets: W, MS, ME, …
     with_self = set(ENERGY_FIELDS) <= set(fields)
     sql_fields = fields + (["_self"] if with_self else [])
+    exact = False  # the SQL buckets are the rule's local buckets already
     if tick_ms is not None and tick_ms % _readings.BUCKET_MS:
         offsets = _zone_offsets_ms(zone, start_ms, end_ms)
         base = math.gcd(tick_ms, _readings.BUCKET_MS)
         if len({o % tick_ms for o in offsets}) == 1:
             base = tick_ms  # every local bucket edge is a fixed UTC shift away
+            exact = _readings.BUCKET_MS % tick_ms == 0
         shift = next(iter(offsets)) % base
         rows = _readings.fetch_buckets(
             conn, [facility_id], start_ms, end_ms, fields, base, shift,
@@ -167,7 +173,7 @@ def _resampled(conn, facility_id, zone, start_ms, end_ms, fields, rule, tz):
             _quarter_hour_rows(conn, facility_id, start_ms, end_ms, fields, with_self),
             sql_fields, _readings.BUCKET_MS, 0,
         )
-    if frame.empty:
+    if frame.empty or exact:  # (exact: resampling would change nothing)
         return _finish(frame, facility_id, fields, with_self, tz)
     frame.index = frame.index.tz_convert(zone)
     summed = frame.resample(offset).sum(min_count=1)
