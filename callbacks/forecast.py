@@ -13,7 +13,7 @@ from typing import Any
 
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Dash, Input, Output
+from dash import Dash, Input, Output, Patch, State, ctx, no_update
 from flask import current_app
 
 from components import figures, ids
@@ -39,7 +39,9 @@ OUTPUTS = [
     Output(ui.YESTERDAY_CHART, "figure"),
     Output(ui.PROFILE_CHART, "figure"),
     Output(ui.PEAK_HOURS, "children"),
+    Output(ui.STORE, "data"),
 ]
+FORECAST_CHARTS = {"consumption": 2, "production": 3}  # output positions
 
 
 def _settings():
@@ -147,22 +149,43 @@ def _clip(run: store.ForecastRun, start, end) -> store.ForecastRun:
     )
 
 
+def now_line_only(signature: dict, now: pd.Timestamp) -> tuple:
+    """A tick within the same hour and runs: only the "now" line moves."""
+    x = figures.local_x(pd.DatetimeIndex([now]), signature["zone"])[0]
+    out: list[Any] = [no_update] * len(OUTPUTS)
+    for target, position in FORECAST_CHARTS.items():
+        if signature["runs"].get(target) is not None:  # a chart with the line
+            patch = Patch()
+            patch["layout"]["shapes"][0]["x0"] = x
+            patch["layout"]["shapes"][0]["x1"] = x
+            out[position] = patch
+    return tuple(out)
+
+
 def register(app: Dash) -> None:
     @app.callback(
         *OUTPUTS,
         Input(ids.FACILITY, "value"),
         Input(ui.INTERVAL, "n_intervals"),
+        State(ui.STORE, "data"),
     )
-    def refresh_forecast_page(facility_id, _tick):
+    def refresh_forecast_page(facility_id, _tick, seen):
         if facility_id is None:
-            return hidden(dbc.Alert(NO_FACILITY, color="secondary"))
+            return (*hidden(dbc.Alert(NO_FACILITY, color="secondary")), None)
         try:
             fid = auth.check_facility(facility_id)
         except PermissionError:
-            return hidden(dbc.Alert(FORBIDDEN, color="danger"))
+            return (*hidden(dbc.Alert(FORBIDDEN, color="danger")), None)
         settings = _settings()
-        with request_db.reading(settings.database_url) as conn:  # one connection
-            return page_outputs(
-                fid, pd.Timestamp.now(tz="UTC"), settings.database_url,
-                settings.forecast_interval_minutes, conn,
-            )
+        url = settings.database_url
+        now = pd.Timestamp.now(tz="UTC")
+        with request_db.reading(url) as conn:  # one connection for the whole tick
+            signature = store.page_signature(fid, now=now, database_url=url,
+                                             conn=conn)
+            if signature is None:
+                return (*hidden(dbc.Alert(FORBIDDEN, color="danger")), None)
+            if ctx.triggered_id == ui.INTERVAL and seen == signature:
+                return now_line_only(signature, now)
+            outputs = page_outputs(fid, now, url,
+                                   settings.forecast_interval_minutes, conn)
+        return (*outputs, signature)

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection
 
-from energy_dash.db import reading_session, session_scope
+from energy_dash.db import connected, reading_session, session_scope
 from energy_dash.domain.alerts import ANOMALY_KIND
 from energy_dash.domain.anomaly import (
     ANOMALY_LOOKBACK,
@@ -232,6 +232,31 @@ def save_forecast(
     :func:`energy_dash.storage.forecasts.save_forecast`."""
     with session_scope(database_url) as session:
         return runs_store.save_forecast(session, facility_id, target, frame, **details)
+
+
+def page_signature(
+    facility_id: int, *, now: Any = None, database_url: str | None = None,
+    conn: Connection | None = None,
+) -> dict[str, Any] | None:
+    """What /forecast shows changes only when this does (two indexed reads).
+
+    The newest run of each target, the local hour (actuals are whole hours, the
+    day before turns at midnight, a run expires on an hour) and the zone; only
+    the "now" line moves in between. JSON-native for a ``dcc.Store``; None for
+    an unknown facility.
+    """
+    with connected(database_url, conn) as conn:
+        info = facility_info(facility_id, conn=conn)
+        if info is None:
+            return None
+        with reading_session(conn=conn) as session:
+            runs = {}
+            for target in TARGETS:
+                row = runs_store.latest_row(session, facility_id, target)
+                runs[target] = None if row is None else int(row.id)
+    hour = local_hour_start(now_or(now), info.timezone)
+    return {"facility": int(facility_id), "runs": runs, "zone": info.timezone,
+            "hour": hour.isoformat()}
 
 
 def latest_forecast(

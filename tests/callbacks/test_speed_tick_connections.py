@@ -114,3 +114,18 @@ def test_a_forecast_tick_takes_one_connection(
     forecast_trace = shown["forecast-consumption-chart.figure"]["data"]
     assert any(2.5 in (trace.get("y") or []) for trace in forecast_trace)
     assert tick.count == MAX_CONNECTIONS, f"{tick.count} connections for one tick"
+
+    # The next tick in the same hour, same runs: only the "now" line moves.
+    with Checkouts(database_url) as again:
+        response = post_callback(
+            client, app, "forecast-message.children",
+            {FACILITY: facility, "forecast-store.data": shown["forecast-store.data"]},
+            ["forecast-interval.n_intervals"],
+        )
+    moved = callback_result(response)
+    assert sorted(moved) == ["forecast-consumption-chart.figure",
+                             "forecast-production-chart.figure"]
+    operations = moved["forecast-consumption-chart.figure"]["operations"]
+    assert [op["location"] for op in operations] == [
+        ["layout", "shapes", 0, "x0"], ["layout", "shapes", 0, "x1"]]
+    assert again.count == MAX_CONNECTIONS
