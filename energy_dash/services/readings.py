@@ -220,22 +220,26 @@ def _bucket_frame(rows, sql_fields, bucket_ms, shift) -> pd.DataFrame:
 
 
 def _finish(frame, facility_id, fields, with_self, tz) -> pd.DataFrame:
-    out = pd.DataFrame(index=frame.index)
-    out["facility_id"] = np.int64(facility_id)
+    """Sums and counts to the public columns, built as one frame from numpy
+    arrays (column by column inserts cost more than the query on a page tick)."""
+    size = len(frame.index)
+
+    def column(key: str) -> np.ndarray:
+        if key in frame:
+            return frame[key].to_numpy(dtype="float64")
+        return np.full(size, np.nan)
+
+    out: dict[str, np.ndarray] = {"facility_id": np.full(size, facility_id, "int64")}
     for name in fields:
-        total = frame.get(f"{name}__sum", pd.Series(dtype="float64"))
-        count = frame.get(f"{name}__n", pd.Series(dtype="float64"))
-        if name in ENERGY_FIELDS:
-            out[name] = total.where(count > 0)
-        else:
-            out[name] = total / count.where(count > 0)
+        total, count = column(f"{name}__sum"), column(f"{name}__n")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            value = total if name in ENERGY_FIELDS else total / count
+        out[name] = np.where(count > 0, value, np.nan)
     if with_self:
-        out["self_supplied"] = frame.get("_self__sum", pd.Series(dtype="float64"))
-    out["samples"] = frame.get("samples", pd.Series(dtype="float64")).astype("int64")
-    out.index.name = "timestamp"
-    if tz:
-        out.index = out.index.tz_convert(tz)
-    return out
+        out["self_supplied"] = column("_self__sum")
+    out["samples"] = column("samples").astype("int64")
+    index = frame.index.rename("timestamp")
+    return pd.DataFrame(out, index=index.tz_convert(tz) if tz else index)
 
 
 def write_readings(
