@@ -19,7 +19,7 @@ from components import figures, ids
 from components import formatting as fmt
 from energy_dash.services import history, quality
 from energy_dash.services import live as views
-from energy_dash.web import auth
+from energy_dash.web import auth, request_db
 
 logger = logging.getLogger(__name__)
 
@@ -101,28 +101,29 @@ def voltage_note(voltage: float | None, bands: dict[str, float]) -> str:
     )
 
 
-def dashboard_outputs(fid: int, now: int, url: str, signature: dict) -> tuple:
-    """Every output of the dashboard for one facility at ``now``."""
-    facility = views.facility_view(fid, database_url=url)
+def dashboard_outputs(fid: int, now: int, url: str, signature: dict,
+                      conn: Any = None) -> tuple:
+    """Every output of the dashboard for one facility at ``now`` (read on ``conn``,
+    the request's connection, when given)."""
+    update = views.dashboard_update(fid, now=now, database_url=url, conn=conn)
+    facility, state, today = update["facility"], update["state"], update["today"]
     tz = facility.timezone
-    state = views.latest_state(fid, now=now, database_url=url)
-    today = views.today_totals(fid, now=now, database_url=url)
     rule = views.dashboard_resolution(facility.expected_interval_s)
     bucket_ms = {"5min": 300_000, "10min": 600_000, "15min": 900_000}[rule]
     start = (now - DAY_MS) // bucket_ms * bucket_ms
     power = views.power_series(fid, start, now + FUTURE_MS, rule, now=now,
-                               database_url=url, facility=facility)
+                               database_url=url, facility=facility, conn=conn)
     first_day = views.local_today(now, tz) - timedelta(days=TREND_DAYS - 1)
     daily = history.daily_energy(fid, first_day, TREND_DAYS, database_url=url,
-                               facility=facility)
-    alerts = views.open_alerts(fid, database_url=url)
+                                 facility=facility, conn=conn)
+    alerts = update["alerts"]
     bands = facility.bands()
     revision = f"dashboard-{fid}"
     last_seen = (
         "last seen " + fmt.local_time(state["last_ms"], tz)
         if state["last_ms"] is not None else "no reading received yet"
     )
-    issues = quality.open_count(url, fid, now)
+    issues = quality.open_count(url, fid, now, conn=conn)
     if issues:
         last_seen += f" · {issues} data issue{'s' if issues != 1 else ''} (24 h)"
     return (
@@ -160,9 +161,11 @@ def register(app: Dash) -> None:
             return blank(notice(FORBIDDEN, "danger"))
         url = database_url()
         now = views.now_ms()
-        signature = views.live_signature(fid, now=now, database_url=url)
-        if signature is None:
-            return blank(notice(FORBIDDEN, "danger"))
-        if seen == signature:
-            raise PreventUpdate  # nothing new: HTTP 204, nothing redrawn
-        return dashboard_outputs(fid, now, url, signature)
+        with request_db.reading(url) as conn:  # one connection for the whole tick
+            signature = views.live_signature(fid, now=now, database_url=url,
+                                             conn=conn)
+            if signature is None:
+                return blank(notice(FORBIDDEN, "danger"))
+            if seen == signature:
+                raise PreventUpdate  # nothing new: HTTP 204, nothing redrawn
+            return dashboard_outputs(fid, now, url, signature, conn)

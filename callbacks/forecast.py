@@ -13,14 +13,14 @@ from typing import Any
 
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Dash, Input, Output
+from dash import Dash, Input, Output, Patch, State, ctx, no_update
 from flask import current_app
 
 from components import figures, ids
 from components import forecast as ui
 from components import formatting as fmt
 from energy_dash.services import forecasts as store
-from energy_dash.web import auth
+from energy_dash.web import auth, request_db
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,9 @@ OUTPUTS = [
     Output(ui.YESTERDAY_CHART, "figure"),
     Output(ui.PROFILE_CHART, "figure"),
     Output(ui.PEAK_HOURS, "children"),
+    Output(ui.STORE, "data"),
 ]
+FORECAST_CHARTS = {"consumption": 2, "production": 3}  # output positions
 
 
 def _settings():
@@ -52,15 +54,18 @@ def hidden(message: Any) -> tuple:
     return (message, ui.HIDDEN, empty, empty, "", "", "", empty, empty, "")
 
 
-def page_outputs(fid: int, now: pd.Timestamp, url: str, interval_minutes: int):
-    """Every output of the page for one facility at ``now``."""
-    info = store.facility_info(fid, database_url=url)
+def page_outputs(fid: int, now: pd.Timestamp, url: str, interval_minutes: int,
+                 conn: Any = None):
+    """Every output of the page for one facility at ``now`` (read on ``conn``, the
+    request's connection, when given)."""
+    info = store.facility_info(fid, database_url=url, conn=conn)
     if info is None:
         return hidden(dbc.Alert(FORBIDDEN, color="danger"))
     tz = info.timezone
-    runs = {t: store.latest_forecast(fid, t, database_url=url) for t in store.TARGETS}
+    runs = {t: store.latest_forecast(fid, t, database_url=url, conn=conn)
+            for t in store.TARGETS}
     if all(run is None for run in runs.values()):
-        status = store.history_status(fid, now=now, database_url=url)
+        status = store.history_status(fid, now=now, database_url=url, conn=conn)
         if not status["enough"]:
             return hidden(ui.not_enough_history(status["message"], interval_minutes))
         return hidden(dbc.Alert(
@@ -81,7 +86,8 @@ def page_outputs(fid: int, now: pd.Timestamp, url: str, interval_minutes: int):
             color="warning", className="py-2",
         ))
     start = min(pd.Timestamp(r.start) for r in runs.values() if r is not None)
-    actual = store.hourly_actuals(fid, start - ACTUAL_CONTEXT, now, database_url=url)
+    actual = store.hourly_actuals(fid, start - ACTUAL_CONTEXT, now, database_url=url,
+                                  conn=conn)
     actual = actual[actual.index + store.HOUR <= now]  # complete hours only
     charts = {}
     for target, column in store.TARGETS.items():
@@ -100,10 +106,12 @@ def page_outputs(fid: int, now: pd.Timestamp, url: str, interval_minutes: int):
     day_start = store.local_midnight(yesterday, tz)
     day_end = store.local_midnight(yesterday + timedelta(days=1), tz)
     past = {
-        t: store.forecast_for_day(fid, t, yesterday, tz, database_url=url)
+        t: store.forecast_for_day(fid, t, yesterday, tz, database_url=url,
+                                  conn=conn)
         for t in store.TARGETS
     }
-    past_actual = store.hourly_actuals(fid, day_start, day_end, database_url=url)
+    past_actual = store.hourly_actuals(fid, day_start, day_end, database_url=url,
+                                       conn=conn)
     accuracy = {
         t: store.day_accuracy(
             past[t], past_actual[col] if len(past_actual) else pd.Series(dtype=float),
@@ -115,7 +123,7 @@ def page_outputs(fid: int, now: pd.Timestamp, url: str, interval_minutes: int):
         t: (None if run is None else _clip(run, day_start, day_end))
         for t, run in past.items()
     }
-    profile = store.weekday_profile(fid, now=now, database_url=url)
+    profile = store.weekday_profile(fid, now=now, database_url=url, conn=conn)
     return (
         messages or None,
         ui.SHOWN,
@@ -141,21 +149,43 @@ def _clip(run: store.ForecastRun, start, end) -> store.ForecastRun:
     )
 
 
+def now_line_only(signature: dict, now: pd.Timestamp) -> tuple:
+    """A tick within the same hour and runs: only the "now" line moves."""
+    x = figures.local_x(pd.DatetimeIndex([now]), signature["zone"])[0]
+    out: list[Any] = [no_update] * len(OUTPUTS)
+    for target, position in FORECAST_CHARTS.items():
+        if signature["runs"].get(target) is not None:  # a chart with the line
+            patch = Patch()
+            patch["layout"]["shapes"][0]["x0"] = x
+            patch["layout"]["shapes"][0]["x1"] = x
+            out[position] = patch
+    return tuple(out)
+
+
 def register(app: Dash) -> None:
     @app.callback(
         *OUTPUTS,
         Input(ids.FACILITY, "value"),
         Input(ui.INTERVAL, "n_intervals"),
+        State(ui.STORE, "data"),
     )
-    def refresh_forecast_page(facility_id, _tick):
+    def refresh_forecast_page(facility_id, _tick, seen):
         if facility_id is None:
-            return hidden(dbc.Alert(NO_FACILITY, color="secondary"))
+            return (*hidden(dbc.Alert(NO_FACILITY, color="secondary")), None)
         try:
             fid = auth.check_facility(facility_id)
         except PermissionError:
-            return hidden(dbc.Alert(FORBIDDEN, color="danger"))
+            return (*hidden(dbc.Alert(FORBIDDEN, color="danger")), None)
         settings = _settings()
-        return page_outputs(
-            fid, pd.Timestamp.now(tz="UTC"), settings.database_url,
-            settings.forecast_interval_minutes,
-        )
+        url = settings.database_url
+        now = pd.Timestamp.now(tz="UTC")
+        with request_db.reading(url) as conn:  # one connection for the whole tick
+            signature = store.page_signature(fid, now=now, database_url=url,
+                                             conn=conn)
+            if signature is None:
+                return (*hidden(dbc.Alert(FORBIDDEN, color="danger")), None)
+            if ctx.triggered_id == ui.INTERVAL and seen == signature:
+                return now_line_only(signature, now)
+            outputs = page_outputs(fid, now, url,
+                                   settings.forecast_interval_minutes, conn)
+        return (*outputs, signature)

@@ -25,7 +25,7 @@ from components import voltage as ui
 from energy_dash.domain.validation import parse_day
 from energy_dash.services import history
 from energy_dash.services import live as views
-from energy_dash.web import auth
+from energy_dash.web import auth, request_db
 
 HOUR_MS = 3_600_000
 LIVE_MS = ui.LIVE_HOURS * HOUR_MS
@@ -73,10 +73,10 @@ def _extend(patch: Patch, trace: int, x: list, y: list) -> None:
 
 
 def live_outputs(fid: int, now: int, url: str, signature: dict,
-                 seen: dict | None) -> tuple:
-    facility = views.facility_view(fid, database_url=url)
+                 seen: dict | None, conn: Any = None) -> tuple:
+    facility = views.facility_view(fid, database_url=url, conn=conn)
     bands = facility.bands()
-    state = views.latest_state(fid, now=now, database_url=url)
+    state = views.latest_state(fid, now=now, database_url=url, conn=conn)
     level = figures.voltage_level(state["voltage"], bands)
     start = now - LIVE_MS
     revision = f"voltage-{fid}"
@@ -94,7 +94,8 @@ def live_outputs(fid: int, now: int, url: str, signature: dict,
     )
     if appendable:
         rows = history.voltage_series(fid, seen["last_ms"] + 1, now + FUTURE_MS, "raw",
-                                    database_url=url, facility=facility)
+                                      database_url=url, facility=facility,
+                                      conn=conn)
         x = figures.local_x(rows.index)
         volts = figures.json_values(rows["voltage"], 2)
         vmin = min([seen["vmin"], *[v for v in volts if v is not None]])
@@ -115,9 +116,10 @@ def live_outputs(fid: int, now: int, url: str, signature: dict,
                      vmin=vmin, vmax=vmax)
     else:
         rule = views.resolution_for(facility, start, now + FUTURE_MS,
-                                    database_url=url)
+                                    database_url=url, conn=conn)
         series = history.voltage_series(fid, start, now + FUTURE_MS, rule,
-                                      database_url=url, facility=facility)
+                                        database_url=url, facility=facility,
+                                        conn=conn)
         voltage_fig = figures.voltage_figure(series, bands, uirevision=revision)
         currents_fig = figures.currents_figure(series, uirevision=revision)
         frequency_fig = figures.frequency_pf_figure(series, uirevision=revision)
@@ -160,12 +162,14 @@ def register(app: Dash) -> None:
             return blank(notice(FORBIDDEN, "danger"))
         url = database_url()
         now = views.now_ms()
-        signature = views.live_signature(fid, now=now, database_url=url)
-        if signature is None:
-            return blank(notice(FORBIDDEN, "danger"))
-        if isinstance(seen, dict) and seen.get("signature") == signature:
-            raise PreventUpdate
-        return live_outputs(fid, now, url, signature, seen)
+        with request_db.reading(url) as conn:  # one connection for the whole tick
+            signature = views.live_signature(fid, now=now, database_url=url,
+                                             conn=conn)
+            if signature is None:
+                return blank(notice(FORBIDDEN, "danger"))
+            if isinstance(seen, dict) and seen.get("signature") == signature:
+                raise PreventUpdate
+            return live_outputs(fid, now, url, signature, seen, conn)
 
     @app.callback(
         Output(ui.QUALITY, "children"),
@@ -178,11 +182,13 @@ def register(app: Dash) -> None:
         if fid is None:
             return None
         url = database_url()
-        facility = views.facility_view(fid, database_url=url)
-        tz = facility.timezone
-        chosen = parse_day(day) or views.local_today(None, tz)
-        start_ms, end_ms = views.week_bounds(chosen, tz)
-        quality = history.voltage_quality(fid, start_ms, end_ms, database_url=url)
+        with request_db.reading(url) as conn:
+            facility = views.facility_view(fid, database_url=url, conn=conn)
+            tz = facility.timezone
+            chosen = parse_day(day) or views.local_today(None, tz)
+            start_ms, end_ms = views.week_bounds(chosen, tz)
+            quality = history.voltage_quality(fid, start_ms, end_ms,
+                                              database_url=url, conn=conn)
         monday = chosen - timedelta(days=chosen.weekday())
         label = f"{monday.isoformat()} – {(monday + timedelta(days=6)).isoformat()}"
         return ui.quality_summary(quality, label)
@@ -205,9 +211,10 @@ def register(app: Dash) -> None:
             clicked = any(t.get("value") for t in ctx.triggered)
             if clicked:
                 message = acknowledge(fid, trigger.get("index"), url)
-        facility = views.facility_view(fid, database_url=url)
-        alerts = views.alert_log(fid, views.now_ms() - LOG_DAYS * 86_400_000, None,
-                                 database_url=url)
+        with request_db.reading(url) as conn:  # after the write: a fresh snapshot
+            facility = views.facility_view(fid, database_url=url, conn=conn)
+            alerts = views.alert_log(fid, views.now_ms() - LOG_DAYS * 86_400_000,
+                                     None, database_url=url, conn=conn)
         can_ack = auth.signed_in() and auth.current_role(fid) in {"admin", "operator"}
         return ui.alert_table(alerts, facility.timezone, can_ack=can_ack), message
 

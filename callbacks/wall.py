@@ -23,7 +23,7 @@ from components import formatting as fmt
 from components import wall as ui
 from energy_dash.domain.facility import FacilityInfo
 from energy_dash.services import live as views
-from energy_dash.web import auth
+from energy_dash.web import auth, request_db
 
 REDRAW_AFTER_MS = 26 * 3_600_000  # the oldest drawn point may be 2 h out of view
 RAW_MIN_INTERVAL_S = 30  # below this the 24-hour history is drawn in 1-min buckets
@@ -69,14 +69,14 @@ def blank(message: str) -> tuple:
 
 
 def history_figure(fid: int, facility: FacilityInfo, now: int, url: str,
-                   *, dark: bool = True) -> dict[str, Any]:
+                   *, dark: bool = True, conn: Any = None) -> dict[str, Any]:
     """The full 24-hour chart: every reading, or 1-minute buckets for fast devices."""
     start = now - DAY_MS
     rule = ("raw" if facility.expected_interval_s >= RAW_MIN_INTERVAL_S else "1min")
     if rule == "1min":
         start = start // 60_000 * 60_000
     frame = views.power_series(fid, start, now + FUTURE_MS, rule, now=now,
-                               database_url=url, facility=facility)
+                               database_url=url, facility=facility, conn=conn)
     window = figures.local_x([now - DAY_MS, now], facility.timezone)
     return figures.wall_figure(frame, uirevision=f"wall-{fid}", start=window[0],
                                end=window[1], dark=dark)
@@ -97,7 +97,7 @@ def append_patch(points, tz: str, now: int, unit_size: float = 1.0) -> Patch:
 
 
 def wall_outputs(fid: int, now: int, url: str, signature: dict,
-                 seen: dict | None, *, dark: bool = True) -> tuple:
+                 seen: dict | None, *, dark: bool = True, conn: Any = None) -> tuple:
     same = (
         isinstance(seen, dict)
         and seen.get("facility") == fid
@@ -106,7 +106,7 @@ def wall_outputs(fid: int, now: int, url: str, signature: dict,
         and (seen.get("signature") or {}).get("settings") == signature["settings"]
     )
     update = views.wall_update(fid, seen["last_ms"] if same else None, now=now,
-                               database_url=url)
+                               database_url=url, conn=conn)
     facility: FacilityInfo = update["facility"]
     tz = facility.timezone
     state, today = update["state"], update["today"]
@@ -115,7 +115,7 @@ def wall_outputs(fid: int, now: int, url: str, signature: dict,
         figure: Any = append_patch(update["points"], tz, now, unit_size)
         drawn_from = seen["drawn_from"]
     else:
-        figure = history_figure(fid, facility, now, url, dark=dark)
+        figure = history_figure(fid, facility, now, url, dark=dark, conn=conn)
         unit_size = figure["layout"]["meta"]["unit_size"]
         drawn_from = now
     bands = facility.bands()
@@ -176,13 +176,16 @@ def register(app: Dash) -> None:
             return blank("This display has no access to that facility.")
         url = database_url()
         now = views.now_ms()
-        signature = views.live_signature(fid, now=now, database_url=url)
-        if signature is None:
-            return blank("This display has no access to that facility.")
-        if isinstance(seen, dict) and seen.get("signature") == signature:
-            raise PreventUpdate  # nothing changed: HTTP 204, zero bytes
-        dark = not (isinstance(config, dict) and config.get("theme") == "light")
-        return wall_outputs(fid, now, url, signature, seen, dark=dark)
+        with request_db.reading(url) as conn:  # one connection for the whole tick
+            signature = views.live_signature(fid, now=now, database_url=url,
+                                             conn=conn)
+            if signature is None:
+                return blank("This display has no access to that facility.")
+            if isinstance(seen, dict) and seen.get("signature") == signature:
+                raise PreventUpdate  # nothing changed: HTTP 204, zero bytes
+            dark = not (isinstance(config, dict) and config.get("theme") == "light")
+            return wall_outputs(fid, now, url, signature, seen, dark=dark,
+                                conn=conn)
 
     app.clientside_callback(
         ClientsideFunction(namespace="energyWall", function_name="tick"),

@@ -31,6 +31,7 @@ YESTERDAY = "forecast-yesterday"
 YESTERDAY_CHART = "forecast-yesterday-chart"
 PROFILE_CHART = "forecast-profile-chart"
 PEAK_HOURS = "forecast-peak-hours"
+STORE = "forecast-store"  # what the page shows: see services.forecasts.page_signature
 RECOMMENDATIONS = "forecast-recommendations"
 
 TARGET_LABEL = {"consumption": "Consumption", "production": "Production"}
@@ -113,6 +114,7 @@ def layout() -> html.Div:
     return html.Div(
         [
             dcc.Interval(id=INTERVAL, interval=REFRESH_MS, n_intervals=0),
+            dcc.Store(id=STORE),
             html.H2("Forecast", className="h4 mb-3"),
             html.Div(id=MESSAGE),
             content,

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -138,6 +138,41 @@ def session_scope(
     except BaseException:
         session.rollback()
         raise
+    finally:
+        session.close()
+
+
+@contextmanager
+def connected(
+    database_url: str | None = None, conn: Connection | None = None
+) -> Iterator[Connection]:
+    """``conn`` when the caller holds one (a request, a job), else a fresh one.
+
+    Readers take this so that an edge running several of them checks out one
+    pooled connection instead of one per function; a fresh one is closed after.
+    """
+    if conn is not None:
+        yield conn
+        return
+    with get_engine(database_url).connect() as fresh:
+        yield fresh
+
+
+@contextmanager
+def reading_session(
+    database_url: str | None = None, conn: Connection | None = None
+) -> Iterator[Session]:
+    """An ORM session for reads: on ``conn`` when the caller holds one (it joins
+    that connection's transaction and never ends it), else :func:`session_scope`."""
+    if conn is None:
+        with session_scope(database_url) as session:
+            yield session
+        return
+    if not conn.in_transaction():
+        conn.begin()  # the session joins it; the connection's owner ends it
+    session = Session(bind=conn)
+    try:
+        yield session
     finally:
         session.close()
 

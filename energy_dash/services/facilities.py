@@ -3,16 +3,19 @@ jobs): each opens one short connection."""
 
 from __future__ import annotations
 
-from energy_dash.db import get_engine
+from sqlalchemy import Connection
+
+from energy_dash.db import connected, get_engine
 from energy_dash.domain.facility import FacilityInfo
 from energy_dash.storage import facilities as rows
 
 
 def facility_info(
-    facility_id: int, *, database_url: str | None = None
+    facility_id: int, *, database_url: str | None = None,
+    conn: Connection | None = None,
 ) -> FacilityInfo | None:
     """Name, zone, holiday country, reporting interval [s], capacity [kW], bands."""
-    with get_engine(database_url).connect() as conn:
+    with connected(database_url, conn) as conn:
         return rows.load_info(conn, facility_id)
 
 

@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import Connection
 
-from energy_dash.db import session_scope
+from energy_dash.db import connected, reading_session, session_scope
 from energy_dash.domain.alerts import ANOMALY_KIND
 from energy_dash.domain.anomaly import (
     ANOMALY_LOOKBACK,
@@ -106,6 +107,7 @@ def hourly_history(
     days: int = HISTORY_DAYS,
     database_url: str | None = None,
     tz: str | None = None,
+    conn: Connection | None = None,
 ) -> pd.DataFrame:
     """Hourly energy of the last ``days`` days on a regular local-hour grid.
 
@@ -131,7 +133,7 @@ def hourly_history(
         (hours that had readings), ``filled_hours``, ``end`` (UTC).
     """
     if tz is None:
-        info = facility_info(facility_id, database_url=database_url)
+        info = facility_info(facility_id, database_url=database_url, conn=conn)
         if info is None:
             raise LookupError(f"facility {facility_id} does not exist")
         tz = info.timezone
@@ -139,7 +141,7 @@ def hourly_history(
     start = stop - pd.Timedelta(days=days)
     frame = read_readings(
         facility_id, start, stop, columns=ENERGY, resample="1h",
-        database_url=database_url,
+        database_url=database_url, conn=conn,
     )
     frame = frame[frame["samples"] > 0] if len(frame) else frame
     columns = ["energy_consumed", "energy_produced"]
@@ -174,7 +176,8 @@ def not_enough_history_message(hours: int) -> str:
 
 
 def history_status(
-    facility_id: int, *, now: Any = None, database_url: str | None = None
+    facility_id: int, *, now: Any = None, database_url: str | None = None,
+    conn: Connection | None = None,
 ) -> dict[str, Any]:
     """How much hourly history the forecasts can use.
 
@@ -182,7 +185,8 @@ def history_status(
     where ``n`` counts the hours with readings in the last 90 days and
     ``message`` is the explanation when there are not enough (else None).
     """
-    history = hourly_history(facility_id, end=now, database_url=database_url)
+    history = hourly_history(facility_id, end=now, database_url=database_url,
+                             conn=conn)
     hours = int(history.attrs["hours_with_data"])
     enough = hours >= MIN_HISTORY_HOURS
     return {
@@ -199,6 +203,7 @@ def hourly_actuals(
     end: Any,
     *,
     database_url: str | None = None,
+    conn: Connection | None = None,
 ) -> pd.DataFrame:
     """Actual energy per local hour in ``[start, end)``: hours with readings only.
 
@@ -207,7 +212,7 @@ def hourly_actuals(
     """
     frame = read_readings(
         facility_id, instant(start), instant(end), columns=ENERGY, resample="1h",
-        database_url=database_url,
+        database_url=database_url, conn=conn,
     )
     if len(frame):
         frame = frame[frame["samples"] > 0]
@@ -229,11 +234,37 @@ def save_forecast(
         return runs_store.save_forecast(session, facility_id, target, frame, **details)
 
 
+def page_signature(
+    facility_id: int, *, now: Any = None, database_url: str | None = None,
+    conn: Connection | None = None,
+) -> dict[str, Any] | None:
+    """What /forecast shows changes only when this does (two indexed reads).
+
+    The newest run of each target, the local hour (actuals are whole hours, the
+    day before turns at midnight, a run expires on an hour) and the zone; only
+    the "now" line moves in between. JSON-native for a ``dcc.Store``; None for
+    an unknown facility.
+    """
+    with connected(database_url, conn) as conn:
+        info = facility_info(facility_id, conn=conn)
+        if info is None:
+            return None
+        with reading_session(conn=conn) as session:
+            runs = {}
+            for target in TARGETS:
+                row = runs_store.latest_row(session, facility_id, target)
+                runs[target] = None if row is None else int(row.id)
+    hour = local_hour_start(now_or(now), info.timezone)
+    return {"facility": int(facility_id), "runs": runs, "zone": info.timezone,
+            "hour": hour.isoformat()}
+
+
 def latest_forecast(
-    facility_id: int, target: str = "consumption", *, database_url: str | None = None
+    facility_id: int, target: str = "consumption", *, database_url: str | None = None,
+    conn: Connection | None = None,
 ) -> ForecastRun | None:
     """The newest stored run of ``target`` (by training time), or None."""
-    with session_scope(database_url) as session:
+    with reading_session(database_url, conn) as session:
         return runs_store.latest_forecast(session, facility_id, target)
 
 
@@ -244,6 +275,7 @@ def forecast_for_day(
     tz: str,
     *,
     database_url: str | None = None,
+    conn: Connection | None = None,
 ) -> ForecastRun | None:
     """The stored run that covered the local day ``day`` best.
 
@@ -254,7 +286,7 @@ def forecast_for_day(
     """
     check_target(target)
     lo, hi = local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz)
-    with session_scope(database_url) as session:
+    with reading_session(database_url, conn) as session:
         runs = runs_store.runs_starting(
             session, facility_id, target, lo - pd.Timedelta(hours=HORIZON_HOURS), hi
         )
@@ -310,6 +342,7 @@ def weekday_profile(
     weeks: int = PROFILE_WEEKS,
     target: str = "consumption",
     database_url: str | None = None,
+    conn: Connection | None = None,
 ) -> pd.DataFrame:
     """Average energy per local hour by weekday over the last ``weeks`` weeks.
 
@@ -317,13 +350,13 @@ def weekday_profile(
     local hour 0 … 23; NaN where no hour had readings.
     """
     column = TARGETS[check_target(target)]
-    info = facility_info(facility_id, database_url=database_url)
+    info = facility_info(facility_id, database_url=database_url, conn=conn)
     if info is None:
         raise LookupError(f"facility {facility_id} does not exist")
     end = local_hour_start(now_or(now), info.timezone)
     frame = read_readings(
         facility_id, end - pd.Timedelta(weeks=weeks), end, columns=[column],
-        resample="1h", tz=info.timezone, database_url=database_url,
+        resample="1h", tz=info.timezone, database_url=database_url, conn=conn,
     )
     grid = pd.DataFrame(np.nan, index=list(WEEKDAYS), columns=list(range(24)))
     if len(frame):

@@ -1,6 +1,7 @@
 """What the live pages show (/dashboard, /wall, the live parts of /voltage and the
 session API): newest state, today's totals, power series, the wall tick, the live
-signature and the alert lists. Each function opens one short connection.
+signature and the alert lists. Each function reads on the connection it is given
+(``conn``: a page tick reads everything on one), else on a short one of its own.
 
 Conventions
 -----------
@@ -21,7 +22,7 @@ import pandas as pd
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from energy_dash.db import get_engine, session_scope
+from energy_dash.db import connected, session_scope
 from energy_dash.domain.facility import FacilityInfo
 from energy_dash.domain.metrics import imbalance_pct, interval_power, ratio_from_sums
 from energy_dash.domain.registers import reading_interval_s
@@ -82,21 +83,26 @@ ENERGY = ["energy_produced", "energy_consumed"]
 
 # ------------------------------------------------------------------ facility
 def facility_view(
-    facility_id: int, *, database_url: str | None = None
+    facility_id: int, *, database_url: str | None = None,
+    conn: Connection | None = None,
 ) -> FacilityInfo | None:
     """The facility's name, zone, expected interval [s], capacity [kW] and bands."""
-    with get_engine(database_url).connect() as conn:
+    with connected(database_url, conn) as conn:
         return load_info(conn, facility_id)
 
 
-def newest_ts(facility_id: int, *, database_url: str | None = None) -> int | None:
+def newest_ts(
+    facility_id: int, *, database_url: str | None = None,
+    conn: Connection | None = None,
+) -> int | None:
     """Timestamp of the facility's newest reading [UTC epoch ms], or None."""
-    with get_engine(database_url).connect() as conn:
+    with connected(database_url, conn) as conn:
         return readings.newest_ts(conn, facility_id)
 
 
 def latest_state(
-    facility_id: int, *, now: int | None = None, database_url: str | None = None
+    facility_id: int, *, now: int | None = None, database_url: str | None = None,
+    conn: Connection | None = None,
 ) -> dict[str, Any]:
     """The live figures of the dashboard and the wall.
 
@@ -112,7 +118,7 @@ def latest_state(
         and ``age_s`` [s].
     """
     now = now_ms() if now is None else int(now)
-    with get_engine(database_url).connect() as conn:
+    with connected(database_url, conn) as conn:
         facility = load_info(conn, facility_id)
         if facility is None:
             raise LookupError(f"facility {facility_id} does not exist")
@@ -154,11 +160,12 @@ def latest_state_of(
 
 
 def latest_state_and_row(
-    facility_id: int, *, now: int | None = None, database_url: str | None = None
+    facility_id: int, *, now: int | None = None, database_url: str | None = None,
+    conn: Connection | None = None,
 ) -> tuple[dict[str, Any], Any]:
     """:func:`latest_state` and the newest reading row (all fields), one connection."""
     now = now_ms() if now is None else int(now)
-    with get_engine(database_url).connect() as conn:
+    with connected(database_url, conn) as conn:
         facility = load_info(conn, facility_id)
         if facility is None:
             raise LookupError(f"facility {facility_id} does not exist")
@@ -168,16 +175,17 @@ def latest_state_and_row(
 
 
 def readings_since(
-    facility_id: int, since_ms: int, *, database_url: str | None = None
+    facility_id: int, since_ms: int, *, database_url: str | None = None,
+    conn: Connection | None = None,
 ) -> int:
     """How many readings arrived since ``since_ms`` [UTC epoch ms]."""
-    with get_engine(database_url).connect() as conn:
+    with connected(database_url, conn) as conn:
         return int(readings.count_since(conn, facility_id, since_ms))
 
 
 def today_totals(
     facility_id: int, *, now: int | None = None, day: date | None = None,
-    database_url: str | None = None,
+    database_url: str | None = None, conn: Connection | None = None,
 ) -> dict[str, Any]:
     """kWh produced and consumed on one local calendar day (default: today).
 
@@ -185,7 +193,7 @@ def today_totals(
     ``self_sufficiency_pct`` [%] (Σ min(p, c) / Σ c per reading; None without
     consumption), ``day`` and the day's ``start_ms``/``end_ms``.
     """
-    with get_engine(database_url).connect() as conn:
+    with connected(database_url, conn) as conn:
         facility = load_info(conn, facility_id)
         if facility is None:
             raise LookupError(f"facility {facility_id} does not exist")
@@ -222,6 +230,7 @@ def power_series(
     now: int | None = None,
     database_url: str | None = None,
     facility: FacilityInfo | None = None,
+    conn: Connection | None = None,
 ) -> pd.DataFrame:
     """Average production and consumption power [kW] per bucket (or per reading).
 
@@ -234,21 +243,21 @@ def power_series(
     """
     now = now_ms() if now is None else int(now)
     if facility is None:
-        facility = facility_view(facility_id, database_url=database_url)
+        facility = facility_view(facility_id, database_url=database_url, conn=conn)
     if facility is None:
         raise LookupError(f"facility {facility_id} does not exist")
     tz = facility.timezone
     if resolution == "raw":
         frame = read_readings(
             facility.id, from_ms(start_ms), from_ms(end_ms), columns=ENERGY, tz=tz,
-            database_url=database_url,
+            database_url=database_url, conn=conn,
         )
         out = raw_power(frame, facility.expected_interval_s)
         out["net_import_kw"] = out["consumption_kw"] - out["production_kw"]
     else:
         frame = read_readings(
             facility.id, from_ms(start_ms), from_ms(end_ms), columns=ENERGY,
-            resample=resolution, tz=tz, database_url=database_url,
+            resample=resolution, tz=tz, database_url=database_url, conn=conn,
         )
         expected = facility.expected_interval_s
         tail = running_bucket_ms(frame.index, resolution, end_ms, now)
@@ -271,6 +280,7 @@ def wall_points(
     limit: int = 500,
     database_url: str | None = None,
     facility: FacilityInfo | None = None,
+    conn: Connection | None = None,
 ) -> list[tuple[int, float | None, float | None]]:
     """Readings newer than ``since_ms`` as ``(ts_ms, production_kw, consumption_kw)``.
 
@@ -278,7 +288,7 @@ def wall_points(
     (looked up before ``since_ms`` too), else the expected interval; readings of
     several devices at one instant are summed. At most ``limit`` oldest first.
     """
-    with get_engine(database_url).connect() as conn:
+    with connected(database_url, conn) as conn:
         if facility is None:
             facility = load_info(conn, facility_id)
         if facility is None:
@@ -310,6 +320,7 @@ def wall_update(
     now: int | None = None,
     limit: int = 500,
     database_url: str | None = None,
+    conn: Connection | None = None,
 ) -> dict[str, Any]:
     """Everything one wall tick needs, over a single connection.
 
@@ -320,7 +331,7 @@ def wall_update(
     ``complete``: False when more than ``limit`` readings arrived (redraw).
     """
     now = now_ms() if now is None else int(now)
-    with get_engine(database_url).connect() as conn:
+    with connected(database_url, conn) as conn:
         facility = load_info(conn, facility_id)
         if facility is None:
             raise LookupError(f"facility {facility_id} does not exist")
@@ -342,7 +353,8 @@ def wall_update(
 
 
 def dashboard_update(
-    facility_id: int, *, now: int | None = None, database_url: str | None = None
+    facility_id: int, *, now: int | None = None, database_url: str | None = None,
+    conn: Connection | None = None,
 ) -> dict[str, Any]:
     """The dashboard's figures that need no series, over a single connection.
 
@@ -351,7 +363,7 @@ def dashboard_update(
     facility read instead of one per figure.
     """
     now = now_ms() if now is None else int(now)
-    with get_engine(database_url).connect() as conn:
+    with connected(database_url, conn) as conn:
         facility = load_info(conn, facility_id)
         if facility is None:
             raise LookupError(f"facility {facility_id} does not exist")
@@ -364,7 +376,8 @@ def dashboard_update(
 
 
 def live_signature(
-    facility_id: int, *, now: int | None = None, database_url: str | None = None
+    facility_id: int, *, now: int | None = None, database_url: str | None = None,
+    conn: Connection | None = None,
 ) -> dict[str, Any] | None:
     """What a live page shows changes only when this changes (three indexed reads).
 
@@ -373,7 +386,7 @@ def live_signature(
     compared; None for an unknown facility.
     """
     now = now_ms() if now is None else int(now)
-    with get_engine(database_url).connect() as conn:
+    with connected(database_url, conn) as conn:
         facility = load_info(conn, facility_id)
         if facility is None:
             return None
@@ -393,6 +406,7 @@ def live_signature(
 def resolution_for(
     facility: FacilityInfo, start_ms: int, end_ms: int, *,
     database_url: str | None = None, max_points: int = MAX_POINTS,
+    conn: Connection | None = None,
 ) -> str:
     """The finest resolution with at most ``max_points`` per trace for this range.
 
@@ -403,7 +417,7 @@ def resolution_for(
     rule = choose_resolution(span_s, facility.expected_interval_s, max_points)
     if rule != "raw":
         return rule
-    with get_engine(database_url).connect() as conn:
+    with connected(database_url, conn) as conn:
         count = readings.count_between(conn, facility.id, start_ms, end_ms)
     if count <= max_points:
         return "raw"
@@ -412,10 +426,11 @@ def resolution_for(
 
 # ----------------------------------------------------------------- alerts
 def open_alerts(
-    facility_id: int, *, limit: int = 20, database_url: str | None = None
+    facility_id: int, *, limit: int = 20, database_url: str | None = None,
+    conn: Connection | None = None,
 ) -> list[dict[str, Any]]:
     """Alerts still open (no end), newest first, as plain dicts."""
-    with get_engine(database_url).connect() as conn:
+    with connected(database_url, conn) as conn:
         return alert_rows.open_alerts(conn, facility_id, limit)
 
 
@@ -426,20 +441,21 @@ def alert_log(
     *,
     limit: int = 200,
     database_url: str | None = None,
+    conn: Connection | None = None,
 ) -> list[dict[str, Any]]:
     """Alerts active at any moment of ``[start, end)``, newest first (see
     :func:`energy_dash.storage.alerts.alert_log`)."""
-    with get_engine(database_url).connect() as conn:
+    with connected(database_url, conn) as conn:
         return alert_rows.alert_log(conn, facility_id, start_ms, end_ms, limit)
 
 
 def recent_alerts(
     facility_id: int, *, now: int | None = None, hours: int = 24, limit: int = 10,
-    database_url: str | None = None,
+    database_url: str | None = None, conn: Connection | None = None,
 ) -> list[dict[str, Any]]:
     """Open alerts first, then those of the last ``hours`` that ended (the ticker)."""
     now = now_ms() if now is None else int(now)
-    with get_engine(database_url).connect() as conn:
+    with connected(database_url, conn) as conn:
         return alert_rows.recent_alerts(conn, facility_id, now, hours, limit)
 
 

@@ -15,9 +15,10 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from energy_dash.db import session_scope
+from energy_dash.db import connected, session_scope
 from energy_dash.domain import quality
 from energy_dash.domain.quality import QualityEvent
 from energy_dash.domain.registers import reading_interval_s
@@ -95,10 +96,15 @@ def list_events(
     return [dict(zip(names, row, strict=True)) for row in rows]
 
 
-def open_count(database_url: str | None, facility_id: int, now_ms: int) -> int:
-    """Events of the last 24 hours: the count on the dashboard's hardware tile."""
-    with session_scope(database_url) as session:
-        return store.count_since(session, facility_id, now_ms - OPEN_WINDOW_MS)
+def open_count(
+    database_url: str | None, facility_id: int, now_ms: int, *,
+    conn: Connection | None = None,
+) -> int:
+    """Events of the last 24 hours: the count on the dashboard's hardware tile.
+
+    ``conn``: the caller's connection (a page tick reads everything on one)."""
+    with connected(database_url, conn) as conn:
+        return store.count_since(conn, facility_id, now_ms - OPEN_WINDOW_MS)
 
 
 def detect_series(

@@ -47,6 +47,7 @@ from energy_dash.db import session_scope
 from energy_dash.storage import accounts
 from energy_dash.storage.devices import find_display_token
 from energy_dash.storage.limits import WindowLimit, counters_for
+from energy_dash.web.request_db import read_session
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ def _load_user(ident: str) -> SessionUser | None:
         user_id, version = int(raw_id), int(raw_version)
     except (TypeError, ValueError):
         return None
-    with session_scope(_db_url()) as db:
+    with read_session(_db_url()) as db:
         account = accounts.load_session_user(db, user_id, version)
     return SessionUser(account) if account is not None else None
 
@@ -316,7 +317,7 @@ def current_display() -> Display | None:
         if facility_id is not None:
             from energy_dash.db.models import DisplayToken
 
-            with session_scope(_db_url()) as db:
+            with read_session(_db_url()) as db:
                 row = db.get(DisplayToken, token_id)
                 if (
                     row is not None
@@ -354,7 +355,7 @@ def current_user_facilities() -> list[dict[str, Any]]:
         return g.energy_dash_facilities
     result: list[dict[str, Any]] = []
     if current_user.is_authenticated:
-        with session_scope(_db_url()) as db:
+        with read_session(_db_url()) as db:
             rows = accounts.user_facilities(db, current_user.id)
         result = [
             {"id": fid, "name": name, "role": role, "timezone": tz}
@@ -363,7 +364,7 @@ def current_user_facilities() -> list[dict[str, Any]]:
     else:
         display = current_display()
         if display is not None:
-            with session_scope(_db_url()) as db:
+            with read_session(_db_url()) as db:
                 info = accounts.get_facility(db, display.facility_id)
             if info is not None:
                 result = [

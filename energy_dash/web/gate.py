@@ -18,6 +18,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from werkzeug.routing import Map, Rule
 
+from energy_dash.web import request_db
 from energy_dash.web.auth import (
     DASH_CALLBACK,
     DASH_PLUMBING,
@@ -196,6 +197,8 @@ def init_auth(app, settings) -> LoginGate:
         PERMANENT_SESSION_LIFETIME=timedelta(days=REMEMBER_DAYS),
     )
     server.session_interface = CookieSessions()
+    # The connection a request's reads share (request_db) goes back at teardown.
+    server.teardown_appcontext(request_db.release)
     login_manager.init_app(server)
     server.extensions["energy_dash_login_throttle"] = LoginThrottle(
         settings.login_rate_storage, settings.database_url

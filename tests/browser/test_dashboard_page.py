@@ -59,3 +59,12 @@ def test_dashboard_shows_kpis_and_charts(
         "(default prices: set the facility's tariff in Settings). Months are 30 days.",
     )
     assert dash_duo.get_logs() == []
+    # The charts came from the app's partial plotly bundle (a quarter of the full
+    # one's code to parse before the first chart): the full bundle never loads.
+    scripts = dash_duo.driver.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)"
+        ".filter(n => n.includes('plotly'))"
+    )
+    assert [s.split("?")[0].split("/")[-1] for s in scripts] == [
+        "plotly-energy-dash.min.js"
+    ]

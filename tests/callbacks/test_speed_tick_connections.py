@@ -18,14 +18,6 @@ from sqlalchemy import event
 from energy_dash import data
 from energy_dash.db import get_engine
 
-# Not met yet: measured 3 checkouts per unchanged tick (user, tenant check,
-# signature) and 4 (wall), 7 (voltage), 9 (dashboard) after a new reading; the
-# services open their own connection each. Strict: once a fix lands this
-# XPASSes and fails, so the marker has to go with the fix.
-pytestmark = pytest.mark.xfail(
-    strict=True, reason="live ticks still check out one connection per service call"
-)
-
 FACILITY = "facility-select.value"
 MAX_CONNECTIONS = 1
 PAGES = [
@@ -90,3 +82,50 @@ def test_a_tick_takes_at_most_one_connection(
         f"{output}: {same.count} connection(s) for an unchanged tick, "
         f"{fresh.count} for a tick with a new reading"
     )
+
+
+def test_a_forecast_tick_takes_one_connection(
+    app, auth_client, database_url, facility
+):
+    """/forecast redraws on its five-minute interval: runs, actuals, the day before
+    and the weekday profile all come over the one connection of the request."""
+    from energy_dash.services import forecasts
+
+    client = auth_client("alice", facility_role="viewer")
+    now = pd.Timestamp.now(tz="UTC").floor("h")
+    write(database_url, facility,
+          [int((now - pd.Timedelta(hours=h)).value // 1_000_000) for h in (3, 2, 1)])
+    hours = pd.date_range(now - pd.Timedelta(hours=2), periods=24, freq="h")
+    for target in forecasts.TARGETS:
+        forecasts.save_forecast(
+            facility, target,
+            pd.DataFrame({"yhat": 2.5, "yhat_lower": 2.0, "yhat_upper": 3.0},
+                         index=hours),
+            model="seasonal_naive", trained_at=now - pd.Timedelta(hours=2),
+            database_url=database_url,
+        )
+    with Checkouts(database_url) as tick:
+        response = post_callback(client, app, "forecast-message.children",
+                                 {FACILITY: facility},
+                                 ["forecast-interval.n_intervals"])
+    assert response.status_code == 200
+    shown = callback_result(response)
+    assert shown["forecast-content.style"] == {}  # the charts are shown
+    forecast_trace = shown["forecast-consumption-chart.figure"]["data"]
+    assert any(2.5 in (trace.get("y") or []) for trace in forecast_trace)
+    assert tick.count == MAX_CONNECTIONS, f"{tick.count} connections for one tick"
+
+    # The next tick in the same hour, same runs: only the "now" line moves.
+    with Checkouts(database_url) as again:
+        response = post_callback(
+            client, app, "forecast-message.children",
+            {FACILITY: facility, "forecast-store.data": shown["forecast-store.data"]},
+            ["forecast-interval.n_intervals"],
+        )
+    moved = callback_result(response)
+    assert sorted(moved) == ["forecast-consumption-chart.figure",
+                             "forecast-production-chart.figure"]
+    operations = moved["forecast-consumption-chart.figure"]["operations"]
+    assert [op["location"] for op in operations] == [
+        ["layout", "shapes", 0, "x0"], ["layout", "shapes", 0, "x1"]]
+    assert again.count == MAX_CONNECTIONS
