@@ -240,7 +240,7 @@ def test_celery_worker_runs_the_slot(postgres_url, redis_url, tmp_path):
 
 
 def test_scheduler_with_a_stopped_broker_fits_the_slot_itself(
-    app, settings, database_url, tmp_path, monkeypatch
+    app, settings, database_url, tmp_path, monkeypatch, auth_client
 ):
     """A broker down when the slot publishes: the slot is fitted in-process, and
     says so, rather than left queued for ever under a taken lease."""
@@ -294,6 +294,13 @@ def test_scheduler_with_a_stopped_broker_fits_the_slot_itself(
         f"127.0.0.1:{port}. Connection refused.): 6 fits ran in the scheduler's "
         "process"
     )
+    from fixtures_web import callback_result, post_callback
+
+    card = callback_result(post_callback(
+        auth_client("alice", "admin"), app, "settings-forecast-slot.children",
+        {"settings-refresh.data": 0},
+    ))["settings-forecast-slot.children"]
+    assert lines[2] in _text(card)
 
 
 RABBIT_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
