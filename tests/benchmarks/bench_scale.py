@@ -278,6 +278,28 @@ def _probes(url: str, now_ms: int) -> dict[str, float]:
             "raw_day": _best(one_raw_day)}
 
 
+def probe_stored(url: str) -> dict[str, float]:
+    """Measure again on the readings a growth run left (``--probe-only``)."""
+    from sqlalchemy import text
+
+    from energy_dash.db import get_engine
+
+    with get_engine(url).connect() as conn:
+        last = conn.execute(text(
+            "SELECT max(ts_ms) FROM readings WHERE facility_id = 1"
+        )).scalar()
+        stored = conn.execute(text("SELECT count(*) FROM readings")).scalar()
+    if last is None:
+        raise SystemExit("bench_scale --probe-only: no growth data in this database")
+    probes = _probes(url, last + MINUTE_MS)
+    print(f"{stored / 1e6:5.1f} M readings (stored): dashboard tick "
+          f"{probes['tick'] * 1000:6.1f} ms, hourly view of a year "
+          f"{probes['year_hourly'] * 1000:6.1f} ms, one raw day "
+          f"{probes['raw_day'] * 1000:6.1f} ms (load average "
+          f"{os.getloadavg()[0]:.1f})", flush=True)
+    return probes
+
+
 def bench_growth(url: str, sizes_m: list[float]) -> dict[float, dict[str, float]]:
     from sqlalchemy import insert, text
 
@@ -395,6 +417,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--history-days", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--skip", default="", help="refresh,growth,ingest")
+    parser.add_argument("--probe-only", action="store_true",
+                        help="only measure the growth probes on the readings an "
+                        "earlier growth run left in the database")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     url = bench_url()
@@ -409,6 +434,9 @@ def main(argv: list[str] | None = None) -> int:
     load1, load5, _ = os.getloadavg()
     print(f"{os.cpu_count()} CPU(s); load average before the run {load1:.1f} (1 min) "
           f"{load5:.1f} (5 min); PostgreSQL at {url.rsplit('@', 1)[-1]}", flush=True)
+    if args.probe_only:
+        probe_stored(url)
+        return 0
     workdir = Path(tempfile.mkdtemp(prefix="bench_scale_"))
     try:
         if "refresh" not in skip:
