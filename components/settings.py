@@ -369,6 +369,12 @@ def forecast_slot_card(status: dict[str, Any] | None) -> dbc.Card:
             html.Tbody([html.Tr([html.Th(k), html.Td(v)]) for k, v in cells]),
             size="sm", className="mb-2",
         )]
+        if status.get("broker_fallback"):
+            error = status["broker_error"]
+            body.append(html.P(
+                f"{error[0].upper()}{error[1:]}: {status['broker_fallback']} fits "
+                "ran in the scheduler's process", className="text-warning small mb-1",
+            ))
         body += [
             html.P(f"Facility {f['facility_id']} {f['target']}: {f['message']}",
                    className="text-danger small mb-1")

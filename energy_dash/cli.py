@@ -461,6 +461,11 @@ def _print_slot_status(status: dict[str, Any] | None) -> None:
         if status["fit_mean_s"] is not None:
             line += f", {status['fit_mean_s']:.2f} s per fit on average"
         click.echo(line)
+    if status.get("broker_fallback"):
+        click.echo(
+            f"{status['broker_error'][0].upper()}{status['broker_error'][1:]}: "
+            f"{status['broker_fallback']} fits ran in the scheduler's process"
+        )
     for item in status["failures"]:
         click.echo(
             f"failed: facility {item['facility_id']} {item['target']} — "

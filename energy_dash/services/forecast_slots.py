@@ -21,6 +21,9 @@ logger = logging.getLogger(__name__)
 
 TARGETS = ("consumption", "production")
 STATUSES = ("queued", "running", "done", "skipped", "failed")
+BROKER_DOWN = "broker unreachable"
+"""How a row's message starts when its fit ran in the scheduler's process
+because the broker did not take the task."""
 
 
 def _insert_ignore(dialect: str):
@@ -88,6 +91,29 @@ def queue_rows(url: str, slot: datetime) -> list[tuple[int, str]]:
     return [(row["facility_id"], row["target"]) for row in rows]
 
 
+def mark_fallback(
+    url: str, slot: datetime, pairs: list[tuple[int, str]], note: str
+) -> None:
+    """Note on rows the broker did not take why they are fitted in-process.
+
+    Written before the fits start, so a status read meanwhile already says it.
+    """
+    if not pairs:
+        return
+    with session_scope(url, write=True) as session:
+        for fid, target in pairs:
+            session.execute(
+                update(ForecastTask)
+                .where(
+                    ForecastTask.facility_id == fid,
+                    ForecastTask.target == target,
+                    ForecastTask.slot == utc(slot),
+                    ForecastTask.status == "queued",
+                )
+                .values(message=note[:2000])
+            )
+
+
 def slot_status(
     database_url: str, slot: datetime | None = None
 ) -> dict[str, Any] | None:
@@ -95,7 +121,9 @@ def slot_status(
 
     ``duration_s`` runs from the first task queued to the last one finished
     (still growing while fits are outstanding); ``fit_mean_s`` averages the
-    finished fits. None when no slot was ever queued.
+    finished fits. ``broker_fallback`` counts the fits the broker refused and
+    the scheduler ran itself, ``broker_error`` says why (None when it took
+    them all). None when no slot was ever queued.
     """
     cols = ForecastTask
     with session_scope(database_url) as session:
@@ -117,6 +145,11 @@ def slot_status(
                 func.avg(cols.duration_s), func.count(),
             ).where(cols.slot == slot)
         ).one()
+        fallback, fallback_note = session.execute(
+            select(func.count(), func.min(cols.message)).where(
+                cols.slot == slot, cols.message.like(f"{BROKER_DOWN}%")
+            )
+        ).one()
         failures = session.execute(
             select(cols.facility_id, cols.target, cols.message)
             .where(cols.slot == slot, cols.status == "failed")
@@ -132,6 +165,10 @@ def slot_status(
         "duration_s": max(0.0, (end - utc(first)).total_seconds()) if first else None,
         "fit_mean_s": float(mean) if mean is not None else None,
         "complete": outstanding == 0,
+        "broker_fallback": int(fallback),
+        "broker_error": (
+            fallback_note.split(", fitted by", 1)[0] if fallback_note else None
+        ),
         "failures": [
             {"facility_id": f, "target": t, "message": m} for f, t, m in failures
         ],

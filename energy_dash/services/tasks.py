@@ -168,19 +168,21 @@ def _record_hard_limit(exception=None, args=None, **_kwargs: Any) -> None:
 
 def run_fit(
     settings: Settings, facility_id: int, target: str, slot: datetime, *,
-    worker: str = WORKER,
+    worker: str = WORKER, note: str | None = None,
 ) -> dict[str, Any]:
     """Fit and store one forecast of a refresh slot, at most once per slot.
 
     The fit sees the history up to the slot's start, so every delivery of the
     same task computes the same run. Returns the refresh result (``status``
     ``stored``, ``duplicate``, ``not_enough_history``, ``failed``, ``gone``) or
-    ``{"status": "finished"}`` when an earlier delivery completed it.
+    ``{"status": "finished"}`` when an earlier delivery completed it. ``note``
+    goes in front of the row's message (why the fit ran where it did).
     """
     from energy_dash.services.forecast_refresh import refresh_one
 
     url = settings.database_url
     slot = utc(slot)
+    prefix = f"{note}; " if note else ""
     task_id = slots.claim(url, int(facility_id), target, slot, worker)
     if task_id is None:
         return {"facility_id": facility_id, "target": target, "status": "finished"}
@@ -200,15 +202,55 @@ def run_fit(
     except Exception as exc:  # noqa: BLE001 - recorded, the slot goes on
         logger.exception("forecast fit facility=%s target=%s failed", facility_id,
                          target)
-        slots.finish(url, task_id, "failed", f"{type(exc).__name__}: {exc}",
-                time.perf_counter() - started)
+        slots.finish(url, task_id, "failed",
+                     f"{prefix}{type(exc).__name__}: {exc}",
+                     time.perf_counter() - started)
         return {"facility_id": facility_id, "target": target, "status": "failed"}
     status = {"stored": "done", "duplicate": "done", "failed": "failed"}.get(
         result["status"], "skipped"
     )
-    slots.finish(url, task_id, status, result.get("message") or result["status"],
-            time.perf_counter() - started)
+    slots.finish(url, task_id, status,
+                 prefix + (result.get("message") or result["status"]),
+                 time.perf_counter() - started)
     return result
+
+
+def _publish(
+    settings: Settings, slot: datetime, pairs: list[tuple[int, str]], interval_s: int
+) -> tuple[int, str | None]:
+    """Publish one task per pair: (how many the broker took, why it stopped).
+
+    The reason is None when all were published. kombu retries a refused
+    connection a few times (``BROKER_PUBLISH_RETRY``) before it gives up, so a
+    broker that is down costs a few seconds, not the slot.
+    """
+    app = configure(settings)
+    task = app.tasks[TASK_NAME]
+    # Fits still queued one interval after publishing give way to the next
+    # slot's. (Not slot + interval: the scheduler may fire late in its slot.)
+    expires = datetime.now(UTC) + timedelta(seconds=interval_s)
+    published = 0
+    try:
+        with app.connection_for_write() as connection:
+            producer = app.amqp.Producer(connection)
+            for fid, target in pairs:
+                task.apply_async(
+                    (fid, target, slot.isoformat()), producer=producer,
+                    expires=expires, retry=True,
+                    retry_policy=BROKER_PUBLISH_RETRY,
+                )
+                published += 1
+    except Exception as exc:  # noqa: BLE001 - kombu raises many kinds; all mean "down"
+        return published, f"{type(exc).__name__}: {exc}"[:300]
+    return published, None
+
+
+BROKER_PUBLISH_RETRY = {
+    "max_retries": 3, "interval_start": 0.2, "interval_step": 0.5,
+    "interval_max": 1.0,
+}
+"""kombu's retry policy per publish: about two seconds before a broker counts
+as down."""
 
 
 def refresh_slot(
@@ -219,29 +261,39 @@ def refresh_slot(
     Called by the one process that holds the slot's lease (the scheduler's
     clock says which slot it is). With a broker, one task per facility and target
     is published and this returns at once; without one, the fits run here.
-    Returns ``{"slot", "queued", "mode"}``.
+
+    A broker that refuses the tasks must not leave the slot's rows queued for
+    ever (the lease is taken, nobody would come back for them): the fits it did
+    not take run here, in the scheduler's process, as without a broker, and
+    their rows say so (``slots.BROKER_DOWN``), which ``forecast --status`` and
+    /settings show. A task the broker did take and a worker later delivers
+    finds its row finished and stores nothing.
+
+    Returns ``{"slot", "queued", "mode"}`` plus ``"broker_error"`` (and
+    ``"published"``) when the broker failed.
     """
     interval_s = settings.forecast_interval_minutes * 60
     slot = utc(slot)
     pairs = slots.queue_rows(settings.database_url, slot)
-    if settings.broker_url:
-        app = configure(settings)
-        task = app.tasks[TASK_NAME]
-        # Fits still queued one interval after publishing give way to the next
-        # slot's. (Not slot + interval: the scheduler may fire late in its slot.)
-        expires = datetime.now(UTC) + timedelta(seconds=interval_s)
-        with app.connection_for_write() as connection:
-            producer = app.amqp.Producer(connection)
-            for fid, target in pairs:
-                task.apply_async(
-                    (fid, target, slot.isoformat()), producer=producer,
-                    expires=expires, retry=True,
-                )
+    if not settings.broker_url:
+        for fid, target in pairs:
+            run_fit(settings, fid, target, slot)
+        return {"slot": slot, "queued": len(pairs), "mode": "in-process"}
+    published, error = _publish(settings, slot, pairs, interval_s)
+    if error is None:
         logger.info("forecast slot %s: %d fits queued", slot, len(pairs))
         return {"slot": slot, "queued": len(pairs), "mode": "celery"}
-    for fid, target in pairs:
-        run_fit(settings, fid, target, slot)
-    return {"slot": slot, "queued": len(pairs), "mode": "in-process"}
+    left = pairs[published:]
+    logger.error(
+        "forecast slot %s: the broker refused the tasks (%s): %d of %d fits run "
+        "in this process instead", slot, error, len(left), len(pairs),
+    )
+    note = f"{slots.BROKER_DOWN} ({error}), fitted by the scheduler"
+    slots.mark_fallback(settings.database_url, slot, left, note)
+    for fid, target in left:
+        run_fit(settings, fid, target, slot, note=note)
+    return {"slot": slot, "queued": len(pairs), "mode": "in-process",
+            "published": published, "broker_error": error}
 
 
 def worker_argv(

@@ -12,10 +12,15 @@ Debian for the broker. Without either it says so and exits 0.
    on one Celery worker with 1, 2 and 4 pool processes: wall time of the slot
    and mean time per fit. The machine's CPU count bounds the speed-up.
 2. Cost growth: facility 1 holds a year of one-minute readings (525 600 rows);
-   99 other facilities fill the table up to each size (millions of rows, made
-   with generate_series). At each size: a dashboard tick (signature, latest
-   state, today's totals, today's 5-minute power), the hourly view of the year
-   and one raw day, best of 5. Flat means within 2x from the smallest size.
+   99 other facilities fill the table up to each size. The rows are made in SQL
+   (generate_series: nothing crosses the wire), one statement per twelfth of
+   the year, and each statement sums the same generated rows into the 15-minute
+   rollups the pages read, so charts and raw reads agree (checked after each
+   size). 30 M readings take about 7 GB and 15-20 minutes on 2 busy cores;
+   ``BENCH_DATABASE_URL`` should name a database of its own (drop it after).
+   At each size: a dashboard tick (signature, latest state, today's totals,
+   today's 5-minute power), the hourly view of the year and one raw day, best
+   of 5. Flat means within 2x from the smallest size.
 3. Ingest: single readings (req/s) and 10 000-row bulk arrays (rows/s) with
    gunicorn -w 1 and -w 4 against the same PostgreSQL.
 """
@@ -141,7 +146,9 @@ def bench_refresh(url: str, workdir: Path, facilities: int, history_days: int,
             print(f"refresh of {facilities} facilities ({2 * facilities} fits, "
                   f"{history_days} days of history), 1 worker x {n} process(es): "
                   f"{wall:6.1f} s wall, {status['fit_mean_s'] * 1000:6.0f} ms per fit "
-                  f"(speed-up {out[workers[0]][0] / wall:.2f}x)", flush=True)
+                  f"(wall-time ratio {out[workers[0]][0] / wall:.2f}x against "
+                  f"{workers[0]} process(es); this machine has {os.cpu_count()} "
+                  f"cores; load average {os.getloadavg()[0]:.1f})", flush=True)
     finally:
         redis_proc.terminate()
         redis_proc.wait(10)
@@ -149,52 +156,82 @@ def bench_refresh(url: str, workdir: Path, facilities: int, history_days: int,
 
 
 # -------------------------------------------------------------------- growth
-def _fill(conn, first_fid: int, facilities: int, rows: int, device: str,
+CHUNKS = 12  # about one monthly partition per statement: its indexes stay cached
+FILLED = {  # the generated value of each reading field (others stay NULL)
+    "energy_produced": "ep", "energy_consumed": "ec", "current_load": "30",
+    "voltage": "230",
+}
+
+
+def _fill_sql() -> str:
+    """One pass per chunk: the generated rows are materialised once, inserted
+    into readings and summed into the 15-minute rollups the pages read, with the
+    sums the ingest path adds (``db.statements.MERGE_STAGING_ROLLUPS``)."""
+    from energy_dash.db.models import READING_FIELDS
+
+    sums = ["samples", "self_supplied"] + [
+        f"{f}_{part}" for f in READING_FIELDS for part in ("sum", "n")
+    ]
+    values = ["count(*)", "sum(least(ep, ec))"] + [
+        item for f in READING_FIELDS for item in (
+            (f"sum({FILLED[f]})", "count(*)") if f in FILLED else ("0", "0")
+        )
+    ]
+    return (
+        "WITH gen AS MATERIALIZED ("
+        " SELECT f AS facility_id, CAST(:start AS bigint) + g * CAST(:step AS bigint)"
+        " AS ts_ms, greatest(0, 2 * sin(g / 240.0)) AS ep, 1 + (g % 60) / 60.0 AS ec"
+        " FROM generate_series(CAST(:f0 AS int), CAST(:f1 AS int)) AS f,"
+        " generate_series(CAST(:g0 AS int), CAST(:g1 AS int) - 1) AS g),"
+        " ins AS (INSERT INTO readings (facility_id, device_id, ts_ms, "
+        + ", ".join(FILLED) + ") SELECT facility_id, :device, ts_ms, "
+        + ", ".join(FILLED.values()) + " FROM gen)"
+        " INSERT INTO reading_rollups (facility_id, bucket_ms, " + ", ".join(sums)
+        + ") SELECT facility_id, ts_ms / 900000 * 900000, " + ", ".join(values)
+        + " FROM gen GROUP BY 1, 2 ON CONFLICT (facility_id, bucket_ms) DO UPDATE SET "
+        + ", ".join(f"{c} = reading_rollups.{c} + excluded.{c}" for c in sums)
+    )
+
+
+def _fill(engine, first_fid: int, facilities: int, rows: int, device: str,
           start_ms: int, span_ms: int) -> None:
-    """``rows`` readings spread evenly over ``facilities`` and ``span_ms``."""
+    """``rows`` readings spread evenly over ``facilities`` and ``span_ms``.
+
+    Generated in SQL (no rows cross the wire), in ``CHUNKS`` time slices of one
+    transaction each, with their rollups built from the same generated rows.
+    """
     from sqlalchemy import text
 
     per = max(1, rows // facilities)
     step = max(1, span_ms // per)
-    conn.execute(text(
-        "INSERT INTO readings (facility_id, device_id, ts_ms, energy_produced, "
-        "energy_consumed, current_load, voltage) "
-        "SELECT f, :device, CAST(:start AS bigint) + g * CAST(:step AS bigint), "
-        "greatest(0, 2 * sin(g / 240.0)), 1 + (g % 60) / 60.0, 30, 230 "
-        "FROM generate_series(CAST(:f0 AS int), CAST(:f1 AS int)) AS f, "
-        "generate_series(0, CAST(:per AS int) - 1) AS g"
-    ), {"device": device, "start": start_ms, "step": step, "f0": first_fid,
-        "f1": first_fid + facilities - 1, "per": per})
-    conn.execute(text(
-        "INSERT INTO reading_rollups (facility_id, bucket_ms, samples, self_supplied, "
-        "energy_produced_sum, energy_produced_n, energy_consumed_sum, "
-        "energy_consumed_n, current_load_sum, current_load_n, voltage_sum, voltage_n, "
-        "current_sum, current_n, current1_sum, current1_n, current2_sum, current2_n, "
-        "current3_sum, current3_n, frequency_sum, frequency_n, power_factor_sum, "
-        "power_factor_n) "
-        "SELECT facility_id, ts_ms / 900000 * 900000, count(*), "
-        "sum(least(energy_produced, energy_consumed)), sum(energy_produced), count(*), "
-        "sum(energy_consumed), count(*), sum(current_load), count(*), sum(voltage), "
-        "count(*), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 FROM readings "
-        "WHERE device_id = :device AND facility_id BETWEEN :f0 AND :f1 "
-        "GROUP BY facility_id, ts_ms / 900000 * 900000 "
-        "ON CONFLICT (facility_id, bucket_ms) DO UPDATE SET "
-        "samples = reading_rollups.samples + excluded.samples, "
-        "self_supplied = reading_rollups.self_supplied + excluded.self_supplied, "
-        "energy_produced_sum = reading_rollups.energy_produced_sum "
-        "+ excluded.energy_produced_sum, "
-        "energy_produced_n = reading_rollups.energy_produced_n "
-        "+ excluded.energy_produced_n, "
-        "energy_consumed_sum = reading_rollups.energy_consumed_sum "
-        "+ excluded.energy_consumed_sum, "
-        "energy_consumed_n = reading_rollups.energy_consumed_n "
-        "+ excluded.energy_consumed_n, "
-        "current_load_sum = reading_rollups.current_load_sum "
-        "+ excluded.current_load_sum, "
-        "current_load_n = reading_rollups.current_load_n + excluded.current_load_n, "
-        "voltage_sum = reading_rollups.voltage_sum + excluded.voltage_sum, "
-        "voltage_n = reading_rollups.voltage_n + excluded.voltage_n"
-    ), {"device": device, "f0": first_fid, "f1": first_fid + facilities - 1})
+    bounds = [per * i // CHUNKS for i in range(CHUNKS + 1)]
+    sql = _fill_sql()
+    for g0, g1 in zip(bounds, bounds[1:], strict=False):
+        if g1 <= g0:
+            continue
+        with engine.begin() as conn:
+            conn.execute(text("SET LOCAL synchronous_commit = off"))
+            conn.execute(text("SET LOCAL work_mem = '256MB'"))
+            conn.execute(text(sql), {
+                "device": device, "start": start_ms, "step": step, "f0": first_fid,
+                "f1": first_fid + facilities - 1, "g0": g0, "g1": g1,
+            })
+
+
+def _check_rollups(conn, facility_id: int) -> None:
+    """The rollups hold exactly the readings' sums (what pages and raw reads see)."""
+    from sqlalchemy import text
+
+    raw = conn.execute(text(
+        "SELECT count(*), sum(energy_consumed) FROM readings WHERE facility_id = :f"
+    ), {"f": facility_id}).one()
+    rolled = conn.execute(text(
+        "SELECT sum(samples), sum(energy_consumed_sum) FROM reading_rollups "
+        "WHERE facility_id = :f"
+    ), {"f": facility_id}).one()
+    if raw[0] != rolled[0] or abs(raw[1] - rolled[1]) > 1e-6 * max(1.0, raw[1]):
+        raise RuntimeError(f"rollups of facility {facility_id} disagree: "
+                           f"readings {raw}, rollups {rolled}")
 
 
 def _best(fn, repeat: int = 5) -> float:
@@ -241,6 +278,28 @@ def _probes(url: str, now_ms: int) -> dict[str, float]:
             "raw_day": _best(one_raw_day)}
 
 
+def probe_stored(url: str) -> dict[str, float]:
+    """Measure again on the readings a growth run left (``--probe-only``)."""
+    from sqlalchemy import text
+
+    from energy_dash.db import get_engine
+
+    with get_engine(url).connect() as conn:
+        last = conn.execute(text(
+            "SELECT max(ts_ms) FROM readings WHERE facility_id = 1"
+        )).scalar()
+        stored = conn.execute(text("SELECT count(*) FROM readings")).scalar()
+    if last is None:
+        raise SystemExit("bench_scale --probe-only: no growth data in this database")
+    probes = _probes(url, last + MINUTE_MS)
+    print(f"{stored / 1e6:5.1f} M readings (stored): dashboard tick "
+          f"{probes['tick'] * 1000:6.1f} ms, hourly view of a year "
+          f"{probes['year_hourly'] * 1000:6.1f} ms, one raw day "
+          f"{probes['raw_day'] * 1000:6.1f} ms (load average "
+          f"{os.getloadavg()[0]:.1f})", flush=True)
+    return probes
+
+
 def bench_growth(url: str, sizes_m: list[float]) -> dict[float, dict[str, float]]:
     from sqlalchemy import insert, text
 
@@ -259,8 +318,8 @@ def bench_growth(url: str, sizes_m: list[float]) -> dict[float, dict[str, float]
                 expected_interval_s=60,
             ))
         ensure_partitions(conn, since_ms=start_ms)
-        started = time.perf_counter()
-        _fill(conn, 1, 1, YEAR_MINUTES, "meter", start_ms, YEAR_MINUTES * MINUTE_MS)
+    started = time.perf_counter()
+    _fill(engine, 1, 1, YEAR_MINUTES, "meter", start_ms, YEAR_MINUTES * MINUTE_MS)
     print(f"facility 1: a year of minute readings in "
           f"{time.perf_counter() - started:.0f} s", flush=True)
     stored = YEAR_MINUTES
@@ -269,9 +328,9 @@ def bench_growth(url: str, sizes_m: list[float]) -> dict[float, dict[str, float]
         target = int(size * 1_000_000)
         if target > stored:
             started = time.perf_counter()
-            with engine.begin() as conn:
-                _fill(conn, 2, 99, target - stored, f"fill{stage}", start_ms + stage,
-                      YEAR_MINUTES * MINUTE_MS)
+            _fill(engine, 2, 99, target - stored, f"fill{stage}", start_ms + stage,
+                  YEAR_MINUTES * MINUTE_MS)
+            filled = time.perf_counter() - started
             with engine.connect().execution_options(
                 isolation_level="AUTOCOMMIT"
             ) as conn:
@@ -283,14 +342,18 @@ def bench_growth(url: str, sizes_m: list[float]) -> dict[float, dict[str, float]
                     "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
                     "WHERE i.inhparent = 'readings'::regclass"
                 )).scalar()
+                _check_rollups(conn, 1)
+                _check_rollups(conn, 2)
             print(f"filled to {stored:,} readings ({size_text} with indexes) in "
-                  f"{time.perf_counter() - started:.0f} s", flush=True)
+                  f"{filled:.0f} s, vacuum and checks "
+                  f"{time.perf_counter() - started - filled:.0f} s", flush=True)
         probes = _probes(url, now_ms)
         out[size] = probes
         print(f"{stored / 1e6:5.1f} M readings: dashboard tick "
               f"{probes['tick'] * 1000:6.1f} ms, hourly view of a year "
               f"{probes['year_hourly'] * 1000:6.1f} ms, one raw day "
-              f"{probes['raw_day'] * 1000:6.1f} ms", flush=True)
+              f"{probes['raw_day'] * 1000:6.1f} ms (load average "
+              f"{os.getloadavg()[0]:.1f})", flush=True)
     first = out[sizes_m[0]]
     for key in ("tick", "year_hourly", "raw_day"):
         growth = out[sizes_m[-1]][key] / first[key]
@@ -336,7 +399,12 @@ def bench_ingest(url: str, workdir: Path, seconds: float) -> dict[int, tuple]:
         out[workers] = (rps, bulk)
         print(f"PostgreSQL, gunicorn -w {workers}: single readings {rps:7.0f} req/s "
               f"(4 client processes), bulk {bulk:8.0f} rows/s "
-              f"({min(workers, 2)} request(s) in flight)", flush=True)
+              f"({min(workers, 2)} request(s) in flight; load average "
+              f"{os.getloadavg()[0]:.1f})", flush=True)
+    print(f"ingest with 4 app processes against 1: single "
+          f"{out[4][0] / out[1][0]:.2f}x, bulk {out[4][1] / out[1][1]:.2f}x "
+          f"({os.cpu_count()} cores, shared with "
+          "PostgreSQL and the load generator)", flush=True)
     return out
 
 
@@ -349,6 +417,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--history-days", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--skip", default="", help="refresh,growth,ingest")
+    parser.add_argument("--probe-only", action="store_true",
+                        help="only measure the growth probes on the readings an "
+                        "earlier growth run left in the database")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     url = bench_url()
@@ -363,6 +434,9 @@ def main(argv: list[str] | None = None) -> int:
     load1, load5, _ = os.getloadavg()
     print(f"{os.cpu_count()} CPU(s); load average before the run {load1:.1f} (1 min) "
           f"{load5:.1f} (5 min); PostgreSQL at {url.rsplit('@', 1)[-1]}", flush=True)
+    if args.probe_only:
+        probe_stored(url)
+        return 0
     workdir = Path(tempfile.mkdtemp(prefix="bench_scale_"))
     try:
         if "refresh" not in skip:

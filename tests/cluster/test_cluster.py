@@ -1,20 +1,22 @@
 """A small cluster as separate processes: what holds once there is more than one.
 
 Two gunicorn app processes (each with the scheduler running), two Celery
-workers, one PostgreSQL (a database of its own next to TEST_DATABASE_URL's),
-one private redis-server as broker and limit store; the MQTT subscriber and a
-private mosquitto join when this build has the subscriber. 200 facilities with
-three days of hourly history (seasonal-naive fits of ~30 ms each).
+workers, the MQTT subscriber (``energy-dash mqtt``), one PostgreSQL (a database
+of its own next to TEST_DATABASE_URL's), one private redis-server as broker and
+limit store and one private mosquitto. 200 facilities with three days of hourly
+history (seasonal-naive fits of ~30 ms each).
 
 - the refresh slot the schedulers start stores exactly one forecast per
   facility and target, although one worker is SIGKILLed in the middle of it;
 - readings posted to both app processes, some twice, are stored once each;
+- readings published on a bound MQTT topic while HTTP readings pour into both
+  apps, some published twice, are stored once each;
 - the sign-in lockout and the ingest limit count across both processes.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import json
 import os
 import re
 import shutil
@@ -158,6 +160,7 @@ def cluster(tmp_path_factory):
     try:
         cluster.start_app("app_1")
         cluster.start_app("app_2")
+        cluster.mqtt_port = _start_mqtt(cluster, ids[0])
         cluster.wait_ready()
         yield cluster
     finally:
@@ -165,6 +168,28 @@ def cluster(tmp_path_factory):
         redis_proc.terminate()
         redis_proc.wait(10)
         dispose_engine(url)
+
+
+MQTT_TOPIC = "site/{fid}/meter"
+
+
+def _start_mqtt(cluster: Cluster, fid: int) -> int:
+    """A private mosquitto, a bound topic and ``energy-dash mqtt`` as its own
+    process (one per host: the subscriber's client id is the host's)."""
+    mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    port = free_port()
+    conf = cluster.workdir / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
+    cluster.start("mosquitto", [mosquitto, "-c", str(conf)])
+    bind = subprocess.run(
+        [str(BIN / "energy-dash"), "bind-topic", "--facility", str(fid),
+         "--topic", MQTT_TOPIC.format(fid=fid), "--format", "native"],
+        env=cluster.env, capture_output=True, text=True, timeout=60,
+    )
+    assert bind.returncode == 0, bind.stderr
+    cluster.start("mqtt", [str(BIN / "energy-dash"), "mqtt"],
+                  ENERGY_DASH_MQTT_URL=f"mqtt://127.0.0.1:{port}")
+    return port
 
 
 def _keys(url: str, ids: list[int]) -> dict[int, str]:
@@ -294,15 +319,6 @@ def test_sign_in_lockout_holds_across_both_apps(cluster):
     assert [_login(base, "dora", PASSWORD) for base in cluster.apps] == [429, 429]
 
 
-def _shared_ingest_limit() -> bool:
-    return importlib.util.find_spec("energy_dash.storage.limits") is not None
-
-
-@pytest.mark.xfail(
-    not _shared_ingest_limit(), strict=True,
-    reason="the ingest limit is per process until the shared limits "
-    "(energy_dash.storage.limits) land",
-)
 def test_ingest_limit_holds_across_both_apps(cluster):
     key = list(cluster.keys.values())[20]
     now = int(time.time())
@@ -318,55 +334,50 @@ def test_ingest_limit_holds_across_both_apps(cluster):
 
 
 # ------------------------------------------------------------------------ MQTT
-def test_mqtt_subscriber_stores_each_message_once(cluster):
-    if importlib.util.find_spec("ingest.mqtt") is None:
-        pytest.skip("this build has no MQTT subscriber (the device-protocol issue)")
-    mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+def _mqtt_count(url: str, fid: int) -> tuple[int, float]:
+    with session_scope(url) as session:
+        count, total = session.execute(
+            select(func.count(), func.sum(Reading.energy_consumed)).where(
+                Reading.facility_id == fid, Reading.device_id == "mqtt"
+            )
+        ).one()
+    return int(count), float(total or 0.0)
+
+
+def test_mqtt_readings_published_during_http_load_are_stored_once(cluster):
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    port = free_port()
-    conf = cluster.workdir / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
-    cluster.start("mosquitto", [mosquitto, "-c", str(conf)])
-    fid = list(cluster.keys)[0]
-    bind = subprocess.run(
-        [str(BIN / "energy-dash"), "bind-topic", "--facility", str(fid),
-         "--topic", f"site/{fid}/meter", "--format", "native"],
-        env=cluster.env, capture_output=True, text=True, timeout=60,
-    )
-    assert bind.returncode == 0, bind.stderr
-    for name in ("mqtt_1", "mqtt_2"):
-        cluster.start(name, [str(BIN / "energy-dash"), "mqtt"],
-                      ENERGY_DASH_MQTT_URL=f"mqtt://127.0.0.1:{port}")
-    time.sleep(3)  # both subscribers connected and subscribed
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"t{uuid.uuid4().hex}")
-    client.connect("127.0.0.1", port)
-    client.loop_start()
+    fid = cluster.ids[0]
+    log = cluster.workdir / "mqtt.log"
+    deadline = time.monotonic() + 60
+    while "MQTT subscriptions: +1" not in log.read_text():
+        assert time.monotonic() < deadline, cluster.logs()
+        time.sleep(0.2)
     now = int(time.time())
-    for i in range(20):
-        payload = ('{"energy_produced": 0, "energy_consumed": 1, "current_load": 5, '
-                   f'"timestamp": {now - 100 + i}, "device_id": "mqtt"}}')
-        client.publish(f"site/{fid}/meter", payload, qos=1).wait_for_publish(5)
+    http = [  # the apps are busy meanwhile: other facilities post over HTTP
+        (cluster.apps[i % 2], key, {
+            "energy_produced": 0.0, "energy_consumed": 0.5, "current_load": 5,
+            "timestamp": now - 900 + i, "device_id": "during-mqtt",
+        })
+        for i, key in enumerate(list(cluster.keys.values())[1:11])
+    ]
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"t{uuid.uuid4().hex}")
+    client.connect("127.0.0.1", cluster.mqtt_port)
+    client.loop_start()
+    with ThreadPoolExecutor(4) as pool:
+        posted = pool.map(lambda job: _post(*job), http)
+        for i in list(range(40)) + list(range(0, 40, 4)):  # 10 sent twice
+            payload = json.dumps({"energy_produced": 0, "energy_consumed": i + 1,
+                                  "current_load": 5, "timestamp": now - 200 + i,
+                                  "device_id": "mqtt"})
+            client.publish(MQTT_TOPIC.format(fid=fid), payload, qos=1
+                           ).wait_for_publish(5)
+        assert list(posted) == [201] * 10
     client.loop_stop()
     client.disconnect()
     deadline = time.monotonic() + 30
-    count = 0
-    while time.monotonic() < deadline:
-        with session_scope(cluster.url) as session:
-            count = session.execute(
-                select(func.count()).where(
-                    Reading.facility_id == fid, Reading.device_id == "mqtt"
-                )
-            ).scalar()
-        if count >= 20:
-            break
-        time.sleep(0.5)
-    time.sleep(1)
-    with session_scope(cluster.url) as session:
-        count = session.execute(
-            select(func.count()).where(
-                Reading.facility_id == fid, Reading.device_id == "mqtt"
-            )
-        ).scalar()
-    assert count == 20
+    while _mqtt_count(cluster.url, fid)[0] < 40 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    time.sleep(1)  # a late duplicate would land by now
+    assert _mqtt_count(cluster.url, fid) == (40, float(sum(range(1, 41))))

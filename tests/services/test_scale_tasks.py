@@ -239,6 +239,70 @@ def test_celery_worker_runs_the_slot(postgres_url, redis_url, tmp_path):
         assert "prophet" in metrics["candidates"]
 
 
+def test_scheduler_with_a_stopped_broker_fits_the_slot_itself(
+    app, settings, database_url, tmp_path, monkeypatch, auth_client
+):
+    """A broker down when the slot publishes: the slot is fitted in-process, and
+    says so, rather than left queued for ever under a taken lease."""
+    import dataclasses
+
+    from energy_dash import jobs
+
+    proc, broker = start_redis(tmp_path)
+    proc.terminate()  # a broker that was there, and is down when the slot comes
+    proc.wait(10)
+    port = broker.rsplit(":", 1)[1].split("/")[0]
+    slot = _slot()
+    ids = seed_facilities(database_url, 2, hours=72, end_ms=_ms(slot))
+    seed_facilities(database_url, 1, hours=10, end_ms=_ms(slot))
+    down = dataclasses.replace(settings, broker_url=broker, scheduler=True)
+
+    scheduler = jobs.start(app, down)  # its first run comes 5 s after start
+    try:
+        deadline = time.monotonic() + 120
+        status = None
+        while time.monotonic() < deadline:
+            status = slot_status(database_url)
+            if status and status["complete"]:
+                break
+            time.sleep(0.5)
+    finally:
+        scheduler.shutdown(wait=True)
+        jobs._started.discard(os.getpid())
+
+    assert status["complete"], status
+    assert status["slot"] in (slot, _slot())  # the clock may have crossed the hour
+    counts = {k: status[k] for k in ("total", "queued", "running", "done",
+                                      "skipped", "failed", "broker_fallback")}
+    assert counts == {"total": 6, "queued": 0, "running": 0, "done": 4,
+                      "skipped": 2, "failed": 0, "broker_fallback": 6}
+    assert status["broker_error"] == (
+        f"broker unreachable (OperationalError: Error 111 connecting to "
+        f"127.0.0.1:{port}. Connection refused.)"
+    )
+    assert _runs(database_url, status["slot"]) == {
+        (f, t): 1 for f in ids for t in ("consumption", "production")
+    }
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    lines = CliRunner().invoke(main, ["forecast", "--status"]).output.splitlines()
+    assert lines[0] == (
+        f"Last slot {status['slot'].isoformat()} (complete): 6 fits — 0 queued, "
+        "0 running, 4 done, 2 skipped, 0 failed"
+    )
+    assert lines[2] == (
+        f"Broker unreachable (OperationalError: Error 111 connecting to "
+        f"127.0.0.1:{port}. Connection refused.): 6 fits ran in the scheduler's "
+        "process"
+    )
+    from fixtures_web import callback_result, post_callback
+
+    card = callback_result(post_callback(
+        auth_client("alice", "admin"), app, "settings-forecast-slot.children",
+        {"settings-refresh.data": 0},
+    ))["settings-forecast-slot.children"]
+    assert lines[2] in _text(card)
+
+
 RABBIT_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
 
