@@ -263,7 +263,7 @@ def power_series(
         tail = running_bucket_ms(frame.index, resolution, end_ms, now)
         covered = None if tail is None else covered_since_s(read_readings(
             facility.id, from_ms(tail - lookback_ms(expected)), from_ms(end_ms),
-            columns=ENERGY, database_url=database_url), tail, expected)
+            columns=ENERGY, database_url=database_url, conn=conn), tail, expected)
         out = bucket_power(
             frame.index, frame["energy_produced"].to_numpy(),
             frame["energy_consumed"].to_numpy(), frame["samples"].to_numpy(),
