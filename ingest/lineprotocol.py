@@ -131,12 +131,9 @@ def _timestamp(text: str, scale: int) -> int:
     return ts
 
 
-def _fast(line: str, scale: int) -> tuple[str, dict, dict, int | None]:
-    """Lines without escapes or strings: plain splits (the common, fast case)."""
-    parts = line.split(" ")
-    if len(parts) not in (2, 3) or not all(parts):
-        raise _Bad("missing fields" if len(parts) < 2 else "invalid spacing")
-    key, *tag_items = parts[0].split(",")
+def _series(text: str) -> tuple[str, dict[str, str]]:
+    """Measurement and tags of an unescaped series key, as :func:`_fast` reads it."""
+    key, *tag_items = text.split(",")
     if not key:
         raise _Bad("missing measurement")
     tags: dict[str, str] = {}
@@ -145,6 +142,15 @@ def _fast(line: str, scale: int) -> tuple[str, dict, dict, int | None]:
         if not sep or not name or not val:
             raise _Bad("missing tag key or value")
         tags[name] = val
+    return key, tags
+
+
+def _fast(line: str, scale: int) -> tuple[str, dict, dict, int | None]:
+    """Lines without escapes or strings: plain splits (the common, fast case)."""
+    parts = line.split(" ")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise _Bad("missing fields" if len(parts) < 2 else "invalid spacing")
+    key, tags = _series(parts[0])
     fields: dict[str, FieldValue] = {}
     for item in parts[1].split(","):
         name, sep, val = item.partition("=")
@@ -390,20 +396,6 @@ def points_to_readings(
 
 
 # -- the quick path for plain bodies ------------------------------------------
-
-
-def _series(text: str) -> tuple[str, dict[str, str]]:
-    """Measurement and tags of an unescaped series key, as :func:`_fast` reads it."""
-    key, *tag_items = text.split(",")
-    if not key:
-        raise _Bad("missing measurement")
-    tags: dict[str, str] = {}
-    for item in tag_items:
-        name, sep, val = item.partition("=")
-        if not sep or not name or not val:
-            raise _Bad("missing tag key or value")
-        tags[name] = val
-    return key, tags
 
 
 def _contributions(
