@@ -31,6 +31,8 @@ from energy_dash.domain.validation import ReadingColumns, validate_reading
 from energy_dash.services import quality as quality_log
 from energy_dash.storage.columnar import store_columns
 from energy_dash.storage.facilities import load_info
+from energy_dash.storage.readings import lock_facility
+from energy_dash.storage.registers import prepare_power_columns
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ COMPARED = ("energy_consumed", "energy_produced", "voltage", "current")
 READINGS = Reading.__table__
 DEFAULT_DEVICE = "mqtt"
 REFUSED = "refused by the database"
+REGISTER_FIELDS = ("energy_consumed_total", "energy_produced_total")
 
 Event = tuple[int | None, QualityEvent]
 
@@ -154,6 +157,11 @@ def _conflicts(
     return events
 
 
+def _power_only(cols: ReadingColumns) -> bool:
+    """No register in the batch: its preparation can run on columns."""
+    return all(np.isnan(cols.column(name)).all() for name in REGISTER_FIELDS)
+
+
 def _store_facility(
     session: Session, facility: FacilityInfo, cols: ReadingColumns,
     result: IngestResult,
@@ -164,6 +172,9 @@ def _store_facility(
     the writer found one (after the insert a new reading equals itself, and a
     duplicate is compared with the reading kept: the first).
     """
+    if _power_only(cols) and cols.needs_preparation():
+        lock_facility(session, facility.id)  # the previous readings must hold still
+        cols = prepare_power_columns(session, facility, cols)
     stored = store_columns(session, facility, cols)
     result.accepted += stored.accepted
     result.duplicates += stored.duplicates
