@@ -10,10 +10,11 @@ same database, measured in the same run) and kept as JSON (``report.py``).
 1. MQTT: a private mosquitto, the real subscriber (shared subscription, QoS 1,
    acknowledged after commit) storing into a temporary SQLite database, and into
    ``BENCH_DATABASE_URL`` when set (its schema is dropped first). P publisher
-   processes (devices) send N native-format readings at QoS 1 with up to 1 000
-   in flight each. The figure is messages/s from the first publish until the
-   last reading is committed; every publisher must have its PUBACKs and the
-   database must hold exactly N readings (target >= 5 000/s, zero lost).
+   processes (devices) send N native-format readings (stamped with the current
+   time) at QoS 1 with up to 1 000 in flight each. The figure is messages/s from
+   the first publish until the last reading is committed; every publisher must
+   have its PUBACKs and the database must hold exactly N readings (target
+   >= 5 000/s, zero lost).
    ``--publisher raw`` (default) writes pre-encoded MQTT 5 packets on a socket,
    so the devices cost the machine little; ``paho`` uses the paho client.
 2. Line protocol: ``POST /api/v2/write`` with 5 000-line bodies (IoTaWatt-style
@@ -119,7 +120,7 @@ PUBLISHER = textwrap.dedent("""\
                 return bytes(out)
 
     def body(i):
-        return json.dumps({"timestamp": t0 + i, "energy_consumed": 0.01,
+        return json.dumps({"timestamp": t0 + i / 1000, "energy_consumed": 0.01,
                            "energy_produced": 0.02, "current_load": 10.0,
                            "voltage": 230.0, "device_id": f"{name}-m{i % 10}"})
 
@@ -234,10 +235,13 @@ def bench_mqtt(url: str, label: str, args, folder: Path, report, peer) -> None:
         if not sub.connected.wait(10):
             raise RuntimeError("the subscriber did not connect")
         first = 0
+        # Live devices: stamped with the time of sending, 1 ms apart (a clock far
+        # off would make every message a data-quality event as well).
+        live = int(time.time()) - 60
         for k, count in enumerate(counts):
             publishers.append(subprocess.Popen(
                 [sys.executable, str(script), args.publisher, str(port),
-                 f"{label}-dev{k}", str(first), str(count), str(T0), str(INFLIGHT)],
+                 f"{label}-dev{k}", str(first), str(count), str(live), str(INFLIGHT)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
             first += count
         for proc in publishers:
