@@ -174,7 +174,9 @@ def _store_facility(
     """
     if _power_only(cols) and cols.needs_preparation():
         lock_facility(session, facility.id)  # the previous readings must hold still
-        cols = prepare_power_columns(session, facility, cols)
+        prepared = prepare_power_columns(session, facility, cols)
+        if prepared is not None:  # else the writer prepares row by row
+            cols = prepared
     stored = store_columns(session, facility, cols)
     result.accepted += stored.accepted
     result.duplicates += stored.duplicates

@@ -32,7 +32,11 @@ from energy_dash.domain.registers import (
     energy_kwh,
     reading_interval_s,
 )
-from energy_dash.domain.validation import READING_FIELDS, ReadingColumns
+from energy_dash.domain.validation import (
+    READING_FIELDS,
+    ReadingColumns,
+    physical_limit_kwh,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -275,7 +279,7 @@ def _book(
 
 def prepare_power_columns(
     session: Session, facility: FacilityInfo, cols: ReadingColumns
-) -> ReadingColumns:
+) -> ReadingColumns | None:
     """:func:`prepare_rows` on columns, for a batch with power but no register.
 
     Line protocol sends power (IoTaWatt's watts) thousands of points at a time;
@@ -284,7 +288,9 @@ def prepare_power_columns(
     time since the device's previous reading (in the database, else in the batch)
     capped by :func:`~energy_dash.domain.registers.reading_interval_s`, its
     energy :func:`~energy_dash.domain.registers.energy_kwh`, its load the power
-    over the capacity. Returns the stored fields only, in the input order.
+    over the capacity. Returns the stored fields only, in the input order; or
+    ``None`` when an energy from power would pass the physical bound, which is
+    for :func:`prepare_rows` to judge.
     """
     if any(not np.isnan(cols.column(total)).all() for total, _, _ in REGISTERS):
         raise ValueError("registers are booked by prepare_rows")
@@ -317,6 +323,8 @@ def prepare_power_columns(
         power = cols.column(power_field)
         fill = np.isnan(energy) & ~np.isnan(power)
         energy[fill] = power[fill] * intervals[fill] / 3600.0
+        if (energy[fill] > physical_limit_kwh(facility)[1]).any():
+            return None
         energy[np.isnan(energy)] = 0.0  # a device that meters one direction only
     load = values["current_load"]
     missing = np.isnan(load)

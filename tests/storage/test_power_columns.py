@@ -50,3 +50,13 @@ def test_columns_prepare_as_rows_do(database_url, facility, rows, earlier):
     for name in READING_FIELDS:
         assert np.array_equal(got.values[name], want.values[name], equal_nan=True), (
             name)
+
+
+def test_an_implausible_power_is_left_to_the_row_preparation(database_url, facility):
+    with session_scope(database_url, write=True) as session:
+        info = load_info(session, facility)
+        cols = ReadingColumns.from_rows([
+            {"device_id": "iota", "ts_ms": T0, "power_consumed": 2.0},
+            {"device_id": "iota", "ts_ms": T0 + 60_000, "power_consumed": 1e12}])
+        assert prepare_power_columns(session, info, cols) is None
+        session.rollback()
