@@ -32,9 +32,11 @@ from ingest.lineprotocol import (
     PRECISIONS,
     InfluxBinding,
     LastQuery,
+    ParseResult,
     last_response,
     parse_last_query,
     parse_lines,
+    plain_readings,
     points_to_readings,
     query_error,
 )
@@ -141,8 +143,15 @@ def _write(*, v2: bool, precision: str) -> Response:
         if precision not in allowed:
             return _answer(400, f"invalid precision {precision[:20]!r}; use "
                            + ", ".join(allowed), v2=v2)
-        parsed = parse_lines(_body(), precision)
-        readings, unbound = points_to_readings(parsed.points, _bindings(facility_id))
+        data = _body()
+        bindings = _bindings(facility_id)
+        quick = plain_readings(data, precision, bindings)
+        if quick is None:  # escapes, strings, integers, comments, bad lines…
+            parsed = parse_lines(data, precision)
+            readings, unbound = points_to_readings(parsed.points, bindings)
+        else:
+            parsed = ParseResult()
+            readings, unbound = quick
         events: list[tuple[int | None, QualityEvent]] = []
         if unbound:
             names = sorted({p.measurement for p in unbound})

@@ -131,12 +131,9 @@ def _timestamp(text: str, scale: int) -> int:
     return ts
 
 
-def _fast(line: str, scale: int) -> tuple[str, dict, dict, int | None]:
-    """Lines without escapes or strings: plain splits (the common, fast case)."""
-    parts = line.split(" ")
-    if len(parts) not in (2, 3) or not all(parts):
-        raise _Bad("missing fields" if len(parts) < 2 else "invalid spacing")
-    key, *tag_items = parts[0].split(",")
+def _series(text: str) -> tuple[str, dict[str, str]]:
+    """Measurement and tags of an unescaped series key, as :func:`_fast` reads it."""
+    key, *tag_items = text.split(",")
     if not key:
         raise _Bad("missing measurement")
     tags: dict[str, str] = {}
@@ -145,6 +142,15 @@ def _fast(line: str, scale: int) -> tuple[str, dict, dict, int | None]:
         if not sep or not name or not val:
             raise _Bad("missing tag key or value")
         tags[name] = val
+    return key, tags
+
+
+def _fast(line: str, scale: int) -> tuple[str, dict, dict, int | None]:
+    """Lines without escapes or strings: plain splits (the common, fast case)."""
+    parts = line.split(" ")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise _Bad("missing fields" if len(parts) < 2 else "invalid spacing")
+    key, tags = _series(parts[0])
     fields: dict[str, FieldValue] = {}
     for item in parts[1].split(","):
         name, sep, val = item.partition("=")
@@ -343,15 +349,7 @@ def points_to_readings(
     Unix seconds, absent when the line had none (time of receipt).
     """
     index = bindings if isinstance(bindings, dict) else index_bindings(bindings)
-    # Per binding once: tags, field, target, scale and sign (the loop is per point).
-    plans = {
-        name: [(b, b.tags, len(b.tags), b.field, b.target,
-                0.001 if b.unit in ("W", "Wh") else 1.0,
-                (b.role == "production") - (b.role != "production")
-                if b.kind == "power" else 0)
-               for b in items]
-        for name, items in index.items()
-    }
+    plans = _plans(index)
     grouped: dict[tuple[int, str, int | None], dict[str, Any]] = {}
     specificity: dict[tuple[int, str, int | None, str], int] = {}
     unbound: list[Point] = []
@@ -395,6 +393,142 @@ def points_to_readings(
             unbound.append(point)
     readings = [(key[0], reading) for key, reading in grouped.items()]
     return readings, unbound
+
+
+# -- the quick path for plain bodies ------------------------------------------
+
+
+def _contributions(
+    tags: dict[str, str], names: tuple[str, ...], plan: list[tuple]
+) -> list[tuple]:
+    """What each binding of the measurement takes from points of this shape,
+    ``(field position, target, scale, sign, rank, facility, device)``, in the
+    order :func:`points_to_readings` tries them (every value is a number)."""
+    taken = []
+    for binding, want, rank, field_name, target, scale, sign in plan:
+        if want and any(tags.get(k) != v for k, v in want):
+            continue
+        if field_name is None:
+            field_name = "value" if "value" in names else (
+                names[0] if len(names) == 1 else None)
+        if field_name not in names:
+            continue
+        device = binding.device_id or tags.get("device") or tags.get(
+            "host") or "influx"
+        taken.append((names.index(field_name), target, scale, sign, rank,
+                       binding.facility_id, device[:64]))
+    return taken
+
+
+def _plans(index: dict[str, list[InfluxBinding]]) -> dict[str, list[tuple]]:
+    """Per binding once: tags, field, target, scale and sign (the loop is per
+    point)."""
+    return {
+        name: [(b, b.tags, len(b.tags), b.field, b.target,
+                0.001 if b.unit in ("W", "Wh") else 1.0,
+                (b.role == "production") - (b.role != "production")
+                if b.kind == "power" else 0)
+               for b in items]
+        for name, items in index.items()
+    }
+
+
+def plain_readings(
+    body: bytes | str,
+    precision: str,
+    bindings: Iterable[InfluxBinding] | dict[str, list[InfluxBinding]],
+) -> tuple[list[tuple[int, dict[str, Any]]], list[Point]] | None:
+    """:func:`parse_lines` then :func:`points_to_readings` in one pass, for a body
+    without escapes or strings whose every line is good; ``None`` for any other
+    body, which then takes those two (and gets its bad lines named).
+
+    Each line is read as :func:`_fast` reads it (the same splits, ``_value`` and
+    ``_timestamp``), but no point is built: a series key is parsed once, a shape
+    (series, field names) is matched against the bindings once, and each line
+    only adds its numbers to its reading. The answer is that of the two steps.
+    """
+    scale = PRECISIONS.get(precision)
+    if scale is None:
+        return None
+    if isinstance(body, bytes):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    else:
+        text = body
+    if "\\" in text or '"' in text:
+        return None
+    plans = _plans(bindings if isinstance(bindings, dict)
+                   else index_bindings(bindings))
+    series_of: dict[str, tuple[str, dict[str, str]]] = {}
+    shapes: dict[tuple[str, str], list[tuple]] = {}
+    grouped: dict[tuple[int, str, int | None], dict[str, Any]] = {}
+    specificity: dict[tuple, int] = {}
+    unbound: list[Point] = []
+    value_of, stamp_of = _value, _timestamp
+    try:
+        for number, raw in enumerate(text.split("\n"), start=1):
+            line = raw.strip(" \t\r")
+            if not line or line[0] == "#":
+                continue
+            parts = line.split(" ")
+            if len(parts) not in (2, 3) or not all(parts):
+                return None
+            head = parts[0]
+            series = series_of.get(head)
+            if series is None:
+                series = series_of[head] = _series(head)
+            fields = parts[1]
+            if "," in fields:
+                pairs = [item.partition("=") for item in fields.split(",")]
+                names = tuple(name for name, _, _ in pairs)
+                shape_key = (head, ",".join(names))
+                texts = [val for _, _, val in pairs]
+            else:  # one field: the usual line
+                name, sep, val = fields.partition("=")
+                pairs = [(name, sep, val)]
+                names = (name,)
+                shape_key = (head, name)
+                texts = [val]
+            taken = shapes.get(shape_key)
+            if taken is None:
+                if any(not sep or not name for name, sep, _ in pairs) or len(
+                        set(names)) != len(names):
+                    return None  # bad, or repeated (the full parser keeps the last)
+                taken = shapes[shape_key] = _contributions(
+                    series[1], names, plans.get(series[0], []))
+            values = [value_of(val) for val in texts]
+            for value in values:
+                kind = type(value)
+                if kind is not float and kind is not int:
+                    return None  # booleans: the full parser's rules for them
+            ts_ns = stamp_of(parts[2], scale) if len(parts) == 3 else None
+            if not taken:
+                unbound.append(Point(series[0], dict(series[1]),
+                                     dict(zip(names, values, strict=True)), ts_ns,
+                                     number))
+                continue
+            for position, target, factor, sign, rank, facility_id, device in taken:
+                slot = (facility_id, device, ts_ns, target)
+                if specificity.get(slot, -1) >= rank:
+                    continue
+                specificity[slot] = rank
+                key = (facility_id, device, ts_ns)
+                reading = grouped.get(key)
+                if reading is None:
+                    reading = grouped[key] = {"device_id": device}
+                    if ts_ns is not None:
+                        reading["timestamp"] = ts_ns / 1e9
+                value = float(values[position]) * factor
+                if sign > 0:  # production power: unsigned
+                    value = abs(value)
+                elif sign < 0 and value < 0:  # consumption power: no negative draw
+                    value = 0.0
+                reading[target] = value
+    except _Bad:
+        return None
+    return [(key[0], reading) for key, reading in grouped.items()], unbound
 
 
 # -- the InfluxQL subset IoTaWatt asks -----------------------------------------

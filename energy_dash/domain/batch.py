@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from energy_dash.domain.validation import (
+    ALTERNATIVES,
     INPUT_FIELDS,
     MAX_DEVICE_ID,
     MAX_FUTURE_S,
@@ -192,17 +193,21 @@ def validate_batch(
     """
     slow = np.array([type(b) is not dict for b in bodies], dtype=bool)
     dicts = [b if type(b) is dict else {} for b in bodies]
-    values = {}
+    values = {spec.name: _numbers(_column(dicts, spec.name), slow)
+              for spec in NUMBER_FIELDS}
+    # A register or a power makes the interval energies and the load optional.
+    relaxed = np.zeros(len(dicts), dtype=bool)
+    for name in ALTERNATIVES:
+        relaxed |= ~np.isnan(values[name])
     for spec in NUMBER_FIELDS:
-        numbers = _numbers(_column(dicts, spec.name), slow)
+        numbers = values[spec.name]
         present = ~np.isnan(numbers)
         with np.errstate(invalid="ignore"):
             bad = present & ~np.isfinite(numbers)
             if spec.required:
-                bad |= ~present
+                bad |= ~present & ~relaxed
             bad |= present & spec.out_of_bounds(numbers)
         slow |= bad
-        values[spec.name] = numbers
     ts_ms = _timestamps(_column(dicts, "timestamp"), now_s, slow)
     devices = _devices(_column(dicts, "device_id"), default_device, slow)
     claimed = _column(dicts, "facility_id")

@@ -15,6 +15,8 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from sqlalchemy import Connection, func, select, update
 from sqlalchemy.orm import Session
 
@@ -23,13 +25,18 @@ from energy_dash.db.statements import BUCKET_MS
 from energy_dash.domain.facility import FacilityInfo
 from energy_dash.domain.quality import QualityEvent
 from energy_dash.domain.registers import (
+    INTERVAL_CAP,
     SPIKE,
     Baseline,
     book_registers,
     energy_kwh,
     reading_interval_s,
 )
-from energy_dash.domain.validation import physical_limit_kwh
+from energy_dash.domain.validation import (
+    READING_FIELDS,
+    ReadingColumns,
+    physical_limit_kwh,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -292,3 +299,65 @@ def _book(
     insert_new(session, inserts)
     set_bookings(session, facility.id, device, register, changes)
     return events
+
+
+def prepare_power_columns(
+    session: Session, facility: FacilityInfo, cols: ReadingColumns
+) -> ReadingColumns | None:
+    """:func:`prepare_rows` on columns, for a batch with power but no register.
+
+    Line protocol sends power (IoTaWatt's watts) thousands of points at a time;
+    turning them into row dicts and back costs more than storing them. The same
+    rules, in the same float arithmetic, on arrays: a reading's interval is the
+    time since the device's previous reading (in the database, else in the batch)
+    capped by :func:`~energy_dash.domain.registers.reading_interval_s`, its
+    energy :func:`~energy_dash.domain.registers.energy_kwh`, its load the power
+    over the capacity. Returns the stored fields only, in the input order; or
+    ``None`` when an energy from power would pass the physical bound, which is
+    for :func:`prepare_rows` to judge.
+    """
+    if any(not np.isnan(cols.column(total)).all() for total, _, _ in REGISTERS):
+        raise ValueError("registers are booked by prepare_rows")
+    n = len(cols)
+    expected = float(facility.expected_interval_s)
+    cap = INTERVAL_CAP * expected
+    intervals = np.full(n, expected)
+    values = {name: cols.column(name).copy() for name in READING_FIELDS}
+    needs = np.zeros(n, dtype=bool)
+    for name in ("energy_consumed", "energy_produced", "current_load"):
+        needs |= np.isnan(values[name])
+    for name in EXTRA_FIELDS:
+        needs |= ~np.isnan(cols.column(name))
+    codes, devices = pd.factorize(cols.device_id)
+    for code, device in enumerate(devices.tolist()):
+        mine = np.flatnonzero(codes == code)
+        if not needs[mine].any():
+            continue  # prepare_rows leaves such a device alone
+        mine = mine[np.argsort(cols.ts_ms[mine], kind="stable")]
+        ts = cols.ts_ms[mine]
+        before = _previous_ts(session, facility.id, device, int(ts[0]))
+        previous = np.empty(len(ts), dtype=np.int64)
+        previous[1:] = ts[:-1]
+        previous[0] = ts[0] if before is None else before
+        later = ts > previous
+        intervals[mine] = np.where(later, np.minimum((ts - previous) / 1000.0, cap),
+                                   expected)
+    for power_field, energy_field in POWERS:
+        energy = values[energy_field]
+        power = cols.column(power_field)
+        fill = np.isnan(energy) & ~np.isnan(power)
+        energy[fill] = power[fill] * intervals[fill] / 3600.0
+        if (energy[fill] > physical_limit_kwh(facility)[1]).any():
+            return None
+        energy[np.isnan(energy)] = 0.0  # a device that meters one direction only
+    load = values["current_load"]
+    missing = np.isnan(load)
+    if missing.any():
+        power = cols.column("power_consumed")
+        power = np.where(np.isnan(power),
+                         values["energy_consumed"] * 3600.0 / intervals, power)
+        capacity = facility.capacity_kw or 0.0
+        derived = (power / capacity * 100.0 if capacity > 0
+                   else np.zeros(n))
+        load[missing] = np.minimum(np.maximum(derived[missing], 0.0), 100.0)
+    return ReadingColumns(cols.ts_ms, cols.device_id, values)

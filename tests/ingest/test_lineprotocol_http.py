@@ -7,6 +7,8 @@ import base64
 import gzip
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from energy_dash import data
 from energy_dash.services.bindings import bind_influx
@@ -131,3 +133,20 @@ def test_query_refuses_other_influxql(client, api_key, facility):
                            headers=basic(api_key))
     assert response.status_code == 400
     assert response.get_json()["error"].startswith("error parsing query")
+
+
+LP_ALPHABET = list('MainsSolr,=device IotaW\\"\n#.-+eitf0123456789u\r\t')
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(alphabet=st.sampled_from(LP_ALPHABET), max_size=200)
+       | st.sampled_from([WRITE, WRITE.replace("\n", "\r\n"), WRITE + "bad\n"]),
+       st.sampled_from(["s", "ms", "ns", "h"]))
+def test_no_body_gives_a_500(client, api_key, facility, iotawatt, body, precision):
+    response = client.post(f"/api/v2/write?bucket=b&org=o&precision={precision}",
+                           data=body.encode(),
+                           headers={"Authorization": f"Token {api_key}"})
+    assert response.status_code in (204, 400), response.get_data(as_text=True)
+    if response.status_code == 400:
+        assert response.get_json()["message"]
