@@ -11,7 +11,7 @@ from sqlalchemy import inspect, text
 
 from energy_dash.db import alembic_config, dispose_engine, get_engine, init_db
 from energy_dash.db.models import Base
-from energy_dash.db.partitions import in_models
+from energy_dash.db.partitions import compared_objects, in_models
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
@@ -35,7 +35,8 @@ def drift(url: str) -> list:
         context = MigrationContext.configure(
             conn,
             opts={"compare_type": True, "compare_server_default": False,
-                  "include_name": in_models},
+                  "include_name": in_models,
+                  "include_object": compared_objects(conn.dialect.name)},
         )
         return compare_metadata(context, Base.metadata)
 
