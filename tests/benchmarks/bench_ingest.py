@@ -325,11 +325,19 @@ def executemany_rows_per_s(url: str, base_ts: int, batches: int = 4) -> float:
 
 
 def warm_up(port: int, key: str, base_ts: int, workers: int = 2) -> None:
-    """A small bulk request per worker first: each worker's first request builds
-    Dash's server-side state, which must not count as ingest time."""
-    for i in range(workers * 2):
-        rows = gateway_rows(base_ts + i * 100, 100, device=f"warm-{i}")
-        _send_bulk(port, bulk_payload(rows, "json", key))
+    """Bulk requests on every worker first: a worker's first request builds Dash's
+    server-side state (seconds here), which must not count as ingest time.
+    Requests sent one at a time may all reach the same sync worker, so they go
+    several at a time: a busy worker leaves the next connection to another."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    payloads = [
+        bulk_payload(gateway_rows(base_ts + i * 2000, 2000, device=f"warm-{i}"),
+                     "json", key)
+        for i in range(workers * 4)
+    ]
+    with ThreadPoolExecutor(workers * 2) as pool:
+        list(pool.map(lambda p: _send_bulk(port, p), payloads))
 
 
 def bulk_figures(report, port: int, key: str, url: str, blocks, label: str,
