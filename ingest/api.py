@@ -10,7 +10,11 @@ lookup by digest with a prebuilt statement, insert, alert evaluation, commit).
 On SQLite the write transactions of this API queue on a file lock
 (:mod:`ingest.writelock`) instead of SQLite's sleeping busy handler. Facility
 thresholds are cached per process for a few seconds and ``last_used_at`` is
-written at most once a minute per key and process. Keys and payloads are never
+written at most once a minute per key and process. Bulk requests are validated
+as columns (:func:`energy_dash.domain.batch.validate_batch`, the row validator
+for every row it is not sure of) and stored as columns. A duplicate that carries
+other values than the stored reading becomes a ``conflict`` data-quality event;
+only duplicates pay for that comparison. Keys and payloads are never
 logged. The rate limit is per key, shared by every worker
 (:mod:`energy_dash.storage.limits`).
 """
