@@ -179,6 +179,10 @@ MERGE_STAGING = (
     + f" FROM {STAGING} {_conflict(READINGS)} DO NOTHING"
 )
 """Params: facility_id, the batch's device names (device_code 1 is the first)."""
+MERGE_STAGING_NEW = MERGE_STAGING.split(f" {_conflict(READINGS)}")[0]
+"""``MERGE_STAGING`` for rows known to be new (checked under the facility's lock):
+a plain insert skips the speculative insertion of ``ON CONFLICT``, which costs
+about 40 % of the merge of a year of minute rows."""
 MERGE_STAGING_ROLLUPS = (
     f"INSERT INTO {ROLLUPS.name} ({names(ROLLUPS, ROLLUP_COLUMNS)}) "
     f"SELECT %s, (ts_ms / {BUCKET_MS}) * {BUCKET_MS}, COUNT(*), "

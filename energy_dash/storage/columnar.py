@@ -20,6 +20,7 @@ from itertools import repeat
 
 import numpy as np
 import pandas as pd
+import psycopg
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -224,9 +225,20 @@ def _insert_copy(session: Session, facility_id: int, cols: ReadingColumns) -> in
         step = 8 << 20
         for start in range(0, len(data), step):
             copy.write(data[start:start + step])
-    cursor.execute(statements.MERGE_STAGING,
-                   (facility_id, [str(d) for d in uniques]))
-    count = cursor.rowcount
+    merge = (facility_id, [str(d) for d in uniques])
+    # Every staged row is new (duplicates were dropped under the facility's lock),
+    # so the plain insert runs; should a writer that bypasses the lock have stored
+    # one meanwhile, the savepoint turns that into the ON CONFLICT merge.
+    cursor.execute("SAVEPOINT staging_merge")
+    try:
+        cursor.execute(statements.MERGE_STAGING_NEW, merge)
+    except psycopg.errors.UniqueViolation:
+        cursor.execute("ROLLBACK TO SAVEPOINT staging_merge")
+        cursor.execute(statements.MERGE_STAGING, merge)
+        count = cursor.rowcount
+    else:
+        count = cursor.rowcount
+        cursor.execute("RELEASE SAVEPOINT staging_merge")
     cursor.execute(statements.MERGE_STAGING_ROLLUPS, (facility_id,))
     cursor.execute(statements.EMPTY_STAGING)
     return count if count is not None and count >= 0 else len(cols)

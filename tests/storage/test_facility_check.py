@@ -147,3 +147,20 @@ def test_a_writer_after_a_pending_delete_stores_nothing(database_url, facility):
         with session_scope(database_url, write=True) as session:
             store_columns(session, info, columns(10))
     assert counts(database_url, facility) == (0, 0)
+
+
+@POSTGRESQL
+def test_the_plain_merge_falls_back_when_a_row_is_stored_meanwhile(
+    database_url, facility
+):
+    """The COPY merge inserts without ON CONFLICT (rows are checked new under the
+    lock); a row stored by a writer that bypassed the lock still counts once."""
+    from energy_dash.storage.columnar import _insert_copy
+
+    batch = columns(COPY_MIN_ROWS + 10)
+    with session_scope(database_url, write=True) as session:
+        info = load_info(session, facility)
+        store_columns(session, info, batch.take(np.array([5])))
+    with session_scope(database_url, write=True) as session:
+        assert _insert_copy(session, facility, batch) == COPY_MIN_ROWS + 9
+    assert counts(database_url, facility)[0] == COPY_MIN_ROWS + 10
