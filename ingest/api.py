@@ -10,7 +10,11 @@ lookup by digest with a prebuilt statement, insert, alert evaluation, commit).
 On SQLite the write transactions of this API queue on a file lock
 (:mod:`ingest.writelock`) instead of SQLite's sleeping busy handler. Facility
 thresholds are cached per process for a few seconds and ``last_used_at`` is
-written at most once a minute per key and process. Keys and payloads are never
+written at most once a minute per key and process. Bulk requests are validated
+as columns (:func:`energy_dash.domain.batch.validate_batch`, the row validator
+for every row it is not sure of) and stored as columns. A duplicate that carries
+other values than the stored reading becomes a ``conflict`` data-quality event;
+only duplicates pay for that comparison. Keys and payloads are never
 logged. The rate limit is per key, shared by every worker
 (:mod:`energy_dash.storage.limits`).
 """
@@ -22,6 +26,7 @@ import threading
 import time
 from typing import Any
 
+import numpy as np
 from flask import Blueprint, Flask, Response, request
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
@@ -36,13 +41,16 @@ from energy_dash.db import (
     get_engine,
     session_scope,
 )
+from energy_dash.domain.batch import physical_refusals, unlikely_batch, validate_batch
 from energy_dash.domain.times import iso_utc
 from energy_dash.domain.validation import (
+    ReadingColumns,
     physical_errors,
     unlikely_events,
 )
 from energy_dash.services import quality
 from energy_dash.storage import readings as _readings
+from energy_dash.storage.columnar import store_columns
 from energy_dash.storage.devices import DeviceKey
 
 from .openapi import (
@@ -153,6 +161,8 @@ def ingest_one(state: IngestState, req) -> Response:
             quality.record_now(
                 state.database_url, facility.id, unlikely_events(row, facility)
             )
+        else:  # only a duplicate pays for the comparison
+            _record_conflict(state, facility.id, row)
         state.touch(key)
     except SQLAlchemyError as exc:
         return db_failure(exc)
@@ -167,6 +177,14 @@ def ingest_one(state: IngestState, req) -> Response:
         },
         201,
     )
+
+
+def _record_conflict(state: IngestState, facility_id: int, row: dict) -> None:
+    """Log a duplicate that carries other values than the stored reading."""
+    with driver_connection(state.database_url) as conn:
+        event = _readings.conflict_with_stored(conn, facility_id, row)
+    if event is not None:
+        quality.record_now(state.database_url, facility_id, [event])
 
 
 def _parse_reading(received_s: float, req=None):
@@ -244,8 +262,8 @@ def post_bulk():
                 return _too_many(len(body))
             items = list(enumerate(body))
 
-        indexed = _valid_rows(items, key, facility, received_s, rejected)
-        result = _store_isolated(state, facility, indexed, rejected)
+        cols, positions = _valid_columns(items, key, facility, received_s, rejected)
+        result = _store_isolated(state, facility, cols, positions, rejected)
         rejected.sort(key=lambda r: r["index"])
         if result.accepted:
             state.touch(key)
@@ -271,64 +289,78 @@ def _too_many(count: int):
 
 
 _REFUSED = [{"field": "", "message": "refused by the database"}]
-def _store_batch(state: IngestState, facility, rows: list[dict]):
+
+
+def _store_batch(state: IngestState, facility, cols: ReadingColumns):
     with state.writer.hold(), session_scope(
         state.database_url, write=True
     ) as session:
-        return _readings.store_many(session, facility, rows)
+        return store_columns(session, facility, cols, conflicts=True)
 
 
 def _store_isolated(
-    state: IngestState, facility, indexed: list[tuple[int, dict]], rejected: list
+    state: IngestState, facility, cols: ReadingColumns, positions: np.ndarray,
+    rejected: list,
 ) -> _readings.BulkResult:
     """Store the batch in one transaction; when the database refuses it, store row
     by row so only the rows it refuses are rejected (each with its index)."""
-    rows = [row for _, row in indexed]
-    if not rows:
+    if not len(cols):
         return _readings.BulkResult()
     try:
-        result = _store_batch(state, facility, rows)
+        result = _store_batch(state, facility, cols)
     except ROW_REFUSALS as exc:
         logger.warning("sensor API: database refused a batch (%s); storing row by "
                        "row", type(exc).__name__)
         result = _readings.BulkResult()
-        for index, row in indexed:
+        for k, index in enumerate(positions.tolist()):
             try:
-                one = _store_batch(state, facility, [row])
+                one = _store_batch(state, facility, cols.take(np.array([k])))
             except ROW_REFUSALS:
                 rejected.append({"index": index, "details": _REFUSED})
                 continue
             result.accepted += one.accepted
             result.duplicates += one.duplicates
             result.alerts += one.alerts
-    events = [e for row in rows for e in unlikely_events(row, facility)]
+            result.conflicts += one.conflicts
+    events = unlikely_batch(cols, facility) + result.conflicts
     quality.record_now(state.database_url, facility.id, events)
     return result
 
 
-def _valid_rows(
+def _valid_columns(
     items, key: DeviceKey, facility, now_s: float, rejected: list
-) -> list[tuple[int, dict]]:
-    """(index, row) of the rows that pass validation and the physical bounds."""
-    rows = []
-    mismatch = [
-        {"field": "facility_id",
-         "message": "does not match the facility of this API key"}
-    ]
-    for index, item in items:
-        row, details = check_reading(item, now_s, require_timestamp=True)
+) -> tuple[ReadingColumns, np.ndarray]:
+    """The rows that pass validation and the physical bounds, as columns, and the
+    request index of each; the others join ``rejected`` with the row validator's
+    details (the vectorised checks only ever accept on their own)."""
+    index = np.fromiter((i for i, _ in items), dtype=np.int64, count=len(items))
+    bodies = [body for _, body in items]
+
+    def check_row(body):
+        row, details = check_reading(body, now_s, require_timestamp=True)
         if row is not None:
             details = physical_errors(row, facility)
-        if details:
-            rejected.append({"index": index, "details": details})
-            continue
-        if row["facility_id"] is not None and row["facility_id"] != key.facility_id:
-            rejected.append({"index": index, "details": mismatch})
-            continue
-        if row["device_id"] is None:
-            row["device_id"] = key.name
-        rows.append((index, row))
-    return rows
+            if details:
+                return None, details
+        return row, details
+
+    cols, refused = validate_batch(
+        bodies, now_s, facility_id=key.facility_id, default_device=key.name,
+        check_row=check_row,
+    )
+    keep = np.ones(len(items), dtype=bool)
+    for position, details in refused:
+        rejected.append({"index": int(index[position]), "details": details})
+        keep[position] = False
+    index = index[keep]
+    over = physical_refusals(cols, facility)
+    if over:
+        fine = np.ones(len(cols), dtype=bool)
+        for k, details in over:
+            rejected.append({"index": int(index[k]), "details": details})
+            fine[k] = False
+        cols, index = cols.take(np.flatnonzero(fine)), index[fine]
+    return cols, index
 
 
 def _keyed_facility(session, state: IngestState, secret: str):

@@ -56,6 +56,9 @@ def utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
+APP_CHECKED_ON = "app_checked_on"
+"""``ForeignKey.info`` key: the dialect where writers, not the key, keep it."""
+
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON}
 
@@ -164,8 +167,11 @@ class Reading(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # PostgreSQL (migration 0009): no per-row foreign key; writers check the
+    # facility once per transaction and a delete trigger removes its readings.
     facility_id: Mapped[int] = mapped_column(
-        ForeignKey("facilities.id", ondelete="CASCADE")
+        ForeignKey("facilities.id", ondelete="CASCADE",
+                   info={APP_CHECKED_ON: "postgresql"})
     )
     device_id: Mapped[str] = mapped_column(String(64))
     ts_ms: Mapped[int] = mapped_column(BigInteger)

@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, text
 
+from energy_dash.db.models import APP_CHECKED_ON
+
 logger = logging.getLogger(__name__)
 
 PARENT = "readings"
@@ -57,6 +59,19 @@ def in_models(name: str | None, type_: str, _parent_names: dict | None = None) -
     if type_ == "index":
         return name != BRIN_INDEX
     return True
+
+
+def compared_objects(dialect: str):
+    """An ``include_object`` filter: a model foreign key that the writers keep on
+    ``dialect`` instead of the database (``info[APP_CHECKED_ON]``, see migration
+    0009) is not expected in that database's schema."""
+
+    def include(obj, name, type_, reflected, compare_to) -> bool:
+        if type_ != "foreign_key_constraint" or reflected:
+            return True
+        return not any(fk.info.get(APP_CHECKED_ON) == dialect for fk in obj.elements)
+
+    return include
 
 
 def month_start(year: int, month: int) -> datetime:

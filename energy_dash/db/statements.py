@@ -67,7 +67,15 @@ ROLLUP_COLUMNS = (
 )
 ROLLUP_SUMS = ROLLUP_COLUMNS[2:]
 
-ADVISORY_LOCK = "SELECT pg_advisory_xact_lock(%s, %s)"
+LOCK_FACILITY = (
+    f"SELECT pg_advisory_xact_lock(%s, {FACILITIES.c.id.name}) FROM {FACILITIES.name} "
+    f"WHERE {FACILITIES.c.id.name} = %s FOR KEY SHARE"
+)
+"""PostgreSQL: the facility's writer lock and a key-share lock of its row, in one
+round trip (params: namespace, facility_id); no row when the facility is gone.
+The row lock is what the dropped foreign key took per inserted row (migration
+0009): a delete of the facility waits for this transaction, then removes what
+it wrote."""
 
 INSERT_READING = (
     f"INSERT INTO {READINGS.name} ({names(READINGS, READING_INSERT_COLUMNS)}) "
@@ -133,6 +141,21 @@ STORED_READING_TIMES = (
 )
 """Times already stored for one device in a range (bulk duplicate check)."""
 
+STORED_READINGS = (
+    f"SELECT {names(READINGS, ('ts_ms', *READING_FIELDS))} FROM {READINGS.name} "
+    f"WHERE {READINGS.c.facility_id.name} = %s AND {READINGS.c.device_id.name} = %s "
+    f"AND {READINGS.c.ts_ms.name} BETWEEN %s AND %s"
+)
+"""Stored values of one device in a range (conflicting duplicates; params as
+``STORED_READING_TIMES``)."""
+
+STORED_READING = (
+    f"SELECT {names(READINGS, READING_FIELDS)} FROM {READINGS.name} "
+    f"WHERE {READINGS.c.facility_id.name} = %s AND {READINGS.c.device_id.name} = %s "
+    f"AND {READINGS.c.ts_ms.name} = %s"
+)
+"""The stored values of one reading by its natural key (a single duplicate)."""
+
 # Bulk writes on PostgreSQL (storage.columnar): a binary COPY into a temporary
 # staging table, then one merge into readings and one into the rollups. Absent
 # values travel as NaN (validated values are finite) and the device as an index
@@ -156,6 +179,10 @@ MERGE_STAGING = (
     + f" FROM {STAGING} {_conflict(READINGS)} DO NOTHING"
 )
 """Params: facility_id, the batch's device names (device_code 1 is the first)."""
+MERGE_STAGING_NEW = MERGE_STAGING.split(f" {_conflict(READINGS)}")[0]
+"""``MERGE_STAGING`` for rows known to be new (checked under the facility's lock):
+a plain insert skips the speculative insertion of ``ON CONFLICT``, which costs
+about 40 % of the merge of a year of minute rows."""
 MERGE_STAGING_ROLLUPS = (
     f"INSERT INTO {ROLLUPS.name} ({names(ROLLUPS, ROLLUP_COLUMNS)}) "
     f"SELECT %s, (ts_ms / {BUCKET_MS}) * {BUCKET_MS}, COUNT(*), "
@@ -191,6 +218,9 @@ HOT_PATH = {
     "EXISTING_READING_ID": EXISTING_READING_ID,
     "ADD_TO_ROLLUP": ADD_TO_ROLLUP,
     "STORED_READING_TIMES": STORED_READING_TIMES,
+    "STORED_READINGS": STORED_READINGS,
+    "STORED_READING": STORED_READING,
+    "LOCK_FACILITY": LOCK_FACILITY,
     "OPEN_VOLTAGE_ALERT": OPEN_VOLTAGE_ALERT,
     "FACILITY_INFO": FACILITY_INFO,
     "KEY_LOOKUP": KEY_LOOKUP,

@@ -21,14 +21,21 @@ from typing import Any
 
 import numpy as np
 
+from energy_dash.domain.quality import QualityEvent
 from energy_dash.domain.validation import (
     ALTERNATIVES,
+    ENERGY_NAMES,
     INPUT_FIELDS,
     MAX_DEVICE_ID,
     MAX_FUTURE_S,
     MIN_TIMESTAMP_S,
     NUMBER_FIELDS,
+    UNLIKELY_FACTOR,
+    FacilityBounds,
     ReadingColumns,
+    physical_errors,
+    physical_limit_kwh,
+    unlikely_events,
 )
 
 logger = logging.getLogger(__name__)
@@ -240,4 +247,47 @@ MISMATCH = [
     {"field": "facility_id", "message": "does not match the facility of this API key"}
 ]
 
-__all__ = ["MISMATCH", "ReadingColumns", "iso_seconds", "validate_batch"]
+
+def _over(cols: ReadingColumns, limit: float) -> np.ndarray:
+    """Positions of rows with an interval energy above ``limit`` [kWh]."""
+    over = np.zeros(len(cols), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        for name in ENERGY_NAMES:
+            over |= cols.column(name) > limit
+    return np.flatnonzero(over)
+
+
+def physical_refusals(
+    cols: ReadingColumns, facility: FacilityBounds
+) -> list[tuple[int, list]]:
+    """``(position, details)`` of rows over the facility's physical bound.
+
+    The bound is compared on whole columns; only a refused row becomes a dict,
+    for :func:`physical_errors` to word its details as the row path does.
+    """
+    _, limit = physical_limit_kwh(facility)
+    hits = _over(cols, limit)
+    if not len(hits):
+        return []
+    rows = cols.take(hits).to_rows()
+    return [(k, physical_errors(row, facility))
+            for k, row in zip(hits.tolist(), rows, strict=True)]
+
+
+def unlikely_batch(
+    cols: ReadingColumns, facility: FacilityBounds
+) -> list[QualityEvent]:
+    """:func:`unlikely_events` of every row, in row order, checked on columns."""
+    capacity = float(facility.capacity_kw or 0)
+    interval_s = int(facility.expected_interval_s or 0)
+    if capacity <= 0 or interval_s <= 0 or not len(cols):
+        return []
+    hits = _over(cols, UNLIKELY_FACTOR * capacity * interval_s / 3600)
+    if not len(hits):
+        return []
+    return [e for row in cols.take(hits).to_rows()
+            for e in unlikely_events(row, facility)]
+
+
+__all__ = ["MISMATCH", "ReadingColumns", "iso_seconds", "physical_refusals",
+           "unlikely_batch", "validate_batch"]

@@ -20,13 +20,16 @@ from itertools import repeat
 
 import numpy as np
 import pandas as pd
+import psycopg
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from energy_dash.db import as_driver, statements
 from energy_dash.db.models import READING_FIELDS, Reading
+from energy_dash.domain import quality
 from energy_dash.domain.alerts import OUTAGE_SHARE, Thresholds
 from energy_dash.domain.facility import FacilityInfo
+from energy_dash.domain.quality import QualityEvent
 from energy_dash.domain.validation import ReadingColumns
 from energy_dash.storage.alerts import apply_voltage_alerts
 from energy_dash.storage.quality import add_events
@@ -77,23 +80,84 @@ def _stored(session: Session, facility_id: int, cols: ReadingColumns,
     return {d: np.asarray(t, dtype=np.int64) for d, t in by_device.items()}
 
 
-def _duplicates(session: Session, facility_id: int, cols: ReadingColumns) -> np.ndarray:
-    """True for rows already stored, or repeated earlier in the batch (first wins)."""
-    codes, uniques = pd.factorize(cols.device_id)
+def _duplicates(
+    session: Session, facility_id: int, cols: ReadingColumns
+) -> tuple[np.ndarray, np.ndarray]:
+    """(already stored, repeated earlier in the batch): a row is new when neither
+    is true; of repeats inside the batch the first wins."""
+    codes, uniques = _codes(cols.device_id)
     seen = np.zeros(len(cols), dtype=bool)
-    stored = _stored(session, facility_id, cols, codes, np.asarray(uniques))
+    stored = _stored(session, facility_id, cols, codes, uniques)
     for code, device in enumerate(uniques.tolist()):
         if device in stored:
             mine = codes == code
             seen[mine] = np.isin(cols.ts_ms[mine], stored[device])
-    repeated = pd.DataFrame({"d": codes, "t": cols.ts_ms}).duplicated().to_numpy()
-    return seen | repeated
+    return seen, _repeated(codes, cols.ts_ms)
+
+
+def _codes(devices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize`` of the devices; without hashing every row when one device
+    sent the whole batch (a notebook's frame, a gateway's backfill)."""
+    if len(devices) and (devices == devices[0]).all():
+        return np.zeros(len(devices), dtype=np.intp), devices[:1].copy()
+    codes, uniques = pd.factorize(devices)
+    return codes, np.asarray(uniques, dtype=object)
+
+
+def _repeated(codes: np.ndarray, ts_ms: np.ndarray) -> np.ndarray:
+    """True for a (device, time) seen earlier in the batch. A batch in (device,
+    time) order, as backfills are, has none: one vectorised comparison."""
+    if len(ts_ms) > 1:
+        same = codes[1:] == codes[:-1]
+        if ((codes[1:] > codes[:-1]) | (same & (ts_ms[1:] > ts_ms[:-1]))).all():
+            return np.zeros(len(ts_ms), dtype=bool)
+    return pd.DataFrame({"d": codes, "t": ts_ms}).duplicated().to_numpy()
+
+
+def find_conflicts(session: Session, facility_id: int,
+              cols: ReadingColumns) -> list[QualityEvent]:
+    """``conflict`` events of rows whose device and time are stored with other
+    values (``cols``: rows known to be stored already; the first value is kept).
+
+    Runs only when a batch holds duplicates, so new readings never pay for it.
+    """
+    if not len(cols):
+        return []
+    stored: dict[tuple[str, int], tuple] = {}
+    lo, hi = int(cols.ts_ms.min()), int(cols.ts_ms.max())
+    driver = as_driver(session)
+    for device in dict.fromkeys(cols.device_id.tolist()):
+        found = driver.execute(statements.STORED_READINGS,
+                               (facility_id, device, lo, hi))
+        for ts, *values in found.fetchall():
+            stored[(device, ts)] = values
+    incoming = {name: cols.column(name) for name in READING_FIELDS}
+    events = []
+    for k, (device, ts) in enumerate(
+        zip(cols.device_id.tolist(), cols.ts_ms.tolist(), strict=True)
+    ):
+        old = stored.get((device, ts))
+        if old is None:
+            continue
+        new = {name: incoming[name][k] for name in READING_FIELDS}
+        new = {name: value for name, value in new.items() if value == value}
+        found = quality.conflict(ts, device, dict(zip(READING_FIELDS, old,
+                                                      strict=True)), new)
+        if found is not None:
+            events.append(found)
+    return events
 
 
 def _rollup_rows(facility_id: int, cols: ReadingColumns) -> list[tuple]:
     """The rollup delta per 15-minute bucket, summed in numpy (SQLite path)."""
     step = statements.BUCKET_MS
-    buckets, inverse = np.unique(cols.ts_ms // step * step, return_inverse=True)
+    starts = cols.ts_ms // step * step
+    if len(starts) and (starts[1:] >= starts[:-1]).all():  # time order: no sort
+        first = np.empty(len(starts), dtype=bool)
+        first[0], first[1:] = True, starts[1:] != starts[:-1]
+        buckets, inverse = starts[first], np.cumsum(first) - 1
+    else:
+        buckets, inverse = np.unique(starts, return_inverse=True)
     values = cols.values
     out: list[list] = [
         [facility_id] * len(buckets),
@@ -150,7 +214,7 @@ def copy_buffer(codes: np.ndarray, cols: ReadingColumns) -> bytes:
 
 def _insert_copy(session: Session, facility_id: int, cols: ReadingColumns) -> int:
     """PostgreSQL: binary COPY into a staging table, then one merge of each kind."""
-    codes, uniques = pd.factorize(cols.device_id)
+    codes, uniques = _codes(cols.device_id)
     cursor = session.connection().connection.cursor()
     cursor.execute(statements.CREATE_STAGING)
     cursor.execute(statements.EMPTY_STAGING)
@@ -161,9 +225,20 @@ def _insert_copy(session: Session, facility_id: int, cols: ReadingColumns) -> in
         step = 8 << 20
         for start in range(0, len(data), step):
             copy.write(data[start:start + step])
-    cursor.execute(statements.MERGE_STAGING,
-                   (facility_id, [str(d) for d in uniques]))
-    count = cursor.rowcount
+    merge = (facility_id, [str(d) for d in uniques])
+    # Every staged row is new (duplicates were dropped under the facility's lock),
+    # so the plain insert runs; should a writer that bypasses the lock have stored
+    # one meanwhile, the savepoint turns that into the ON CONFLICT merge.
+    cursor.execute("SAVEPOINT staging_merge")
+    try:
+        cursor.execute(statements.MERGE_STAGING_NEW, merge)
+    except psycopg.errors.UniqueViolation:
+        cursor.execute("ROLLBACK TO SAVEPOINT staging_merge")
+        cursor.execute(statements.MERGE_STAGING, merge)
+        count = cursor.rowcount
+    else:
+        count = cursor.rowcount
+        cursor.execute("RELEASE SAVEPOINT staging_merge")
     cursor.execute(statements.MERGE_STAGING_ROLLUPS, (facility_id,))
     cursor.execute(statements.EMPTY_STAGING)
     return count if count is not None and count >= 0 else len(cols)
@@ -201,13 +276,15 @@ def _alerts(session: Session, facility: FacilityInfo, cols: ReadingColumns) -> l
 
 
 def store_columns(session: Session, facility: FacilityInfo,
-                  cols: ReadingColumns) -> BulkResult:
+                  cols: ReadingColumns, *, conflicts: bool = False) -> BulkResult:
     """Store validated columns: duplicates counted, rollups and alerts kept current.
 
     The same contract as :func:`energy_dash.storage.readings.store_many`. Rows
     with a register or a power (or without their energies or load) go through
     :func:`energy_dash.storage.registers.prepare_rows` first, under the lock, and
-    its data-quality events are logged; the others stay columns.
+    its data-quality events are logged; the others stay columns. With
+    ``conflicts`` the result lists duplicates of stored rows that carry other
+    values (the caller logs them; the sensor API does, the notebook writer not).
     """
     result = BulkResult()
     if not len(cols):
@@ -217,8 +294,12 @@ def store_columns(session: Session, facility: FacilityInfo,
         rows, events = prepare_rows(session, facility, cols.to_rows())
         add_events(session, facility.id, events)
         cols = ReadingColumns.from_rows(rows, READING_FIELDS)
-    dup = _duplicates(session, facility.id, cols)
+    seen, repeated = _duplicates(session, facility.id, cols)
+    dup = seen | repeated
     result.duplicates = int(dup.sum())
+    if conflicts and seen.any():
+        result.conflicts = find_conflicts(session, facility.id,
+                                          cols.take(np.flatnonzero(seen)))
     if result.duplicates == len(cols):
         return result
     fresh = cols if not result.duplicates else cols.take(np.flatnonzero(~dup))
@@ -231,4 +312,5 @@ def store_columns(session: Session, facility: FacilityInfo,
     return result
 
 
-__all__ = ["ReadingColumns", "all_normal", "copy_buffer", "store_columns"]
+__all__ = ["ReadingColumns", "all_normal", "copy_buffer", "find_conflicts",
+           "store_columns"]

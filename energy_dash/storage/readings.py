@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from energy_dash.db import DriverTransaction, as_driver, statements
@@ -22,8 +23,10 @@ from energy_dash.db.models import (
     ReadingRollup,
 )
 from energy_dash.db.statements import BUCKET_MS, LOCK_NAMESPACE
+from energy_dash.domain import quality
 from energy_dash.domain.alerts import Thresholds, classify
 from energy_dash.domain.facility import FacilityInfo
+from energy_dash.domain.quality import QualityEvent
 from energy_dash.storage.alerts import apply_voltage_alerts
 from energy_dash.storage.quality import add_events
 from energy_dash.storage.registers import needs_preparation, prepare_rows
@@ -44,12 +47,21 @@ def lock_facility(session: Session, facility_id: int) -> None:
 
     Duplicate checks, rollups and the alert state machine all read then write;
     one writer per facility at a time keeps them exact. SQLite already holds its
-    write lock (``session_scope(write=True)`` begins IMMEDIATE).
+    write lock (``session_scope(write=True)`` begins IMMEDIATE). On PostgreSQL
+    this is also the facility check of every reading written in the transaction
+    (IntegrityError when the facility does not exist).
     """
     if dialect_name(session) == "postgresql":
-        as_driver(session).execute(
-            statements.ADVISORY_LOCK, (LOCK_NAMESPACE, facility_id)
-        )
+        _lock_row(as_driver(session), facility_id)
+
+
+def _lock_row(tx: DriverTransaction, facility_id: int) -> None:
+    """PostgreSQL: writer lock and facility row lock; refuse a facility that is gone
+    (what the per-row foreign key did before migration 0009)."""
+    found = tx.execute(statements.LOCK_FACILITY, (LOCK_NAMESPACE, facility_id))
+    if found.fetchone() is None:
+        raise IntegrityError(statements.LOCK_FACILITY, (facility_id,),
+                             LookupError(f"facility {facility_id} does not exist"))
 
 
 @dataclass
@@ -57,6 +69,8 @@ class BulkResult:
     accepted: int = 0
     duplicates: int = 0
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    conflicts: list[QualityEvent] = field(default_factory=list)
+    """Duplicates of stored readings that carry other values (when asked for)."""
 
 
 def _values(facility_id: int, row: dict[str, Any]) -> tuple:
@@ -104,7 +118,7 @@ def store_one_quick(
     values = _values(facility.id, row)
     with conn.writing() as tx:
         if tx.dialect == "postgresql":
-            tx.execute(statements.ADVISORY_LOCK, (LOCK_NAMESPACE, facility.id))
+            _lock_row(tx, facility.id)
         if voltage is None:
             created, reading_id = _insert_one(tx.execute, values)
             return created, reading_id, []
@@ -118,6 +132,22 @@ def store_one_quick(
             return False, existing[0], []
         tx.execute(statements.ADD_TO_ROLLUP, _rollup_one(values))
     return True, inserted[0], []
+
+
+def conflict_with_stored(
+    target: Session | DriverTransaction, facility_id: int, row: dict[str, Any]
+) -> QualityEvent | None:
+    """A ``conflict`` event when ``row`` (a duplicate: its device and time are
+    stored) carries other values than the stored reading; None when they agree."""
+    found = as_driver(target).execute(
+        statements.STORED_READING, (facility_id, row["device_id"], row["ts_ms"])
+    ).fetchone()
+    if found is None:
+        return None
+    incoming = {name: row[name] for name in READING_FIELDS
+                if row.get(name) is not None}
+    return quality.conflict(row["ts_ms"], row["device_id"],
+                            dict(zip(READING_FIELDS, found, strict=True)), incoming)
 
 
 def store_one(
@@ -419,6 +449,7 @@ def voltage_within(
 
 
 __all__ = [
+    "conflict_with_stored",
     "count_between",
     "count_since",
     "energy_points",

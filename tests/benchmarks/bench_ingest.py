@@ -11,6 +11,10 @@
    Two payloads: what gateways send (ISO 8601 timestamps with an offset,
    voltage, a device id; JSON array and NDJSON) and the benchmark's own (Unix
    seconds, every field). Peer: the same rows as plain sqlite3 ``executemany``.
+   With ``BENCH_DATABASE_URL`` (a PostgreSQL database of its own: it is
+   emptied) the bulk figures are measured on PostgreSQL too, with
+   ``BENCH_PG_STORED`` readings of another facility already stored (default
+   10 000 000, as bench_data.py); peer: psycopg ``executemany`` of the rows.
    ``data.write_readings`` is measured in bench_data.py.
 
 The client is a few processes of raw-socket loops (one request per connection,
@@ -36,6 +40,7 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # report, bench_data
 SHARED_BENCH = (REPO / ".." / "shared" / "bench").resolve()
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 RATIO_AIM = 0.7
@@ -161,18 +166,34 @@ def load(port: int, key: str, seconds: float, clients: int, base_ts: int,
 
 
 # -------------------------------------------------------------------- setup
-def prepare_database(workdir: Path) -> tuple[str, str]:
-    from energy_dash.db import dispose_engines, init_db, session_scope
+def prepare_database(workdir: Path, url: str | None = None,
+                     stored: int = 0) -> tuple[str, str]:
+    """A migrated database with the bench facility and its key (``url``: an
+    emptied PostgreSQL database, ``stored`` readings of a second facility)."""
+    from energy_dash.db import dispose_engines, get_engine, init_db, session_scope
     from energy_dash.db.models import Facility
     from energy_dash.storage.devices import create_api_key
 
-    url = f"sqlite:///{workdir / 'bench.db'}"
+    if url is None:
+        url = f"sqlite:///{workdir / 'bench.db'}"
+    else:
+        from sqlalchemy import text
+
+        with get_engine(url).begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
     init_db(url)
     with session_scope(url) as session:
         session.add(Facility(name="Bench", timezone="Europe/Berlin",
                              expected_interval_s=60))
+        session.add(Facility(name="History", timezone="Europe/Berlin"))
         session.flush()
         key = create_api_key(session, 1, "bench")
+    if stored:
+        from bench_data import store_large_table
+
+        seconds = store_large_table(url, 2, stored)
+        print(f"{stored:,} readings stored first (built in {seconds:.0f} s)")
     dispose_engines()
     return url, key
 
@@ -257,24 +278,33 @@ def bulk_rows_per_s(port: int, key: str, base_ts: int, senders: int = 1,
 
 
 def executemany_rows_per_s(url: str, base_ts: int, batches: int = 4) -> float:
-    """The peer of bulk ingest: the same rows as plain sqlite3 executemany.
+    """The peer of bulk ingest: the same rows as plain DB-API executemany.
 
-    10 000 rows per transaction into the same table (same indexes, same file,
-    a device id of its own), no parsing, validation or rollups: the floor a bulk
-    write of these rows costs on this database.
+    10 000 rows per transaction into the same table (same indexes, same
+    database, a device id of its own), no parsing, validation or rollups: the
+    floor a bulk write of these rows costs on this database (sqlite3, or psycopg
+    on PostgreSQL).
     """
-    import sqlite3
-
     from sqlalchemy.engine import make_url
 
     columns = ("facility_id", "device_id", "ts_ms", "energy_produced",
                "energy_consumed", "current_load", "voltage")
+    sqlite = make_url(url).get_backend_name() == "sqlite"
+    mark = "?" if sqlite else "%s"
     sql = (f"INSERT INTO readings ({', '.join(columns)}) VALUES "
-           f"({', '.join('?' * len(columns))}) "
+           f"({', '.join([mark] * len(columns))}) "
            "ON CONFLICT (facility_id, device_id, ts_ms) DO NOTHING")
-    conn = sqlite3.connect(make_url(url).database, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
+    if sqlite:
+        import sqlite3
+
+        conn = sqlite3.connect(make_url(url).database, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+    else:
+        import psycopg
+
+        conn = psycopg.connect(make_url(url).set(drivername="postgresql")
+                               .render_as_string(hide_password=False))
     batches_rows = [
         [(1, "peer", (base_ts + b * 10_000 + i) * 1000, 0.0125, 0.0093, 30.0,
           229.5 + (i % 9) * 0.25) for i in range(10_000)]
@@ -282,12 +312,51 @@ def executemany_rows_per_s(url: str, base_ts: int, batches: int = 4) -> float:
     ]
     start = time.perf_counter()
     for rows in batches_rows:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.executemany(sql, rows)
-        conn.execute("COMMIT")
+        if sqlite:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(sql, rows)
+            conn.execute("COMMIT")
+        else:
+            conn.cursor().executemany(sql, rows)
+            conn.commit()
     elapsed = time.perf_counter() - start
     conn.close()
     return batches * 10_000 / elapsed
+
+
+def warm_up(port: int, key: str, base_ts: int, workers: int = 2) -> None:
+    """Bulk requests on every worker first: a worker's first request builds Dash's
+    server-side state (seconds here), which must not count as ingest time.
+    Requests sent one at a time may all reach the same sync worker, so they go
+    several at a time: a busy worker leaves the next connection to another."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    payloads = [
+        bulk_payload(gateway_rows(base_ts + i * 2000, 2000, device=f"warm-{i}"),
+                     "json", key)
+        for i in range(workers * 4)
+    ]
+    with ThreadPoolExecutor(workers * 2) as pool:
+        list(pool.map(lambda p: _send_bulk(port, p), payloads))
+
+
+def bulk_figures(report, port: int, key: str, url: str, blocks, label: str,
+                 note: str) -> dict[str, float]:
+    """The three bulk payloads over HTTP, each beside its executemany peer."""
+    figures = {}
+    warm_up(port, key, next(blocks))
+    peer = executemany_rows_per_s(url, next(blocks))
+    driver = "sqlite3" if url.startswith("sqlite") else "psycopg"
+    for kind, what in (("json", "JSON array"), ("ndjson", "NDJSON"),
+                       ("bench", "JSON array, Unix seconds, all fields")):
+        rate = bulk_rows_per_s(port, key, next(blocks), senders=2, kind=kind)
+        report.figure(
+            f"{label}bulk over HTTP, 10 000-row {what}, 2 at a time", rate,
+            "rows/s", peer=peer, peer_name=f"{driver} executemany",
+            target=ROWS_TARGET, note=note,
+        )
+        figures[f"{label.strip('[] ')}bulk_{kind}_rows_per_s"] = rate
+    return figures
 
 
 # --------------------------------------------------------------------- main
@@ -366,17 +435,23 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             )
             figures.update(bare_rps=bare, app_rps=app, ratio=app / bare)
         if not args.skip_bulk:
-            peer = executemany_rows_per_s(url, next(blocks))
-            for kind, label in (("json", "JSON array"), ("ndjson", "NDJSON"),
-                                ("bench", "JSON array, Unix seconds, all fields")):
-                rate = bulk_rows_per_s(app_port, key, next(blocks), senders=2,
-                                       kind=kind)
-                report.figure(
-                    f"bulk over HTTP, 10 000-row {label}, 2 at a time", rate,
-                    "rows/s", peer=peer, peer_name="sqlite3 executemany",
-                    target=ROWS_TARGET, note=load_note,
-                )
-                figures[f"bulk_{kind}_rows_per_s"] = rate
+            figures.update(bulk_figures(report, app_port, key, url, blocks, "",
+                                        load_note))
+            pg = os.environ.get("BENCH_DATABASE_URL")
+            if pg:
+                stop(app_proc)
+                stored = int(os.environ.get("BENCH_PG_STORED", "10000000"))
+                pg, pg_key = prepare_database(workdir, pg, stored)
+                pg_port = free_port()
+                pg_proc = start_gunicorn("energy_dash.wsgi:server", pg_port,
+                                         dict(env, DATABASE_URL=pg), None,
+                                         workdir / "app-pg.log")
+                procs.append(pg_proc)
+                wait_ready(pg_port, "/healthz", pg_proc)
+                note = (f"{stored:,} rows stored; load "
+                        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+                figures.update(bulk_figures(report, pg_port, pg_key, pg, blocks,
+                                            "[postgresql] ", note))
         return figures
     finally:
         for proc in procs:

@@ -10,7 +10,7 @@ from sqlalchemy import inspect, text
 
 from energy_dash.db import alembic_config, dispose_engine, get_engine, init_db
 from energy_dash.db.models import Base
-from energy_dash.db.partitions import in_models
+from energy_dash.db.partitions import compared_objects, in_models
 
 
 def _urls(tmp_path, request) -> list[str]:
@@ -24,7 +24,8 @@ def drift(url: str) -> list:
         context = MigrationContext.configure(
             conn,
             opts={"compare_type": True, "compare_server_default": False,
-                  "include_name": in_models},
+                  "include_name": in_models,
+                  "include_object": compared_objects(conn.dialect.name)},
         )
         return compare_metadata(context, Base.metadata)
 

@@ -26,7 +26,8 @@ def test_every_hot_path_statement_is_exercised_here():
     assert set(statements.HOT_PATH) == {
         "INSERT_READING", "INSERT_READING_RETURNING", "INSERT_READING_UNLESS_ALERT",
         "EXISTING_READING_ID", "ADD_TO_ROLLUP", "OPEN_VOLTAGE_ALERT",
-        "FACILITY_INFO", "KEY_LOOKUP", "STORED_READING_TIMES",
+        "FACILITY_INFO", "KEY_LOOKUP", "STORED_READING_TIMES", "STORED_READINGS",
+        "STORED_READING", "LOCK_FACILITY",
     }
 
 
@@ -98,9 +99,23 @@ def test_bulk_statements_run(database_url, facility):
         times = tx.execute(
             statements.STORED_READING_TIMES, (facility, "probe", TS, TS + 30_000)
         ).fetchall()
+        rows = tx.execute(
+            statements.STORED_READINGS, (facility, "probe", TS, TS + 60_000)
+        ).fetchall()
+        one = tx.execute(
+            statements.STORED_READING, (facility, "probe", TS + 60_000)
+        ).fetchone()
     assert [t[0] for t in times] == [TS]
+    assert [tuple(r) for r in rows] == [_reading(facility)[2:],
+                                        _reading(facility, TS + 60_000)[2:]]
+    assert tuple(one) == _reading(facility)[3:]
     if not database_url.startswith("postgresql"):
-        return  # the staging statements are PostgreSQL's (COPY)
+        return  # the facility lock and the staging statements are PostgreSQL's
+    with driver_connection(database_url) as tx:
+        space = statements.LOCK_NAMESPACE
+        locked = tx.execute(statements.LOCK_FACILITY, (space, facility)).fetchall()
+        gone = tx.execute(statements.LOCK_FACILITY, (space, facility + 99)).fetchall()
+    assert (len(locked), gone) == (1, [])
     import numpy as np
 
     from energy_dash.domain.batch import ReadingColumns

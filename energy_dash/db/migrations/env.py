@@ -4,7 +4,7 @@ from alembic import context
 
 from energy_dash.db import get_engine
 from energy_dash.db.models import Base
-from energy_dash.db.partitions import in_models
+from energy_dash.db.partitions import compared_objects, in_models
 
 config = context.config
 
@@ -17,6 +17,7 @@ def run_migrations() -> None:
             target_metadata=Base.metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             include_name=in_models,  # readings' partitions are not in the models
+            include_object=compared_objects(connection.dialect.name),
         )
         context.run_migrations()
 
