@@ -184,8 +184,10 @@ def prepare_database(workdir: Path, url: str | None = None,
             conn.execute(text("CREATE SCHEMA public"))
     init_db(url)
     with session_scope(url) as session:
+        # Sized for what READING posts (75.5 kWh a minute is ~4.5 MW): a 100 kW
+        # facility would log every reading as an unlikely value (a second write).
         session.add(Facility(name="Bench", timezone="Europe/Berlin",
-                             expected_interval_s=60))
+                             expected_interval_s=60, capacity_kw=5000.0))
         session.add(Facility(name="History", timezone="Europe/Berlin"))
         session.flush()
         key = create_api_key(session, 1, "bench")
