@@ -141,14 +141,19 @@ def versions_table(versions: list[dict[str, Any]], today: date,
         windows = len(version.get("tou") or [])
         rows.append(html.Tr(
             [
-                html.Td(valid_from_text(day)),
-                html.Td(_money_cell(version["import_price"], f"{currency}/kWh")),
-                html.Td(_money_cell(version["export_price"], f"{currency}/kWh")),
+                html.Td(valid_from_text(day), **{"data-label": "Valid from"}),
+                html.Td(_money_cell(version["import_price"], f"{currency}/kWh"),
+                        **{"data-label": "Import"}),
+                html.Td(_money_cell(version["export_price"], f"{currency}/kWh"),
+                        **{"data-label": "Export"}),
                 html.Td(_money_cell(version.get("standing_charge"),
-                                    f"{currency}/day")),
+                                    f"{currency}/day"),
+                        **{"data-label": "Standing charge"}),
                 html.Td(_money_cell(version.get("demand_charge"),
-                                    f"{currency}/kW/month")),
-                html.Td(str(windows) if windows else "—"),
+                                    f"{currency}/kW/month"),
+                        **{"data-label": "Demand charge"}),
+                html.Td(str(windows) if windows else "—",
+                        **{"data-label": "TOU windows"}),
                 html.Td(state),
                 html.Td(action),
             ],
@@ -158,7 +163,7 @@ def versions_table(versions: list[dict[str, Any]], today: date,
         "Valid from", "Import", "Export", "Standing charge", "Demand charge",
         "TOU windows", "", "")]))
     return dbc.Table([head, html.Tbody(rows)], size="sm", hover=True,
-                     className="tariff-versions-table mb-0")
+                     className="tariff-versions-table table-cards mb-0")
 
 
 def tariff_card(tariff: dict[str, Any], can_edit: bool,
