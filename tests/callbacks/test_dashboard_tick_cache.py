@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import pytest
 from dash import Patch
 from fixtures_web import callback_result, post_callback
 from pandas.testing import assert_frame_equal
@@ -19,7 +20,8 @@ from pandas.testing import assert_frame_equal
 from components import dashboard as ui
 from components import figures
 from energy_dash import data
-from energy_dash.db import get_engine
+from energy_dash.db import get_engine, session_scope
+from energy_dash.db.models import Facility
 from energy_dash.services import history
 from energy_dash.services import live as views
 from energy_dash.storage.facilities import load_info
@@ -65,9 +67,10 @@ def apply(figure: dict, patch: dict) -> dict:
 
 
 def fresh_power(facility, now: int, conn) -> pd.DataFrame:
-    step = 300_000
+    rule = views.dashboard_resolution(facility.expected_interval_s)
+    step = {"5min": 300_000, "10min": 600_000, "15min": 900_000}[rule]
     start = (now - DAY_MS) // step * step
-    return views.power_series(facility.id, start, now + FUTURE_MS, "5min", now=now,
+    return views.power_series(facility.id, start, now + FUTURE_MS, rule, now=now,
                               facility=facility, conn=conn)
 
 
@@ -77,8 +80,13 @@ def fresh_trend(facility, now: int, conn) -> pd.DataFrame:
                                 conn=conn)
 
 
-def test_kept_buckets_and_days_draw_what_a_fresh_tick_draws(database_url, facility):
+@pytest.mark.parametrize("interval_s", [60, 600], ids=["5min", "10min"])
+def test_kept_buckets_and_days_draw_what_a_fresh_tick_draws(database_url, facility,
+                                                             interval_s):
+    """(10-minute buckets: the kept part ends on a half hour, a bucket edge.)"""
     views.clear_cache()
+    with session_scope(database_url) as session:
+        session.get(Facility, facility).expected_interval_s = interval_s
     history_end = START // MIN * MIN
     write(database_url, facility,
           list(range(history_end - 15 * DAY_MS, history_end + 1, MIN)))
