@@ -6,7 +6,6 @@ in a store and compared first).
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -17,8 +16,8 @@ from flask import current_app
 from components import dashboard as ui
 from components import figures, ids
 from components import formatting as fmt
-from energy_dash.services import history, quality
 from energy_dash.services import live as views
+from energy_dash.services import quality
 from energy_dash.web import auth, request_db
 
 logger = logging.getLogger(__name__)
@@ -102,23 +101,20 @@ def voltage_note(voltage: float | None, bands: dict[str, float]) -> str:
 
 
 def dashboard_outputs(fid: int, now: int, url: str, signature: dict,
-                      conn: Any = None) -> tuple:
+                      conn: Any = None, seen: Any = None) -> tuple:
     """Every output of the dashboard for one facility at ``now`` (read on ``conn``,
-    the request's connection, when given)."""
+    the request's connection, when given); the 24-hour chart as a patch of the
+    one the page holds (``seen``: the store) where it can be."""
     update = views.dashboard_update(fid, now=now, database_url=url, conn=conn)
     facility, state, today = update["facility"], update["state"], update["today"]
     tz = facility.timezone
-    rule = views.dashboard_resolution(facility.expected_interval_s)
-    bucket_ms = {"5min": 300_000, "10min": 600_000, "15min": 900_000}[rule]
-    start = (now - DAY_MS) // bucket_ms * bucket_ms
-    power = views.power_series(fid, start, now + FUTURE_MS, rule, now=now,
-                               database_url=url, facility=facility, conn=conn)
-    first_day = views.local_today(now, tz) - timedelta(days=TREND_DAYS - 1)
-    daily = history.daily_energy(fid, first_day, TREND_DAYS, database_url=url,
-                                 facility=facility, conn=conn)
+    power, drawn = views.dashboard_power(facility, now, now + FUTURE_MS, conn=conn)
+    daily = views.dashboard_trend(facility, now, TREND_DAYS, conn=conn)
     alerts = update["alerts"]
     bands = facility.bands()
     revision = f"dashboard-{fid}"
+    held = seen.get("power") if isinstance(seen, dict) else None
+    chart, held = ui.power_chart(power, drawn, held, uirevision=revision)
     last_seen = (
         "last seen " + fmt.local_time(state["last_ms"], tz)
         if state["last_ms"] is not None else "no reading received yet"
@@ -137,12 +133,12 @@ def dashboard_outputs(fid: int, now: int, url: str, signature: dict,
         fmt.pct(today["self_sufficiency_pct"]),
         status_badge(state),
         last_seen,
-        figures.power_figure(power, uirevision=revision),
+        chart,
         figures.self_sufficiency_figure(daily, uirevision=revision),
         figures.voltage_gauge(state["voltage"], bands, uirevision=revision),
         voltage_note(state["voltage"], bands),
         ui.alert_items(alerts, tz),
-        signature,
+        {"signature": signature, "power": held},
     )
 
 
@@ -166,6 +162,6 @@ def register(app: Dash) -> None:
                                              conn=conn)
             if signature is None:
                 return blank(notice(FORBIDDEN, "danger"))
-            if seen == signature:
+            if isinstance(seen, dict) and seen.get("signature") == signature:
                 raise PreventUpdate  # nothing new: HTTP 204, nothing redrawn
-            return dashboard_outputs(fid, now, url, signature, conn)
+            return dashboard_outputs(fid, now, url, signature, conn, seen)

@@ -7,10 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 import dash_bootstrap_components as dbc
-from dash import dcc, html
+import numpy as np
+import pandas as pd
+from dash import Patch, dcc, html
 
 from components import figures
 from components import formatting as fmt
+from energy_dash.domain import units
 from energy_dash.domain.alerts import KIND_LABELS
 
 REFRESH_MS = 30_000
@@ -174,3 +177,48 @@ def alert_items(alerts: list[dict[str, Any]], tz: str, *,
             )
         )
     return html.Ul(items, className="list-group list-group-flush")
+
+
+def power_chart(power: pd.DataFrame, drawn: dict[str, Any] | None, held: Any, *,
+                uirevision: str) -> tuple[Any, dict[str, Any] | None]:
+    """The 24-hour chart as a ``Patch`` of the one the page holds, else whole.
+
+    ``drawn`` (from ``views.dashboard_power``) says which buckets are unchanged in
+    every frame of its lineage; ``held`` is what the page was last sent. The patch
+    drops the buckets that left the window, removes those drawn from the old
+    split on and appends everything from there: the page then holds exactly the
+    figure a whole redraw would send (a new unit or lineage redraws). Returns the
+    figure and what the page holds after it.
+    """
+    if power is None or power.empty or drawn is None or drawn["lineage"] is None:
+        return figures.power_figure(power, uirevision=uirevision), None
+    columns = [power[c].to_numpy(dtype="float64")
+               for c in ("production_kw", "consumption_kw")]
+    unit, size = units.axis_unit(np.concatenate(columns).tolist(),
+                                 units.POWER_UNITS)
+    stamps = power.index.as_unit("ms").asi8
+    now_held = {"lineage": drawn["lineage"], "split": drawn["split"],
+                "head": int(np.searchsorted(stamps, drawn["split"])),
+                "count": len(stamps), "unit": unit, "revision": uirevision}
+    old = held if isinstance(held, dict) else {}
+    same = (old.get("lineage") == drawn["lineage"] and old.get("unit") == unit
+            and old.get("revision") == uirevision
+            and isinstance(old.get("split"), int) and old["split"] <= drawn["split"])
+    if same:
+        kept = int(np.searchsorted(stamps, old["split"]))  # buckets before it stay
+        dropped = int(old["head"]) - kept
+        removed = int(old["count"]) - int(old["head"])
+        same = dropped >= 0 and removed >= 0
+    if not same:
+        return figures.power_figure(power, uirevision=uirevision), now_held
+    patch = Patch()
+    x = figures.local_x(power.index[kept:])
+    for trace, values in enumerate(columns):
+        y = figures.json_values(values[kept:] / size, 4)
+        for key, new in (("x", x), ("y", y)):
+            for _ in range(dropped):
+                del patch["data"][trace][key][0]
+            for _ in range(removed):
+                del patch["data"][trace][key][kept]
+            patch["data"][trace][key].extend(new)
+    return patch, now_held

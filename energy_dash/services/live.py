@@ -15,9 +15,15 @@ Conventions
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import itertools
+import math
+import os
+from collections import OrderedDict
+from datetime import date, datetime, timedelta
+from threading import Lock
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
@@ -44,6 +50,7 @@ from energy_dash.domain.times import (
     local_midnight_ms,
     local_today,
     now_ms,
+    utc_index,
     week_bounds,
 )
 from energy_dash.services.readings import read_readings
@@ -59,6 +66,8 @@ __all__ = [
     "choose_resolution",
     "dashboard_update",
     "dashboard_resolution",
+    "dashboard_power",
+    "dashboard_trend",
     "day_bounds",
     "facility_view",
     "imbalance_pct",
@@ -259,18 +268,160 @@ def power_series(
             facility.id, from_ms(start_ms), from_ms(end_ms), columns=ENERGY,
             resample=resolution, tz=tz, database_url=database_url, conn=conn,
         )
-        expected = facility.expected_interval_s
-        tail = running_bucket_ms(frame.index, resolution, end_ms, now)
-        covered = None if tail is None else covered_since_s(read_readings(
-            facility.id, from_ms(tail - lookback_ms(expected)), from_ms(end_ms),
-            columns=ENERGY, database_url=database_url, conn=conn), tail, expected)
-        out = bucket_power(
-            frame.index, frame["energy_produced"].to_numpy(),
+        out = _bucket_series(
+            facility, frame.index, frame["energy_produced"].to_numpy(),
             frame["energy_consumed"].to_numpy(), frame["samples"].to_numpy(),
-            resolution, end_ms, now, expected, covered,
+            resolution, end_ms, now, database_url, conn,
         )
     out.index.name = "timestamp"
     return out
+
+
+def _bucket_series(facility, index, produced, consumed, samples, resolution,
+                   end_ms, now, database_url=None, conn=None) -> pd.DataFrame:
+    """Bucket energies to power, the running bucket over its readings' intervals."""
+    expected = facility.expected_interval_s
+    tail = running_bucket_ms(index, resolution, end_ms, now)
+    covered = None if tail is None else covered_since_s(read_readings(
+        facility.id, from_ms(tail - lookback_ms(expected)), from_ms(end_ms),
+        columns=ENERGY, database_url=database_url, conn=conn), tail, expected)
+    return bucket_power(index, produced, consumed, samples, resolution, end_ms,
+                        now, expected, covered)
+
+
+def _aligned_power(facility: FacilityInfo, start_ms: int, end_ms: int,
+                   rule: str, step: int, now: int, conn: Connection) -> pd.DataFrame:
+    """:func:`power_series` where the local buckets are UTC multiples of ``step``
+    (checked by the caller): the SQL bucket sums go straight to power, without
+    the resampling reader's frames (a few buckets, every tick)."""
+    rows = readings.fetch_buckets(conn, [facility.id], start_ms, end_ms, ENERGY,
+                                  step)
+    values = np.array(rows, dtype="float64").reshape(-1, 7)  # None -> NaN
+    index = utc_index(values[:, 1].astype("int64") * step, facility.timezone)
+    out = _bucket_series(
+        facility, index, np.where(values[:, 4] > 0, values[:, 3], np.nan),
+        np.where(values[:, 6] > 0, values[:, 5], np.nan),
+        values[:, 2].astype("int64"), rule, end_ms, now, conn=conn,
+    )
+    out.index.name = "timestamp"
+    return out
+
+
+# ------------------------------------------------------- dashboard tick caches
+DAY_MS = 86_400_000
+CACHE_SIZE = 64  # facilities whose dashboard work one worker keeps
+_QUARTER_MS = 900_000
+_cache: OrderedDict[tuple, tuple] = OrderedDict()
+_cache_lock = Lock()
+_lineages = itertools.count(1)
+
+
+def _cached(key: tuple) -> tuple | None:
+    with _cache_lock:
+        value = _cache.get(key)
+        if value is not None:
+            _cache.move_to_end(key)
+        return value
+
+
+def _keep(key: tuple, value: tuple) -> None:
+    with _cache_lock:
+        _cache[key] = value
+        _cache.move_to_end(key)
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+
+
+def clear_cache() -> None:
+    """Forget every kept dashboard prefix (the next tick recomputes everything)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def _quarters(start_ms: int, end_ms: int) -> tuple[int, int]:
+    """The 15-minute rollup range that holds ``[start, end)``."""
+    return (start_ms // _QUARTER_MS * _QUARTER_MS,
+            -(-end_ms // _QUARTER_MS) * _QUARTER_MS)
+
+
+def dashboard_power(
+    facility: FacilityInfo, now: int, end_ms: int, *, conn: Connection,
+) -> tuple[pd.DataFrame, dict[str, Any] | None]:
+    """:func:`power_series` of the dashboard's 24 hours (``dashboard_resolution``
+    buckets up to ``end_ms``), equal to a fresh one, with the closed buckets kept.
+
+    A new reading changes only the last few buckets (the running one, the ones
+    closed in the last quarter hour, any ahead of ``now``); the buckets before
+    them are kept per worker while the rollups under them sum to the same (one
+    aggregate query checks; a late reading or a rewrite there recomputes all).
+    Returns the frame and ``{"lineage", "split"}``: buckets before ``split`` are
+    the same as in every earlier frame of that lineage (None: nothing kept).
+    """
+    rule = dashboard_resolution(facility.expected_interval_s)
+    step = {"5min": 300_000, "10min": 600_000, "15min": 900_000}[rule]
+    start = (now - DAY_MS) // step * step
+    quantum = math.lcm(step, _QUARTER_MS)  # on bucket and rollup edges both
+    split = (now // step * step - step) // quantum * quantum
+    offset = from_ms(split).tz_convert(facility.timezone).utcoffset()
+    if split <= start or (split + offset // timedelta(milliseconds=1)) % step:
+        # (a zone whose local buckets do not start on the quarter hours)
+        return power_series(facility.id, start, end_ms, rule, now=now,
+                            facility=facility, conn=conn), None
+    key = ("power", str(conn.engine.url), facility.id, rule, facility.timezone,
+           facility.expected_interval_s)
+    kept = _cached(key)
+    head, lineage = None, None
+    if kept is not None and kept[0] <= split:
+        kept_split, kept_start, signature, frame, lineage = kept
+        if readings.rollup_signature(
+            conn, facility.id, *_quarters(kept_start, kept_split)
+        ) == signature:
+            head = frame
+            if kept_split < split:  # buckets closed since: add them once
+                head = pd.concat([head, power_series(
+                    facility.id, kept_split, split, rule, now=now,
+                    facility=facility, conn=conn)])
+    if head is None or head is not kept[3]:
+        if head is None:
+            head = power_series(facility.id, start, split, rule, now=now,
+                                facility=facility, conn=conn)
+            lineage = f"{os.getpid()}-{next(_lineages)}"
+        head = head[head.index >= from_ms(start)]
+        _keep(key, (split, start, readings.rollup_signature(
+            conn, facility.id, *_quarters(start, split)), head, lineage))
+    head = head[head.index >= from_ms(start)]
+    tail = _aligned_power(facility, split, end_ms, rule, step, now, conn)
+    drawn = {"lineage": lineage, "split": split}
+    if tail.empty:
+        return head.copy(), drawn
+    if head.empty:
+        return tail, drawn
+    return pd.concat([head, tail]), drawn
+
+
+def dashboard_trend(
+    facility: FacilityInfo, now: int, days: int, *, conn: Connection,
+) -> pd.DataFrame:
+    """:func:`energy_dash.services.history.daily_energy` of the ``days`` local days
+    up to today, equal to a fresh one: the closed days are kept per worker for the
+    local date while their rollups sum to the same; only today's is read again."""
+    from energy_dash.services.history import daily_energy  # (history imports us)
+
+    tz = facility.timezone
+    today = local_today(now, tz)
+    first = today - timedelta(days=days - 1)
+    key = ("trend", str(conn.engine.url), facility.id, tz, first.isoformat(), days)
+    bounds = (local_midnight_ms(first, tz), local_midnight_ms(today, tz))
+    signature = readings.rollup_signature(conn, facility.id, *_quarters(*bounds))
+    kept = _cached(key)
+    if kept is not None and kept[0] == signature:
+        closed = kept[1]
+    else:
+        closed = daily_energy(facility.id, first, days - 1, facility=facility,
+                              conn=conn)
+        _keep(key, (signature, closed))
+    now_day = daily_energy(facility.id, today, 1, facility=facility, conn=conn)
+    return pd.concat([closed, now_day])
 
 
 def wall_points(

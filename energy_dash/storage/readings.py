@@ -266,6 +266,27 @@ def fetch_rollups(
     return _plain(conn.execute(stmt.order_by(ROLLUP.c.bucket_ms)))
 
 
+def rollup_signature(
+    conn: Connection | Session, facility_id: int, start_ms: int, end_ms: int
+) -> tuple:
+    """Rows, readings and energy sums of the rollups in ``[start, end)`` (aligned
+    bounds): any reading written into the range changes it, so work derived from
+    that range can be kept while it stays the same (one aggregate, no rows)."""
+    row = conn.execute(
+        select(
+            func.count(), func.sum(ROLLUP.c.samples),
+            func.sum(ROLLUP.c.energy_produced_sum),
+            func.sum(ROLLUP.c.energy_produced_n),
+            func.sum(ROLLUP.c.energy_consumed_sum),
+            func.sum(ROLLUP.c.energy_consumed_n), func.sum(ROLLUP.c.self_supplied),
+        ).where(
+            ROLLUP.c.facility_id == int(facility_id),
+            ROLLUP.c.bucket_ms >= int(start_ms), ROLLUP.c.bucket_ms < int(end_ms),
+        )
+    ).one()
+    return tuple(row)
+
+
 def _plain(result) -> list[tuple]:
     """Rows as plain tuples: numpy and pandas probe Row objects attribute by name."""
     return [tuple(row) for row in result]

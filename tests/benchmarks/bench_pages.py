@@ -2,6 +2,7 @@
 callbacks, with a year of one-minute readings stored.
 
     python tests/benchmarks/bench_pages.py [--rows 525600] [--repeat 20]
+                                           [--pages dashboard,wall] [--ticks-only]
 
 Builds a SQLite database (``BENCH_DATABASE_URL`` may name another, e.g. a
 PostgreSQL database of its own — never a shared test database: it is
@@ -241,7 +242,8 @@ TICKS = [
 ]
 
 
-def bench(url: str, total_rows: int, repeat: int, report: Report) -> None:
+def bench(url: str, total_rows: int, repeat: int, report: Report,
+          pages: set[str] | None = None, ticks_only: bool = False) -> None:
     empty_database(url)
     last = seed(url, total_rows)
     store_forecasts(url, last)
@@ -267,6 +269,8 @@ def bench(url: str, total_rows: int, repeat: int, report: Report) -> None:
               f"stored in total: {total_rows:,}")
         stamp = last
         for page, output, interval, store_id, extra, naive in TICKS:
+            if pages and page not in pages:
+                continue
             print(f"/{page}:")
             values = {FACILITY: 1, **extra}
             first_body = callback_body(app, output, values, [interval])
@@ -323,6 +327,8 @@ def bench(url: str, total_rows: int, repeat: int, report: Report) -> None:
                               "bytes", target=TICK_TARGET_BYTES,
                               higher_is_better=False)
 
+        if ticks_only:
+            return
         print("first chart callback of the other pages:")
         cases = [
             ("historical 7 days", "historical-totals.children",
@@ -353,16 +359,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=YEAR,
                         help="readings stored in total (>= 525 600)")
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--pages", default="",
+                        help="only these live pages' ticks, comma separated "
+                             "(a quicker run: e.g. dashboard)")
+    parser.add_argument("--ticks-only", action="store_true",
+                        help="skip the first-chart callbacks of the other pages")
     args = parser.parse_args(argv)
+    pages = {p.strip() for p in args.pages.split(",") if p.strip()} or None
     url = os.environ.get("BENCH_DATABASE_URL")
     report = Report("pages")
     with tempfile.TemporaryDirectory() as tmp:
         url = url or f"sqlite:///{tmp}/bench_pages.db"
         try:
-            bench(url, max(YEAR, args.rows), args.repeat, report)
+            bench(url, max(YEAR, args.rows), args.repeat, report, pages,
+                  args.ticks_only)
         finally:
             dispose_engine(url)
-    report.save()
+    if pages or args.ticks_only:
+        print("(a partial run: the JSON copy is left as it was)")
+    else:
+        report.save()
     missed = report.missed()
     print("OK" if not missed else f"{len(missed)} target(s) missed")
     return 1 if missed else 0
