@@ -69,7 +69,10 @@ def test_outage_loses_no_reading_and_no_energy(settings, api_key, tmp_path):
     # The readings cover the whole time since sampling began, outage included.
     began = taken[0][0] - taken[0][2]
     elapsed = taken[len(stored) - 1][0] - began
-    assert consumed == pytest.approx(POWER_KW * elapsed / 3600, rel=1e-6)
+    # The client reads its clock a few µs before ``read`` stamps ``taken``; under
+    # load that gap varies by up to a millisecond or so, never by a whole interval.
+    assert consumed == pytest.approx(POWER_KW * elapsed / 3600,
+                                     abs=POWER_KW * 0.005 / 3600)
 
 
 def test_a_bulk_refused_as_a_whole_stays_in_the_buffer(settings, api_key, tmp_path):
