@@ -1,4 +1,5 @@
-"""Callbacks, one module per page; each exposes ``register(app)``.
+"""Callbacks, one module per page; each exposes ``register(app)`` (``_common`` holds
+what they share: the facility gate and the live tick).
 
 ``register_all`` finds every module in this package, so adding a page's callbacks
 needs no edit here. Callbacks are attached with ``app.callback`` (never the global

@@ -10,47 +10,24 @@ from typing import Any
 
 import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State
-from dash.exceptions import PreventUpdate
-from flask import current_app
 
+from callbacks._common import (
+    FORBIDDEN,
+    FUTURE_MS,
+    NO_FACILITY,
+    allowed_facility,
+    live_tick,
+    notice,
+)
 from components import dashboard as ui
 from components import figures, ids
 from components import formatting as fmt
 from energy_dash.services import live as views
 from energy_dash.services import quality
-from energy_dash.web import auth, request_db
 
 logger = logging.getLogger(__name__)
 
-DAY_MS = 86_400_000
-FUTURE_MS = 300_000  # devices may be up to 5 minutes ahead (README "Sensor API")
 TREND_DAYS = 14
-
-
-def database_url() -> str:
-    """The app's database (set by ``create_app``)."""
-    return current_app.config["ENERGY_DASH"].database_url
-
-
-def allowed_facility(value: Any) -> int | None:
-    """The facility id when this session may read it, else None (never raises).
-
-    A wall display session may read only its own facility.
-    """
-    if value is None:
-        return None
-    try:
-        return auth.check_facility(value)
-    except PermissionError:
-        return None
-
-
-def notice(text: str, color: str = "secondary") -> dbc.Alert:
-    return dbc.Alert(text, color=color, className="py-2 small")
-
-
-NO_FACILITY = "Select a facility (or ask a facility admin to add you to one)."
-FORBIDDEN = "You do not have access to this facility."
 
 OUTPUTS = [
     Output(ui.MESSAGE, "children"),
@@ -155,13 +132,5 @@ def register(app: Dash) -> None:
         fid = allowed_facility(facility_id)
         if fid is None:
             return blank(notice(FORBIDDEN, "danger"))
-        url = database_url()
-        now = views.now_ms()
-        with request_db.reading(url) as conn:  # one connection for the whole tick
-            signature = views.live_signature(fid, now=now, database_url=url,
-                                             conn=conn)
-            if signature is None:
-                return blank(notice(FORBIDDEN, "danger"))
-            if isinstance(seen, dict) and seen.get("signature") == signature:
-                raise PreventUpdate  # nothing new: HTTP 204, nothing redrawn
-            return dashboard_outputs(fid, now, url, signature, conn, seen)
+        return live_tick(fid, seen, dashboard_outputs,
+                         lambda: blank(notice(FORBIDDEN, "danger")))

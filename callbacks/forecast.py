@@ -16,6 +16,7 @@ import pandas as pd
 from dash import Dash, Input, Output, Patch, State, ctx, no_update
 from flask import current_app
 
+from callbacks._common import FORBIDDEN, NO_FACILITY
 from components import figures, ids
 from components import forecast as ui
 from components import formatting as fmt
@@ -24,8 +25,6 @@ from energy_dash.web import auth, request_db
 
 logger = logging.getLogger(__name__)
 
-NO_FACILITY = "Select a facility (or ask a facility admin to add you to one)."
-FORBIDDEN = "You do not have access to this facility."
 ACTUAL_CONTEXT = pd.Timedelta(hours=24)  # actual hours shown before the forecast
 
 OUTPUTS = [

@@ -10,7 +10,7 @@ from typing import Any
 from dash import Dash, Input, Output, State, dcc
 from dash.exceptions import PreventUpdate
 
-from callbacks.dashboard import (
+from callbacks._common import (
     FORBIDDEN,
     NO_FACILITY,
     allowed_facility,

@@ -12,6 +12,7 @@ from dash import Dash, Input, Output, State, no_update
 from flask import current_app, request
 from flask_login import current_user, login_user
 
+from callbacks._common import database_url
 from callbacks.shell import _avatar_url, _menu_label
 from components import ids
 from components import profile as view
@@ -21,10 +22,6 @@ from energy_dash.web import auth, avatars
 
 logger = logging.getLogger(__name__)
 AVATAR_NONE = "profile-avatar-none"
-
-
-def _url() -> str:
-    return auth._db_url()
 
 
 def _avatar_dir() -> Path:
@@ -64,7 +61,7 @@ def register(app: Dash) -> None:
     def load(_refresh):
         if not auth.signed_in():
             return (no_update,) * 13
-        with session_scope(_url()) as db:
+        with session_scope(database_url()) as db:
             user = accounts.get_user(db, current_user.id)
             account = accounts.Account.of(user)
         notes = account.preferences.get("notifications") or {}
@@ -101,7 +98,7 @@ def register(app: Dash) -> None:
         if not n_clicks or not auth.signed_in():
             return no_update, no_update
         try:
-            with session_scope(_url()) as db:
+            with session_scope(database_url()) as db:
                 account = accounts.update_profile(
                     db, current_user.id, username=username or "", email=email or ""
                 )
@@ -147,7 +144,7 @@ def register(app: Dash) -> None:
                 "", "", "",
             )
         try:
-            with session_scope(_url()) as db:
+            with session_scope(database_url()) as db:
                 version = accounts.change_password(
                     db, user_id, current or "", new or ""
                 )
@@ -190,7 +187,7 @@ def register(app: Dash) -> None:
             )
         folder = _avatar_dir()
         name = avatars.save_avatar_file(folder, png)
-        with session_scope(_url()) as db:
+        with session_scope(database_url()) as db:
             previous = accounts.set_avatar(db, current_user.id, name)
         avatars.delete_avatar_file(folder, previous)
         src = _avatar_url(name)
@@ -212,7 +209,7 @@ def register(app: Dash) -> None:
         if not auth.signed_in() or theme not in accounts.THEMES:
             return no_update
         if theme != current_user.theme:
-            with session_scope(_url()) as db:
+            with session_scope(database_url()) as db:
                 accounts.set_theme(db, current_user.id, theme)
         data = dict(profile or {})
         if data.get("theme") == theme:
@@ -247,7 +244,7 @@ def register(app: Dash) -> None:
                 },
                 allowed,
             )
-            with session_scope(_url()) as db:
+            with session_scope(database_url()) as db:
                 accounts.set_notifications(db, current_user.id, clean)
         except ValueError as exc:
             return view.status(str(exc), "danger")

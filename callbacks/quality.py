@@ -7,7 +7,7 @@ import time
 
 from dash import Dash, Input, Output
 
-from callbacks.dashboard import allowed_facility, database_url
+from callbacks._common import allowed_facility, database_url
 from callbacks.historical import RangeError, chosen_days
 from components import historical as page
 from components import ids

@@ -14,8 +14,8 @@ import logging
 
 from dash import Dash, Input, Output, ctx
 from dash.exceptions import PreventUpdate
-from flask import current_app
 
+from callbacks._common import FORBIDDEN, NO_FACILITY, database_url
 from components import dashboard as dash_ui
 from components import forecast as forecast_ui
 from components import ids
@@ -25,13 +25,7 @@ from energy_dash.web import auth
 
 logger = logging.getLogger(__name__)
 
-NO_FACILITY = "Select a facility (or ask a facility admin to add you to one)."
-FORBIDDEN = "You do not have access to this facility."
 COST_EVERY_TICKS = 4
-
-
-def _url() -> str:
-    return current_app.config["ENERGY_DASH"].database_url
 
 
 def panel_for(facility_id):
@@ -43,7 +37,7 @@ def panel_for(facility_id):
     except PermissionError:
         return ui.recommendations_panel(None, message=FORBIDDEN)
     try:
-        result = store.facility_recommendations(fid, database_url=_url())
+        result = store.facility_recommendations(fid, database_url=database_url())
     except LookupError:
         return ui.recommendations_panel(None, message=FORBIDDEN)
     return ui.recommendations_panel(result)
@@ -76,7 +70,7 @@ def register(app: Dash) -> None:
             return ui.cost_kpi(None, message=NO_FACILITY)
         try:
             fid = auth.check_facility(facility_id)
-            cost = store.month_cost(fid, database_url=_url())
+            cost = store.month_cost(fid, database_url=database_url())
         except (PermissionError, LookupError):
             return ui.cost_kpi(None, message=FORBIDDEN)
         return ui.cost_kpi(cost)

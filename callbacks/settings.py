@@ -15,6 +15,7 @@ from typing import Any
 from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
 from flask_login import current_user
 
+from callbacks._common import database_url
 from components import ids
 from components import settings as view
 from energy_dash.db import session_scope
@@ -43,12 +44,8 @@ FIELD_COMPONENTS = [view.FIELD_IDS[key] for key in FIELD_ORDER]
 READ_ONLY = "You have read-only access to this facility."
 
 
-def _url() -> str:
-    return auth._db_url()
-
-
 def _tables(fid: int, zone: str, can_edit: bool) -> tuple[Any, Any]:
-    with session_scope(_url()) as db:
+    with session_scope(database_url()) as db:
         keys = accounts.api_keys_info(db, fid)
         tokens = accounts.display_tokens_info(db, fid)
     return (
@@ -60,13 +57,13 @@ def _tables(fid: int, zone: str, can_edit: bool) -> tuple[Any, Any]:
 
 
 def _members(fid: int):
-    with session_scope(_url()) as db:
+    with session_scope(database_url()) as db:
         members = accounts.list_members(db, fid)
     return view.members_table(members, current_user.id)
 
 
 def _facility(fid: int) -> dict[str, Any] | None:
-    with session_scope(_url()) as db:
+    with session_scope(database_url()) as db:
         return accounts.get_facility(db, fid)
 
 
@@ -100,7 +97,7 @@ def _create_secret(n_clicks, facility_id, name, kind: SecretKind):
     except PermissionError as exc:
         return _refuse(_sentence(exc)), no_update, no_update
     label = (name or "").strip()[:64] or kind.default_name
-    with session_scope(_url()) as db:
+    with session_scope(database_url()) as db:
         secret = kind.create(db, fid, label)
     zone = (_facility(fid) or {}).get("timezone") or "UTC"
     table = _tables(fid, zone, True)[kind.table]
@@ -119,7 +116,7 @@ def _revoke_secret(clicks, facility_id, kind: SecretKind):
         fid = auth.check_facility(facility_id, write=True)
     except PermissionError as exc:
         return _refuse(_sentence(exc)), no_update
-    with session_scope(_url()) as db:
+    with session_scope(database_url()) as db:
         done = kind.revoke(db, fid, target)
     zone = (_facility(fid) or {}).get("timezone") or "UTC"
     table = _tables(fid, zone, True)[kind.table]
@@ -137,7 +134,7 @@ BINDING_FIELDS = {
 
 
 def _binding_tables(fid: int) -> tuple[Any, Any]:
-    rows = bindings.facility_bindings(_url(), fid)
+    rows = bindings.facility_bindings(database_url(), fid)
     return view.topic_table(rows["topic"]), view.influx_table(rows["influx"])
 
 
@@ -207,7 +204,7 @@ def register_bindings(app: Dash) -> None:
             return _refuse(_sentence(exc)), no_update, no_update
         topic = _optional(topic) or ""
         try:
-            bindings.bind_topic(_url(), fid, topic, fmt or "",
+            bindings.bind_topic(database_url(), fid, topic, fmt or "",
                                 role=role or "", device_id=_optional(device))
         except bindings.BindingError as exc:
             return _binding_refusal(exc), no_update, no_update
@@ -241,7 +238,7 @@ def register_bindings(app: Dash) -> None:
         measurement = _optional(measurement) or ""
         try:
             bindings.bind_influx(
-                _url(), fid, measurement,
+                database_url(), fid, measurement,
                 tags=bindings.parse_tags(tags if isinstance(tags, str) else None),
                 field=_optional(field), role=role or "", kind=kind or "",
                 unit=unit or "", device_id=_optional(device),
@@ -273,7 +270,7 @@ def register_bindings(app: Dash) -> None:
             if table == "topic":
                 return refusal, no_update, no_update, no_update
             return no_update, refusal, no_update, no_update
-        done = bindings.unbind_facility(_url(), fid, table, binding_id)
+        done = bindings.unbind_facility(database_url(), fid, table, binding_id)
         message = (view.status("Binding removed.") if done else
                    view.status("That binding was already removed.", "warning"))
         topics, points = _binding_tables(fid)
@@ -381,7 +378,7 @@ def register(app: Dash) -> None:
             return None
         if current_user.account.role != "admin":
             return None
-        return view.forecast_slot_card(forecast_slots.slot_status(_url()))
+        return view.forecast_slot_card(forecast_slots.slot_status(database_url()))
 
     @app.callback(
         Output(ids.SET_SAVE_STATUS, "children"),
@@ -400,7 +397,7 @@ def register(app: Dash) -> None:
             return _refuse(_sentence(exc)), no_update
         changes = dict(zip(FIELD_ORDER, values, strict=True))
         try:
-            with session_scope(_url()) as db:
+            with session_scope(database_url()) as db:
                 accounts.update_facility(db, fid, **changes)
         except accounts.FieldError as exc:
             return _refuse(str(exc)), no_update
@@ -480,7 +477,7 @@ def register(app: Dash) -> None:
             return _refuse(_sentence(exc)), no_update, no_update
         name = (username or "").strip()
         try:
-            with session_scope(_url()) as db:
+            with session_scope(database_url()) as db:
                 accounts.add_member(db, fid, name, role or "viewer")
         except ValueError as exc:
             return _refuse(str(exc)), no_update, no_update
@@ -506,7 +503,7 @@ def register(app: Dash) -> None:
         except (KeyError, TypeError, ValueError):
             return no_update, no_update
         try:
-            with session_scope(_url()) as db:
+            with session_scope(database_url()) as db:
                 before = accounts.membership_role(db, user_id, fid)
                 if before == role:
                     return no_update, no_update
@@ -531,7 +528,7 @@ def register(app: Dash) -> None:
         except PermissionError as exc:
             return _refuse(_sentence(exc)), no_update
         try:
-            with session_scope(_url()) as db:
+            with session_scope(database_url()) as db:
                 accounts.remove_member(db, fid, target)
         except ValueError as exc:
             return _refuse(str(exc)), _members(fid)
@@ -554,7 +551,7 @@ def register(app: Dash) -> None:
         if not n_clicks or not auth.signed_in():
             return no_update, no_update, no_update
         try:
-            with session_scope(_url()) as db:
+            with session_scope(database_url()) as db:
                 facility = accounts.create_facility_for(
                     db, current_user.id, name or "", zone or "UTC",
                     expected_interval_s=interval, capacity_kw=capacity,

@@ -8,18 +8,14 @@ import logging
 
 from dash import ALL, Dash, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
-from flask import current_app
 
+from callbacks._common import FORBIDDEN, database_url
 from components import ids
 from components import tariff as ui
 from energy_dash.services import costs as store
 from energy_dash.web import auth
 
 logger = logging.getLogger(__name__)
-
-
-def _url() -> str:
-    return current_app.config["ENERGY_DASH"].database_url
 
 
 def can_edit(fid: int) -> bool:
@@ -31,7 +27,7 @@ def can_edit(fid: int) -> bool:
 
 
 def _versions(fid: int):
-    shown = store.tariff_settings(fid, database_url=_url())
+    shown = store.tariff_settings(fid, database_url=database_url())
     return ui.versions_table(shown["versions"], shown["today"], True)
 
 
@@ -76,9 +72,9 @@ def register(app: Dash) -> None:
         try:
             fid = auth.check_facility(facility_id)
         except PermissionError:
-            return ui.message_card("You do not have access to this facility.",
+            return ui.message_card(FORBIDDEN,
                                    "danger")
-        shown = store.tariff_settings(fid, database_url=_url())
+        shown = store.tariff_settings(fid, database_url=database_url())
         return ui.tariff_card(shown["current"], can_edit(fid), shown["versions"],
                               shown["today"])
 
@@ -126,7 +122,7 @@ def register(app: Dash) -> None:
                                         days or []),
         }
         try:
-            saved = store.set_tariff(fid, values, database_url=_url())
+            saved = store.set_tariff(fid, values, database_url=database_url())
         except store.TariffError as exc:
             return (ui.status(f"Not saved: {exc}", "danger"), no_update,
                     *_marks(exc.field))
@@ -134,7 +130,7 @@ def register(app: Dash) -> None:
             return (ui.status("Not saved: this facility no longer exists.",
                               "danger"), no_update, *_marks())
         logger.info("tariff of facility %s changed", fid)
-        shown = store.tariff_settings(fid, database_url=_url())
+        shown = store.tariff_settings(fid, database_url=database_url())
         return (ui.status(saved_text(saved, shown["today"])),
                 ui.versions_table(shown["versions"], shown["today"], True),
                 *_marks())
@@ -142,7 +138,7 @@ def register(app: Dash) -> None:
 
 def _delete(fid: int, day: str):
     try:
-        store.delete_tariff_version(fid, day, database_url=_url())
+        store.delete_tariff_version(fid, day, database_url=database_url())
     except store.TariffError as exc:
         return ui.status(f"Not deleted: {exc}", "danger"), no_update
     except LookupError:

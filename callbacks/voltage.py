@@ -8,15 +8,15 @@ from datetime import timedelta
 from typing import Any
 
 from dash import ALL, Dash, Input, Output, Patch, State, ctx
-from dash.exceptions import PreventUpdate
 from flask_login import current_user
 
-from callbacks.dashboard import (
+from callbacks._common import (
     FORBIDDEN,
     FUTURE_MS,
     NO_FACILITY,
     allowed_facility,
     database_url,
+    live_tick,
     notice,
 )
 from components import figures, ids
@@ -160,16 +160,8 @@ def register(app: Dash) -> None:
         fid = allowed_facility(facility_id)
         if fid is None:
             return blank(notice(FORBIDDEN, "danger"))
-        url = database_url()
-        now = views.now_ms()
-        with request_db.reading(url) as conn:  # one connection for the whole tick
-            signature = views.live_signature(fid, now=now, database_url=url,
-                                             conn=conn)
-            if signature is None:
-                return blank(notice(FORBIDDEN, "danger"))
-            if isinstance(seen, dict) and seen.get("signature") == signature:
-                raise PreventUpdate
-            return live_outputs(fid, now, url, signature, seen, conn)
+        return live_tick(fid, seen, live_outputs,
+                         lambda: blank(notice(FORBIDDEN, "danger")))
 
     @app.callback(
         Output(ui.QUALITY, "children"),

@@ -12,20 +12,21 @@ the 24-hour window. The local clock and the "data stale" badge are clientside
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from dash import ClientsideFunction, Dash, Input, Output, Patch, State
-from dash.exceptions import PreventUpdate
 
-from callbacks.dashboard import DAY_MS, FUTURE_MS, allowed_facility, database_url
+from callbacks._common import DAY_MS, FUTURE_MS, allowed_facility, live_tick
 from components import figures, ids
 from components import formatting as fmt
 from components import wall as ui
 from energy_dash.domain.facility import FacilityInfo
 from energy_dash.services import live as views
-from energy_dash.web import auth, request_db
+from energy_dash.web import auth
 
 REDRAW_AFTER_MS = 26 * 3_600_000  # the oldest drawn point may be 2 h out of view
+NO_ACCESS = "This display has no access to that facility."
 RAW_MIN_INTERVAL_S = 30  # below this the 24-hour history is drawn in 1-min buckets
 
 OUTPUTS = [
@@ -173,19 +174,10 @@ def register(app: Dash) -> None:
             ):
                 return blank("Select a facility, or open this page with a display "
                              "token.")
-            return blank("This display has no access to that facility.")
-        url = database_url()
-        now = views.now_ms()
-        with request_db.reading(url) as conn:  # one connection for the whole tick
-            signature = views.live_signature(fid, now=now, database_url=url,
-                                             conn=conn)
-            if signature is None:
-                return blank("This display has no access to that facility.")
-            if isinstance(seen, dict) and seen.get("signature") == signature:
-                raise PreventUpdate  # nothing changed: HTTP 204, zero bytes
-            dark = not (isinstance(config, dict) and config.get("theme") == "light")
-            return wall_outputs(fid, now, url, signature, seen, dark=dark,
-                                conn=conn)
+            return blank(NO_ACCESS)
+        dark = not (isinstance(config, dict) and config.get("theme") == "light")
+        return live_tick(fid, seen, partial(wall_outputs, dark=dark),
+                         lambda: blank(NO_ACCESS))
 
     app.clientside_callback(
         ClientsideFunction(namespace="energyWall", function_name="tick"),
