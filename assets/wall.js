@@ -40,8 +40,46 @@
         return Math.round(Math.max(13, Math.min(64, window.innerHeight * 0.02)));
     }
 
+    // The chart's sizes for this screen: line width and layout paths.
+    function wallStyle(gd) {
+        var size = chartFont();
+        var width = gd.getBoundingClientRect().width || window.innerWidth;
+        return {
+            size: size,
+            ticks: Math.max(3, Math.min(12, Math.floor(width / (size * 5)))),
+            line: Math.max(2, Math.round(size / 10)),
+            layout: {
+                "xaxis.tickangle": 0,
+                "font.size": size,
+                "legend.font.size": Math.round(size * 1.1),
+                "margin.l": Math.round(size * 4.2),
+                "margin.b": Math.round(size * 2.6),
+                "margin.t": Math.round(size * 3),
+                "margin.r": Math.round(size * 1.4)
+            }
+        };
+    }
+
+    // Before the first draw (charts.js calls this hook): the figure arrives
+    // already sized, so the wall is drawn once, not drawn and then relaid out.
+    if (window.energyCharts) {
+        window.energyCharts.beforeDraw.push(function (gd, figure) {
+            if (!gd.closest("#wall-chart")) { return; }
+            var style = wallStyle(gd);
+            var layout = figure.layout;
+            Object.keys(style.layout).forEach(function (path) {
+                window.energyCharts.setPath(layout, path, style.layout[path]);
+            });
+            window.energyCharts.setPath(layout, "xaxis.nticks", style.ticks);
+            (figure.data || []).forEach(function (trace) {
+                trace.line = Object.assign({}, trace.line, {width: style.line});
+            });
+        });
+    }
+
     var tries = 0;
 
+    // After each draw: only a changed screen (resize) still needs a relayout.
     function scaleChart() {
         var gd = document.querySelector("#wall-chart .js-plotly-plot");
         if (!gd || !window.Plotly || !gd.layout || !gd._fullLayout) {
@@ -54,24 +92,13 @@
             gd._wallScaled = true;
             gd.on("plotly_afterplot", function () { setTimeout(scaleChart, 0); });
         }
-        var size = chartFont();
+        var style = wallStyle(gd);
         var font = gd.layout.font || {};
-        var width = gd.getBoundingClientRect().width || window.innerWidth;
-        var ticks = Math.max(3, Math.min(12, Math.floor(width / (size * 5))));
-        if (font.size === size && gd.layout.xaxis &&
-                gd.layout.xaxis.nticks === ticks) { return; }
-        var line = Math.max(2, Math.round(size / 10));
-        window.Plotly.restyle(gd, {"line.width": line});
-        window.Plotly.relayout(gd, {
-            "xaxis.nticks": ticks,
-            "xaxis.tickangle": 0,
-            "font.size": size,
-            "legend.font.size": Math.round(size * 1.1),
-            "margin.l": Math.round(size * 4.2),
-            "margin.b": Math.round(size * 2.6),
-            "margin.t": Math.round(size * 3),
-            "margin.r": Math.round(size * 1.4)
-        });
+        if (font.size === style.size && gd.layout.xaxis &&
+                gd.layout.xaxis.nticks === style.ticks) { return; }
+        window.Plotly.restyle(gd, {"line.width": style.line});
+        var update = Object.assign({"xaxis.nticks": style.ticks}, style.layout);
+        window.Plotly.relayout(gd, update);
     }
     window.addEventListener("resize", function () { setTimeout(scaleChart, 50); });
 

@@ -333,6 +333,56 @@ def test_wall_fills_the_screen_without_scrolling(driver, base, width, height):
     shot(driver, f"wall-fit-{width}x{height}")
 
 
+# Before the page's scripts: count Plotly's relayout/restyle calls (each one is a
+# second draw of a chart that was already drawn).
+COUNT_REDRAWS = """
+window.__redraws = [];
+let plotly;
+Object.defineProperty(window, "Plotly", {configurable: true, get: () => plotly,
+  set(value) {
+    plotly = value;
+    for (const name of ["relayout", "restyle"]) {
+      const call = value[name];
+      value[name] = function (gd) {
+        window.__redraws.push(name + " " + (gd.id || gd.parentElement.id));
+        return call.apply(this, arguments);
+      };
+    }
+  }});
+"""
+
+
+@pytest.mark.parametrize(("path", "chart", "font", "line"), [
+    ("/wall", "#wall-chart", 43, 4),  # 2 % of 2160 px; lines a tenth of that
+    ("/dashboard", "#dashboard-power-chart", 18, None),  # 12 px x 24/16 root type
+], ids=["wall", "dashboard"])
+def test_4k_charts_are_drawn_once_at_their_size(driver, base, site, path, chart,
+                                                 font, line):
+    """On a 4K screen each chart arrives sized for it: Plotly's font (and the
+    wall's line width) are right at the first draw, with no relayout after."""
+    hook = driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
+                                  {"source": COUNT_REDRAWS})
+    try:
+        set_viewport(driver, 3840, 2160)
+        open_page(driver, base, path, "dark", f"{chart} .main-svg .scatterlayer .trace",
+                  site["url"])
+        time.sleep(1.5)  # the after-draw checks run (and would relayout) by now
+        drawn = driver.execute_script(f"""
+            var gd = document.querySelector('{chart} .js-plotly-plot');
+            return {{font: gd._fullLayout.font.size,
+                     lines: gd._fullData.map(function (t) {{
+                         return t.line ? t.line.width : null; }}),
+                     redraws: window.__redraws}};""")
+    finally:
+        driver.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument",
+                               {"identifier": hook["identifier"]})
+        set_viewport(driver, 1440, 900)
+    assert drawn["font"] == font
+    if line is not None:
+        assert set(drawn["lines"]) == {line}
+    assert drawn["redraws"] == []
+
+
 def test_zz_screenshot_folder(request):
     """Says where the screenshots are (``-s`` or the captured output)."""
     print(f"\nscreenshots: {SCREENSHOTS}")
