@@ -71,15 +71,17 @@ def layout(range_value: str = "7", start: str | None = None,
                     # show is what is computed, whichever is typed first.
                     [
                         html.Label("From", htmlFor=START, className="small me-1"),
+                        # No ``date=None``: a picker given an empty date reports
+                        # it as a change when it mounts, computing the page twice.
                         dcc.DatePickerSingle(
                             id=START, display_format="YYYY-MM-DD",
-                            first_day_of_week=1, clearable=False, date=start,
+                            first_day_of_week=1, clearable=False, **({"date": start} if start else {}),
                             placeholder="YYYY-MM-DD",
                         ),
                         html.Label("to", htmlFor=END, className="small mx-1"),
                         dcc.DatePickerSingle(
                             id=END, display_format="YYYY-MM-DD",
-                            first_day_of_week=1, clearable=False, date=end,
+                            first_day_of_week=1, clearable=False, **({"date": end} if end else {}),
                             placeholder="YYYY-MM-DD",
                         ),
                     ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pandas as pd
@@ -30,11 +31,30 @@ def seed(url: str, facility: int) -> None:
     assert data.write_readings(frame, facility, database_url=url)["accepted"] == 48
 
 
+# Before the page's scripts: count the requests that compute the page's totals.
+COUNT_COMPUTES = """
+window.__computes = 0;
+const send = window.fetch;
+window.fetch = function (url, options) {
+  if (String(url).includes("_dash-update-component") && options &&
+      String(options.body).includes("historical-totals.children")) {
+    window.__computes += 1;
+  }
+  return send.apply(this, arguments);
+};
+"""
+
+
 def test_range_change_updates_totals_and_charts(
     dash_duo, app, database_url, facility, make_user
 ):
+    """... and the page is computed once per change: the empty date boxes of a
+    preset range must not report a change when they mount (that computed and
+    redrew the whole page a second time on every load)."""
     seed(database_url, facility)
     make_user("alice", facility=facility, facility_role="viewer")
+    dash_duo.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
+                                    {"source": COUNT_COMPUTES})
     start_app(dash_duo, app)
     browser_login(dash_duo, "alice", next_path="/historical")
 
@@ -48,6 +68,8 @@ def test_range_change_updates_totals_and_charts(
     dash_duo.wait_for_element(
         "#historical-heatmap .heatmaplayer image, #historical-heatmap .hm"
     )
+    time.sleep(1.5)  # the date pickers have mounted by now
+    assert dash_duo.driver.execute_script("return window.__computes") == 1
 
     dash_duo.driver.find_element(
         By.XPATH, "//label[normalize-space()='30 days']"
@@ -55,4 +77,6 @@ def test_range_change_updates_totals_and_charts(
     dash_duo.wait_for_text_to_equal(produced, "72.0 kWh", timeout=15)
     dash_duo.wait_for_text_to_equal("#historical-total-consumed_kwh", "72.0 kWh")
     dash_duo.wait_for_text_to_equal("#historical-previous-produced_kwh", "no data")
+    time.sleep(1.0)
+    assert dash_duo.driver.execute_script("return window.__computes") == 2
     assert dash_duo.get_logs() == []
