@@ -27,6 +27,7 @@ and a sink callable, so the ingest service owns validation and writing.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
 import socket
@@ -86,6 +87,22 @@ class Message:
     dup: bool
     received_ms: int
     bindings: tuple[TopicBinding, ...]
+    qos: int = 0
+    mid: int = 0
+    session: str = ""
+
+    def identity(self) -> bytes | None:
+        """Names this message among what the broker may redeliver to this session:
+        the packet id is kept on redelivery but reused later, hence topic and
+        payload too. ``None`` at QoS 0 (never redelivered)."""
+        if not self.qos:
+            return None
+        digest = hashlib.blake2b(digest_size=16)
+        for part in (self.session.encode(), self.topic.encode(),
+                     self.mid.to_bytes(2, "big")):
+            digest.update(len(part).to_bytes(4, "big") + part)
+        digest.update(self.payload)
+        return digest.digest()
 
 
 Sink = Callable[[list[Message]], None]
@@ -517,7 +534,7 @@ class MqttSubscriber:
             topic = item.topic.decode("utf-8", "replace")[:MAX_TOPIC]
             messages.append(Message(
                 topic, item.payload, item.retain, item.dup, item.received_ms,
-                self._route(topic, item.sub_ids),
+                self._route(topic, item.sub_ids), item.qos, item.mid, self.client_id,
             ))
         delay = 0.5
         while True:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -425,3 +426,18 @@ class RateCounter(Base):
     counter_key: Mapped[str] = mapped_column(String(200), primary_key=True)
     window_end_ms: Mapped[int] = mapped_column(BigInteger)
     hits: Mapped[int] = mapped_column(Integer)
+
+
+class MqttDelivery(Base):
+    """A committed MQTT message dated at receipt, kept briefly by its identity.
+
+    A broker redelivers what was not acknowledged (a subscriber killed between
+    commit and acknowledgement) with a new time of receipt; this row is how the
+    redelivery is recognised and acknowledged without being stored again.
+    """
+
+    __tablename__ = "mqtt_deliveries"
+    __table_args__ = (Index("ix_mqtt_deliveries_received", "received_ms"),)
+
+    identity: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    received_ms: Mapped[int] = mapped_column(BigInteger)

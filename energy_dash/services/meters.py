@@ -29,6 +29,7 @@ from energy_dash.domain.facility import FacilityInfo
 from energy_dash.domain.quality import QualityEvent
 from energy_dash.domain.validation import ReadingColumns, validate_reading
 from energy_dash.services import quality as quality_log
+from energy_dash.storage import deliveries as delivery_store
 from energy_dash.storage.columnar import store_columns
 from energy_dash.storage.facilities import load_info
 from energy_dash.storage.readings import lock_facility
@@ -41,6 +42,8 @@ READINGS = Reading.__table__
 DEFAULT_DEVICE = "mqtt"
 REFUSED = "refused by the database"
 REGISTER_FIELDS = ("energy_consumed_total", "energy_produced_total")
+DELIVERY_KEEP_MS = 3600 * 1000
+"""How long a message identity is kept: a redelivery comes at the reconnect."""
 
 Event = tuple[int | None, QualityEvent]
 
@@ -200,6 +203,7 @@ def ingest_readings(
     events: Iterable[Event] = (),
     *,
     now_s: float | None = None,
+    deliveries: Sequence[bytes] = (),
 ) -> dict[int, IngestResult]:
     """Validate, prepare and store reading bodies of several facilities at once.
 
@@ -209,7 +213,9 @@ def ingest_readings(
     (decoding problems, unbound topics) are recorded in the same transaction.
     When the database refuses the batch itself (a value its driver will not
     take), each facility's readings are stored one at a time, and the refused
-    ones become ``malformed`` events too.
+    ones become ``malformed`` events too. ``deliveries``: identities of the MQTT
+    messages dated at receipt, committed with their readings (see
+    :func:`committed_deliveries`).
     """
     now_s = time.time() if now_s is None else now_s
     now_ms = int(now_s * 1000)
@@ -233,11 +239,20 @@ def ingest_readings(
                     pending += _store_facility(session, facility, cols,
                                                results[facility_id])
             _record(session, pending, now_ms)
+            delivery_store.record(session, deliveries, now_ms, DELIVERY_KEEP_MS)
         return results
     except ROW_REFUSALS as exc:
         logger.warning("the database refused a batch (%s); storing reading by "
                        "reading", type(exc).__name__)
-    return _one_by_one(database_url, prepared, events, results, now_ms)
+    return _one_by_one(database_url, prepared, events, results, now_ms, deliveries)
+
+
+def committed_deliveries(
+    database_url: str | None, identities: Sequence[bytes]
+) -> set[bytes]:
+    """Which MQTT message identities were committed (within the last hour)."""
+    with session_scope(database_url) as session:
+        return delivery_store.recorded(session, identities)
 
 
 def _one_by_one(
@@ -246,8 +261,10 @@ def _one_by_one(
     events: Iterable[Event],
     results: dict[int, IngestResult],
     now_ms: int,
+    deliveries: Sequence[bytes] = (),
 ) -> dict[int, IngestResult]:
-    """The slow path after a refusal: a transaction per reading."""
+    """The slow path after a refusal: a transaction per reading (the deliveries
+    are recorded with the events, once every reading is committed)."""
     pending: list[Event] = list(events)
     for facility_id, (_, cols) in prepared.items():
         result = results[facility_id]
@@ -271,6 +288,7 @@ def _one_by_one(
                     f"reading: {REFUSED}")))
     with session_scope(database_url, write=True) as session:
         _record(session, pending, now_ms)
+        delivery_store.record(session, deliveries, now_ms, DELIVERY_KEEP_MS)
     return results
 
 

@@ -206,8 +206,8 @@ class CountingStore:
         self.done = threading.Event()
         self.expect = 0
 
-    def __call__(self, batches, events) -> None:
-        results = ingest_readings(self.url, batches, events)
+    def __call__(self, batches, events, deliveries) -> None:
+        results = ingest_readings(self.url, batches, events, deliveries=deliveries)
         self.committed += sum(r.accepted for r in results.values())
         self.batches += 1
         self.last_commit = time.perf_counter()
