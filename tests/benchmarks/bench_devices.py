@@ -14,7 +14,8 @@ same database, measured in the same run) and kept as JSON (``report.py``).
    time) at QoS 1 with up to 1 000 in flight each. The figure is messages/s from
    the first publish until the last reading is committed; every publisher must
    have its PUBACKs and the database must hold exactly N readings (target
-   >= 5 000/s, zero lost).
+   >= 5 000/s, zero lost). ``--undated`` leaves the timestamp out, so the
+   server dates each reading at receipt (and records the message's identity).
    ``--publisher raw`` (default) writes pre-encoded MQTT 5 packets on a socket,
    so the devices cost the machine little; ``paho`` uses the paho client.
 2. Line protocol: ``POST /api/v2/write`` with 5 000-line bodies (IoTaWatt-style
@@ -108,8 +109,9 @@ def stored(url: str, facility_id: int) -> int:
 # PUBACKs it got. "raw" writes pre-encoded MQTT 5 packets; "paho" uses the client.
 PUBLISHER = textwrap.dedent("""\
     import json, socket, sys, time
-    kind, port, name, first, count, t0, inflight = sys.argv[1:8]
-    port, first, count, t0, inflight = map(int, (port, first, count, t0, inflight))
+    kind, port, name, first, count, t0, inflight, undated = sys.argv[1:9]
+    port, first, count, t0, inflight, undated = map(
+        int, (port, first, count, t0, inflight, undated))
 
     def varint(n):
         out = bytearray()
@@ -120,9 +122,12 @@ PUBLISHER = textwrap.dedent("""\
                 return bytes(out)
 
     def body(i):
-        return json.dumps({"timestamp": t0 + i / 1000, "energy_consumed": 0.01,
-                           "energy_produced": 0.02, "current_load": 10.0,
-                           "voltage": 230.0, "device_id": f"{name}-m{i % 10}"})
+        reading = {"timestamp": t0 + i / 1000, "energy_consumed": 0.01,
+                   "energy_produced": 0.02, "current_load": 10.0,
+                   "voltage": 230.0, "device_id": f"{name}-m{i % 10}"}
+        if undated:  # dated at receipt by the server
+            del reading["timestamp"]
+        return json.dumps(reading)
 
     seqs = range(first, first + count)
     if kind == "raw":
@@ -241,7 +246,8 @@ def bench_mqtt(url: str, label: str, args, folder: Path, report, peer) -> None:
         for k, count in enumerate(counts):
             publishers.append(subprocess.Popen(
                 [sys.executable, str(script), args.publisher, str(port),
-                 f"{label}-dev{k}", str(first), str(count), str(live), str(INFLIGHT)],
+                 f"{label}-dev{k}", str(first), str(count), str(live), str(INFLIGHT),
+                 str(int(args.undated))],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
             first += count
         for proc in publishers:
@@ -383,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-mqtt", action="store_true")
     parser.add_argument("--skip-lines", action="store_true")
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--undated", action="store_true",
+                        help="readings without a timestamp (dated at receipt)")
     args = parser.parse_args(argv)
     if not os.path.exists(MOSQUITTO) and not args.skip_mqtt:
         print("mosquitto not installed (Debian package mosquitto): MQTT skipped")
