@@ -6,7 +6,9 @@ row validator), checked for conflicting duplicates and stored in one
 transaction by the columnar writer (registers and power are booked by
 ``storage.registers.prepare_rows`` on the way); the data-quality events of the
 batch are recorded in the same transaction. A batch the database refuses is
-stored again reading by reading, so one bad reading costs only itself.
+stored again reading by reading, so one bad reading costs only itself. Unlikely
+values (``domain.validation.unlikely_events``) of new readings are logged as
+the sensor API logs them.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from sqlalchemy.orm import Session
 from energy_dash.db import ROW_REFUSALS, session_scope
 from energy_dash.db.models import Reading
 from energy_dash.domain import quality
-from energy_dash.domain.batch import MISMATCH, validate_batch
+from energy_dash.domain.batch import MISMATCH, unlikely_batch, validate_batch
 from energy_dash.domain.facility import FacilityInfo
 from energy_dash.domain.quality import QualityEvent
 from energy_dash.domain.validation import ReadingColumns, validate_reading
@@ -169,12 +171,17 @@ def _store_facility(
     session: Session, facility: FacilityInfo, cols: ReadingColumns,
     result: IngestResult,
 ) -> list[Event]:
-    """Store one facility's columns; returns the conflicting duplicates.
+    """Store one facility's columns; returns their events: unlikely values of new
+    readings, and conflicting duplicates.
 
     Only a duplicate can conflict, so the stored values are compared only when
     the writer found one (after the insert a new reading equals itself, and a
     duplicate is compared with the reading kept: the first).
     """
+    unlikely = unlikely_batch(cols, facility)
+    if unlikely:  # rare: then look up which are new
+        lock_facility(session, facility.id)
+        unlikely = quality_log.of_new_readings(session, facility.id, unlikely)
     if _power_only(cols) and cols.needs_preparation():
         lock_facility(session, facility.id)  # the previous readings must hold still
         prepared = prepare_power_columns(session, facility, cols)
@@ -184,9 +191,10 @@ def _store_facility(
     result.accepted += stored.accepted
     result.duplicates += stored.duplicates
     result.alerts += stored.alerts
+    events = [(facility.id, e) for e in unlikely]
     if not stored.duplicates:
-        return []
-    return [(facility.id, e) for e in _conflicts(session, facility.id, cols)]
+        return events
+    return events + [(facility.id, e) for e in _conflicts(session, facility.id, cols)]
 
 
 def _record(session: Session, pending: Iterable[Event], now_ms: int) -> None:
