@@ -91,18 +91,18 @@ class Message:
     mid: int = 0
     session: str = ""
 
-    def identity(self) -> bytes | None:
+    def identity(self) -> int | None:
         """Names this message among what the broker may redeliver to this session:
         the packet id is kept on redelivery but reused later, hence topic and
         payload too. ``None`` at QoS 0 (never redelivered)."""
         if not self.qos:
             return None
-        digest = hashlib.blake2b(digest_size=16)
+        digest = hashlib.blake2b(digest_size=8)
         for part in (self.session.encode(), self.topic.encode(),
                      self.mid.to_bytes(2, "big")):
             digest.update(len(part).to_bytes(4, "big") + part)
         digest.update(self.payload)
-        return digest.digest()
+        return int.from_bytes(digest.digest(), "big", signed=True)
 
 
 Sink = Callable[[list[Message]], None]

@@ -42,11 +42,11 @@ logger = logging.getLogger(__name__)
 
 Store = Callable[
     [Mapping[int, Sequence[dict[str, Any]]], Sequence[tuple[int | None, QualityEvent]],
-     Sequence[bytes]],
+     Sequence[int]],
     Any,
 ]
 """Commits readings, events and the identities of messages dated at receipt."""
-Delivered = Callable[[Sequence[bytes]], set[bytes]]
+Delivered = Callable[[Sequence[int]], set[int]]
 """Which of these message identities are committed already."""
 
 
@@ -81,7 +81,7 @@ class DecodingSink:
         self._last_ms[key] = stamp
         return stamp
 
-    def _redelivered(self, messages: list[Message]) -> set[bytes]:
+    def _redelivered(self, messages: list[Message]) -> set[int]:
         """Identities of the batch's redeliveries that are committed already."""
         if self.delivered is None:
             return set()
@@ -91,7 +91,7 @@ class DecodingSink:
     def __call__(self, messages: list[Message]) -> None:
         batches: dict[int, list[dict[str, Any]]] = {}
         events: list[tuple[int | None, QualityEvent]] = []
-        deliveries: list[bytes] = []
+        deliveries: list[int] = []
         done = self._redelivered(messages)
         for message in messages:
             if not message.bindings:
@@ -171,7 +171,7 @@ def build_subscriber(
     def store(batches, events, deliveries) -> None:
         ingest_readings(database_url, batches, events, deliveries=deliveries)
 
-    def delivered(identities) -> set[bytes]:
+    def delivered(identities) -> set[int]:
         return committed_deliveries(database_url, identities)
 
     return MqttSubscriber(

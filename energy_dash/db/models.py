@@ -21,7 +21,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -439,5 +438,6 @@ class MqttDelivery(Base):
     __tablename__ = "mqtt_deliveries"
     __table_args__ = (Index("ix_mqtt_deliveries_received", "received_ms"),)
 
-    identity: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    identity: Mapped[int] = mapped_column(BigId, primary_key=True,
+                                          autoincrement=False)
     received_ms: Mapped[int] = mapped_column(BigInteger)

@@ -211,7 +211,7 @@ def ingest_readings(
     events: Iterable[Event] = (),
     *,
     now_s: float | None = None,
-    deliveries: Sequence[bytes] = (),
+    deliveries: Sequence[int] = (),
 ) -> dict[int, IngestResult]:
     """Validate, prepare and store reading bodies of several facilities at once.
 
@@ -256,8 +256,8 @@ def ingest_readings(
 
 
 def committed_deliveries(
-    database_url: str | None, identities: Sequence[bytes]
-) -> set[bytes]:
+    database_url: str | None, identities: Sequence[int]
+) -> set[int]:
     """Which MQTT message identities were committed (within the last hour)."""
     with session_scope(database_url) as session:
         return delivery_store.recorded(session, identities)
@@ -269,7 +269,7 @@ def _one_by_one(
     events: Iterable[Event],
     results: dict[int, IngestResult],
     now_ms: int,
-    deliveries: Sequence[bytes] = (),
+    deliveries: Sequence[int] = (),
 ) -> dict[int, IngestResult]:
     """The slow path after a refusal: a transaction per reading (the deliveries
     are recorded with the events, once every reading is committed)."""

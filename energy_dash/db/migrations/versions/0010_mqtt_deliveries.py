@@ -22,7 +22,8 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "mqtt_deliveries",
-        sa.Column("identity", sa.LargeBinary(length=16), nullable=False),
+        sa.Column("identity", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+                  autoincrement=False, nullable=False),
         sa.Column("received_ms", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("identity"),
     )
