@@ -107,19 +107,13 @@ def stored(url: str, facility_id: int) -> int:
 # A device process: connects, says "ready", waits for "go" on stdin, publishes its
 # readings at QoS 1 (at most INFLIGHT unacknowledged), then prints how many
 # PUBACKs it got. "raw" writes pre-encoded MQTT 5 packets; "paho" uses the client.
+# It finds tests/mqtt_packets.py on PYTHONPATH.
 PUBLISHER = textwrap.dedent("""\
     import json, socket, sys, time
+    from mqtt_packets import varint
     kind, port, name, first, count, t0, inflight, undated = sys.argv[1:9]
     port, first, count, t0, inflight, undated = map(
         int, (port, first, count, t0, inflight, undated))
-
-    def varint(n):
-        out = bytearray()
-        while True:
-            byte, n = n & 0x7F, n >> 7
-            out.append(byte | (0x80 if n else 0))
-            if not n:
-                return bytes(out)
 
     def body(i):
         reading = {"timestamp": t0 + i / 1000, "energy_consumed": 0.01,
@@ -231,6 +225,8 @@ def bench_mqtt(url: str, label: str, args, folder: Path, report, peer) -> None:
                          DecodingSink(store), client_id=f"bench-{label}")
     script = folder / "publisher.py"
     script.write_text(PUBLISHER)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(HERE.parent), os.environ.get("PYTHONPATH")]))}
     share = args.messages // args.publishers
     counts = [share + (1 if k < args.messages % args.publishers else 0)
               for k in range(args.publishers)]
@@ -248,7 +244,7 @@ def bench_mqtt(url: str, label: str, args, folder: Path, report, peer) -> None:
                 [sys.executable, str(script), args.publisher, str(port),
                  f"{label}-dev{k}", str(first), str(count), str(live), str(INFLIGHT),
                  str(int(args.undated))],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env))
             first += count
         for proc in publishers:
             if proc.stdout.readline().strip() != "ready":
