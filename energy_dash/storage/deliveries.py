@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from energy_dash.db import as_driver
 from energy_dash.db.models import MqttDelivery
 
 TABLE = MqttDelivery.__table__
@@ -36,14 +37,13 @@ def record(
     unique = list(set(identities))
     if not unique:
         return
-    cursor = session.connection().connection.cursor()
-    if session.get_bind().dialect.name == "postgresql":
-        cursor.execute(PRUNE, (received_ms - keep_ms,))
+    driver = as_driver(session)
+    driver.execute(PRUNE, (received_ms - keep_ms,))
+    if driver.dialect == "postgresql":
         literal = "{" + ",".join(map(str, unique)) + "}"
-        cursor.execute(INSERT_ARRAYS, (literal, received_ms))
+        driver.execute(INSERT_ARRAYS, (literal, received_ms))
     else:
-        cursor.execute(PRUNE.replace("%s", "?"), (received_ms - keep_ms,))
-        cursor.executemany(INSERT_SQLITE, [(i, received_ms) for i in unique])
+        driver.cursor.executemany(INSERT_SQLITE, [(i, received_ms) for i in unique])
 
 
 def recorded(session: Session, identities: Iterable[int]) -> set[int]:
