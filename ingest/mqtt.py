@@ -97,12 +97,10 @@ class Message:
         payload too. ``None`` at QoS 0 (never redelivered)."""
         if not self.qos:
             return None
-        digest = hashlib.blake2b(digest_size=8)
-        for part in (self.session.encode(), self.topic.encode(),
-                     self.mid.to_bytes(2, "big")):
-            digest.update(len(part).to_bytes(4, "big") + part)
-        digest.update(self.payload)
-        return int.from_bytes(digest.digest(), "big", signed=True)
+        # NUL cannot occur in a client id or a topic (MQTT 5, 1.5.4): unambiguous
+        head = f"{self.session}\0{self.topic}\0{self.mid}\0".encode()
+        digest = hashlib.blake2b(head + self.payload, digest_size=8).digest()
+        return int.from_bytes(digest, "big", signed=True)
 
 
 Sink = Callable[[list[Message]], None]
