@@ -149,19 +149,20 @@ def ingest_one(state: IngestState, req) -> Response:
                 row["ts_ms"] = int(received_s * 1000)
             if row["device_id"] is None:
                 row["device_id"] = key.name
-            with state.writer.hold():
-                outcome = _readings.store_one_quick(conn, facility, row)
-        if outcome is None:  # an alert may open, escalate or close: the full path
+            outcome = None
+            if not unlikely_events(row, facility):  # else logged with the reading
+                with state.writer.hold():
+                    outcome = _readings.store_one_quick(conn, facility, row)
+        if outcome is None:  # an alert may change, or an event joins the reading
             with state.writer.hold(), session_scope(
                 state.database_url, write=True
             ) as session:
                 outcome = _readings.store_one(session, facility, row)
+                if outcome[0]:  # of the filled row (energies from power)
+                    quality.record(session, facility.id,
+                                   unlikely_events(row, facility))
         created, reading_id, alerts = outcome
-        if created:
-            quality.record_now(
-                state.database_url, facility.id, unlikely_events(row, facility)
-            )
-        else:  # only a duplicate pays for the comparison
+        if not created:  # only a duplicate pays for the comparison
             _record_conflict(state, facility.id, row)
         state.touch(key)
     except SQLAlchemyError as exc:

@@ -27,6 +27,7 @@ and a sink callable, so the ingest service owns validation and writing.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
 import socket
@@ -86,6 +87,20 @@ class Message:
     dup: bool
     received_ms: int
     bindings: tuple[TopicBinding, ...]
+    qos: int = 0
+    mid: int = 0
+    session: str = ""
+
+    def identity(self) -> int | None:
+        """Names this message among what the broker may redeliver to this session:
+        the packet id is kept on redelivery but reused later, hence topic and
+        payload too. ``None`` at QoS 0 (never redelivered)."""
+        if not self.qos:
+            return None
+        # NUL cannot occur in a client id or a topic (MQTT 5, 1.5.4): unambiguous
+        head = f"{self.session}\0{self.topic}\0{self.mid}\0".encode()
+        digest = hashlib.blake2b(head + self.payload, digest_size=8).digest()
+        return int.from_bytes(digest, "big", signed=True)
 
 
 Sink = Callable[[list[Message]], None]
@@ -517,7 +532,7 @@ class MqttSubscriber:
             topic = item.topic.decode("utf-8", "replace")[:MAX_TOPIC]
             messages.append(Message(
                 topic, item.payload, item.retain, item.dup, item.received_ms,
-                self._route(topic, item.sub_ids),
+                self._route(topic, item.sub_ids), item.qos, item.mid, self.client_id,
             ))
         delay = 0.5
         while True:

@@ -9,6 +9,11 @@ payload that does not decode or validate (``malformed``), a device clock off by
 more than two minutes (``clock_skew``). A retained message without a time of its
 own is not booked: it may be hours old, and its register will come again.
 
+A message dated at receipt has no key of its own: the broker redelivers one that
+was committed but not acknowledged (the subscriber killed in between) with a new
+time of receipt. Its identity is therefore stored with its readings, and a
+redelivery (``dup``) whose identity is stored is acknowledged without booking.
+
 :func:`start_for_host` runs one subscriber per host (a file lock), however many
 server processes start.
 """
@@ -29,23 +34,29 @@ from energy_dash.domain import quality
 from energy_dash.domain.quality import QualityEvent
 from energy_dash.domain.validation import parse_timestamp
 from energy_dash.services.bindings import topic_bindings
-from energy_dash.services.meters import ingest_readings
+from energy_dash.services.meters import committed_deliveries, ingest_readings
 from ingest.formats import DecodeError, Decoder
 from ingest.mqtt import Message, MqttSubscriber, TopicBinding
 
 logger = logging.getLogger(__name__)
 
 Store = Callable[
-    [Mapping[int, Sequence[dict[str, Any]]], Sequence[tuple[int | None, QualityEvent]]],
+    [Mapping[int, Sequence[dict[str, Any]]], Sequence[tuple[int | None, QualityEvent]],
+     Sequence[int]],
     Any,
 ]
+"""Commits readings, events and the identities of messages dated at receipt."""
+Delivered = Callable[[Sequence[int]], set[int]]
+"""Which of these message identities are committed already."""
 
 
 class DecodingSink:
-    """Decodes a batch of messages and hands readings and events to ``store``."""
+    """Decodes a batch of messages and hands readings, events and the identities
+    of messages dated at receipt to ``store``; ``delivered`` looks identities up."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, delivered: Delivered | None = None) -> None:
         self.store = store
+        self.delivered = delivered
         self._decoders: dict[int, tuple[TopicBinding, Decoder]] = {}
         self._last_ms: dict[tuple[int, str], int] = {}
 
@@ -70,18 +81,36 @@ class DecodingSink:
         self._last_ms[key] = stamp
         return stamp
 
+    def _redelivered(self, messages: list[Message]) -> set[int]:
+        """Identities of the batch's redeliveries that are committed already."""
+        if self.delivered is None:
+            return set()
+        wanted = [i for m in messages if m.dup and (i := m.identity()) is not None]
+        return self.delivered(wanted) if wanted else set()
+
     def __call__(self, messages: list[Message]) -> None:
         batches: dict[int, list[dict[str, Any]]] = {}
         events: list[tuple[int | None, QualityEvent]] = []
+        deliveries: list[int] = []
+        done = self._redelivered(messages)
         for message in messages:
             if not message.bindings:
                 events.append((None, QualityEvent(
                     message.received_ms, quality.UNBOUND, None,
                     f"topic {message.topic[:200]}")))
                 continue
+            identity = message.identity() if message.dup else None
+            if identity is not None and identity in done:
+                continue  # committed before the acknowledgement was lost
+            dated_at_receipt = False
             for binding in message.bindings:
-                self._decode(binding, message, batches, events)
-        self.store(batches, events)
+                dated_at_receipt |= self._decode(binding, message, batches, events)
+            if dated_at_receipt:
+                identity = identity or message.identity()
+                if identity is not None:
+                    deliveries.append(identity)
+                    done.add(identity)  # its copy may come in this very batch
+        self.store(batches, events, deliveries)
 
     def _decode(
         self,
@@ -89,14 +118,16 @@ class DecodingSink:
         message: Message,
         batches: dict[int, list[dict[str, Any]]],
         events: list[tuple[int | None, QualityEvent]],
-    ) -> None:
+    ) -> bool:
+        """Adds the message's readings; True if one was dated at receipt."""
         try:
             readings = self._decoder(binding).decode(message.topic, message.payload)
         except DecodeError as exc:
             events.append((binding.facility_id, QualityEvent(
                 message.received_ms, quality.MALFORMED, binding.device_id,
                 f"{message.topic[:200]}: {exc}")))
-            return
+            return False
+        dated_at_receipt = False
         for reading in readings:
             device = reading.get("device_id")
             device = device if isinstance(device, str) else "mqtt"
@@ -106,6 +137,7 @@ class DecodingSink:
                 stamp = self._receipt_ms(binding.facility_id, device,
                                          message.received_ms)
                 reading["timestamp"] = stamp / 1000.0
+                dated_at_receipt = True
             elif not (message.retain or message.dup):
                 sent = parse_timestamp(reading["timestamp"], time.time())
                 if isinstance(sent, int):
@@ -114,6 +146,7 @@ class DecodingSink:
                     if skew is not None:
                         events.append((binding.facility_id, skew))
             batches.setdefault(binding.facility_id, []).append(reading)
+        return dated_at_receipt
 
 
 def topic_bindings_provider(database_url: str | None) -> Callable[[], list]:
@@ -135,11 +168,15 @@ def build_subscriber(
 ) -> MqttSubscriber:
     """A subscriber that stores into ``database_url`` through the ingest service."""
 
-    def store(batches, events) -> None:
-        ingest_readings(database_url, batches, events)
+    def store(batches, events, deliveries) -> None:
+        ingest_readings(database_url, batches, events, deliveries=deliveries)
+
+    def delivered(identities) -> set[int]:
+        return committed_deliveries(database_url, identities)
 
     return MqttSubscriber(
-        mqtt_url, topic_bindings_provider(database_url), DecodingSink(store),
+        mqtt_url, topic_bindings_provider(database_url),
+        DecodingSink(store, delivered),
         client_id=client_id, share_group=share_group,
     )
 

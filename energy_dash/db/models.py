@@ -425,3 +425,19 @@ class RateCounter(Base):
     counter_key: Mapped[str] = mapped_column(String(200), primary_key=True)
     window_end_ms: Mapped[int] = mapped_column(BigInteger)
     hits: Mapped[int] = mapped_column(Integer)
+
+
+class MqttDelivery(Base):
+    """A committed MQTT message dated at receipt, kept briefly by its identity.
+
+    A broker redelivers what was not acknowledged (a subscriber killed between
+    commit and acknowledgement) with a new time of receipt; this row is how the
+    redelivery is recognised and acknowledged without being stored again.
+    """
+
+    __tablename__ = "mqtt_deliveries"
+    __table_args__ = (Index("ix_mqtt_deliveries_received", "received_ms"),)
+
+    identity: Mapped[int] = mapped_column(BigId, primary_key=True,
+                                          autoincrement=False)
+    received_ms: Mapped[int] = mapped_column(BigInteger)

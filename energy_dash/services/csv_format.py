@@ -32,18 +32,21 @@ import pandas as pd
 
 from energy_dash.db import session_scope
 from energy_dash.db.models import READING_FIELDS
+from energy_dash.domain.batch import unlikely_batch
 from energy_dash.domain.facility import FacilityInfo
 from energy_dash.domain.times import from_ms, iso_local_many
 from energy_dash.domain.validation import (
     ALTERNATIVES,
     NUMBER_FIELDS,
+    ReadingColumns,
     physical_errors,
     validate_reading,
 )
+from energy_dash.services import quality as quality_log
 from energy_dash.services.facilities import facility_info
 from energy_dash.services.readings import read_readings
 from energy_dash.storage import facilities as facility_rows
-from energy_dash.storage.readings import store_many
+from energy_dash.storage.columnar import store_columns
 
 logger = logging.getLogger(__name__)
 
@@ -166,7 +169,8 @@ def _body(record: dict[str, Any]) -> dict[str, str]:
 
 
 class _Batches:
-    """Valid rows per facility, flushed to the database every ``chunk_size``."""
+    """Valid rows per facility, flushed to the database every ``chunk_size``
+    (with the unlikely values of new readings logged, as the sensor API does)."""
 
     def __init__(self, database_url: str | None, chunk_size: int) -> None:
         self.database_url = database_url
@@ -186,9 +190,13 @@ class _Batches:
             batch = self.rows.pop(fid, [])
             if not batch:
                 continue
+            cols = ReadingColumns.from_rows(batch)
             with session_scope(self.database_url, write=True) as session:
                 facility = facility_rows.load_info(session, fid)
-                result = store_many(session, facility, batch)
+                unlikely = quality_log.of_new_readings(
+                    session, fid, unlikely_batch(cols, facility))
+                result = store_columns(session, facility, cols)
+                quality_log.record(session, fid, unlikely)
             self.accepted += result.accepted
             self.duplicates += result.duplicates
 

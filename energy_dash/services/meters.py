@@ -6,7 +6,9 @@ row validator), checked for conflicting duplicates and stored in one
 transaction by the columnar writer (registers and power are booked by
 ``storage.registers.prepare_rows`` on the way); the data-quality events of the
 batch are recorded in the same transaction. A batch the database refuses is
-stored again reading by reading, so one bad reading costs only itself.
+stored again reading by reading, so one bad reading costs only itself. Unlikely
+values (``domain.validation.unlikely_events``) of new readings are logged as
+the sensor API logs them.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from sqlalchemy.orm import Session
 from energy_dash.db import ROW_REFUSALS, session_scope
 from energy_dash.db.models import Reading
 from energy_dash.domain import quality
-from energy_dash.domain.batch import MISMATCH, validate_batch
+from energy_dash.domain.batch import MISMATCH, unlikely_batch, validate_batch
 from energy_dash.domain.facility import FacilityInfo
 from energy_dash.domain.quality import QualityEvent
 from energy_dash.domain.validation import ReadingColumns, validate_reading
 from energy_dash.services import quality as quality_log
+from energy_dash.storage import deliveries as delivery_store
 from energy_dash.storage.columnar import store_columns
 from energy_dash.storage.facilities import load_info
 from energy_dash.storage.readings import lock_facility
@@ -41,6 +44,8 @@ READINGS = Reading.__table__
 DEFAULT_DEVICE = "mqtt"
 REFUSED = "refused by the database"
 REGISTER_FIELDS = ("energy_consumed_total", "energy_produced_total")
+DELIVERY_KEEP_MS = 3600 * 1000
+"""How long a message identity is kept: a redelivery comes at the reconnect."""
 
 Event = tuple[int | None, QualityEvent]
 
@@ -166,12 +171,17 @@ def _store_facility(
     session: Session, facility: FacilityInfo, cols: ReadingColumns,
     result: IngestResult,
 ) -> list[Event]:
-    """Store one facility's columns; returns the conflicting duplicates.
+    """Store one facility's columns; returns their events: unlikely values of new
+    readings, and conflicting duplicates.
 
     Only a duplicate can conflict, so the stored values are compared only when
     the writer found one (after the insert a new reading equals itself, and a
     duplicate is compared with the reading kept: the first).
     """
+    unlikely = unlikely_batch(cols, facility)
+    if unlikely:  # rare: then look up which are new
+        lock_facility(session, facility.id)
+        unlikely = quality_log.of_new_readings(session, facility.id, unlikely)
     if _power_only(cols) and cols.needs_preparation():
         lock_facility(session, facility.id)  # the previous readings must hold still
         prepared = prepare_power_columns(session, facility, cols)
@@ -181,9 +191,10 @@ def _store_facility(
     result.accepted += stored.accepted
     result.duplicates += stored.duplicates
     result.alerts += stored.alerts
+    events = [(facility.id, e) for e in unlikely]
     if not stored.duplicates:
-        return []
-    return [(facility.id, e) for e in _conflicts(session, facility.id, cols)]
+        return events
+    return events + [(facility.id, e) for e in _conflicts(session, facility.id, cols)]
 
 
 def _record(session: Session, pending: Iterable[Event], now_ms: int) -> None:
@@ -200,6 +211,7 @@ def ingest_readings(
     events: Iterable[Event] = (),
     *,
     now_s: float | None = None,
+    deliveries: Sequence[int] = (),
 ) -> dict[int, IngestResult]:
     """Validate, prepare and store reading bodies of several facilities at once.
 
@@ -209,7 +221,9 @@ def ingest_readings(
     (decoding problems, unbound topics) are recorded in the same transaction.
     When the database refuses the batch itself (a value its driver will not
     take), each facility's readings are stored one at a time, and the refused
-    ones become ``malformed`` events too.
+    ones become ``malformed`` events too. ``deliveries``: identities of the MQTT
+    messages dated at receipt, committed with their readings (see
+    :func:`committed_deliveries`).
     """
     now_s = time.time() if now_s is None else now_s
     now_ms = int(now_s * 1000)
@@ -233,11 +247,20 @@ def ingest_readings(
                     pending += _store_facility(session, facility, cols,
                                                results[facility_id])
             _record(session, pending, now_ms)
+            delivery_store.record(session, deliveries, now_ms, DELIVERY_KEEP_MS)
         return results
     except ROW_REFUSALS as exc:
         logger.warning("the database refused a batch (%s); storing reading by "
                        "reading", type(exc).__name__)
-    return _one_by_one(database_url, prepared, events, results, now_ms)
+    return _one_by_one(database_url, prepared, events, results, now_ms, deliveries)
+
+
+def committed_deliveries(
+    database_url: str | None, identities: Sequence[int]
+) -> set[int]:
+    """Which MQTT message identities were committed (within the last hour)."""
+    with session_scope(database_url) as session:
+        return delivery_store.recorded(session, identities)
 
 
 def _one_by_one(
@@ -246,8 +269,10 @@ def _one_by_one(
     events: Iterable[Event],
     results: dict[int, IngestResult],
     now_ms: int,
+    deliveries: Sequence[int] = (),
 ) -> dict[int, IngestResult]:
-    """The slow path after a refusal: a transaction per reading."""
+    """The slow path after a refusal: a transaction per reading (the deliveries
+    are recorded with the events, once every reading is committed)."""
     pending: list[Event] = list(events)
     for facility_id, (_, cols) in prepared.items():
         result = results[facility_id]
@@ -271,6 +296,7 @@ def _one_by_one(
                     f"reading: {REFUSED}")))
     with session_scope(database_url, write=True) as session:
         _record(session, pending, now_ms)
+        delivery_store.record(session, deliveries, now_ms, DELIVERY_KEEP_MS)
     return results
 
 

@@ -14,7 +14,8 @@ same database, measured in the same run) and kept as JSON (``report.py``).
    time) at QoS 1 with up to 1 000 in flight each. The figure is messages/s from
    the first publish until the last reading is committed; every publisher must
    have its PUBACKs and the database must hold exactly N readings (target
-   >= 5 000/s, zero lost).
+   >= 5 000/s, zero lost). ``--undated`` leaves the timestamp out, so the
+   server dates each reading at receipt (and records the message's identity).
    ``--publisher raw`` (default) writes pre-encoded MQTT 5 packets on a socket,
    so the devices cost the machine little; ``paho`` uses the paho client.
 2. Line protocol: ``POST /api/v2/write`` with 5 000-line bodies (IoTaWatt-style
@@ -106,23 +107,21 @@ def stored(url: str, facility_id: int) -> int:
 # A device process: connects, says "ready", waits for "go" on stdin, publishes its
 # readings at QoS 1 (at most INFLIGHT unacknowledged), then prints how many
 # PUBACKs it got. "raw" writes pre-encoded MQTT 5 packets; "paho" uses the client.
+# It finds tests/mqtt_packets.py on PYTHONPATH.
 PUBLISHER = textwrap.dedent("""\
     import json, socket, sys, time
-    kind, port, name, first, count, t0, inflight = sys.argv[1:8]
-    port, first, count, t0, inflight = map(int, (port, first, count, t0, inflight))
-
-    def varint(n):
-        out = bytearray()
-        while True:
-            byte, n = n & 0x7F, n >> 7
-            out.append(byte | (0x80 if n else 0))
-            if not n:
-                return bytes(out)
+    from mqtt_packets import varint
+    kind, port, name, first, count, t0, inflight, undated = sys.argv[1:9]
+    port, first, count, t0, inflight, undated = map(
+        int, (port, first, count, t0, inflight, undated))
 
     def body(i):
-        return json.dumps({"timestamp": t0 + i / 1000, "energy_consumed": 0.01,
-                           "energy_produced": 0.02, "current_load": 10.0,
-                           "voltage": 230.0, "device_id": f"{name}-m{i % 10}"})
+        reading = {"timestamp": t0 + i / 1000, "energy_consumed": 0.01,
+                   "energy_produced": 0.02, "current_load": 10.0,
+                   "voltage": 230.0, "device_id": f"{name}-m{i % 10}"}
+        if undated:  # dated at receipt by the server
+            del reading["timestamp"]
+        return json.dumps(reading)
 
     seqs = range(first, first + count)
     if kind == "raw":
@@ -206,8 +205,8 @@ class CountingStore:
         self.done = threading.Event()
         self.expect = 0
 
-    def __call__(self, batches, events) -> None:
-        results = ingest_readings(self.url, batches, events)
+    def __call__(self, batches, events, deliveries) -> None:
+        results = ingest_readings(self.url, batches, events, deliveries=deliveries)
         self.committed += sum(r.accepted for r in results.values())
         self.batches += 1
         self.last_commit = time.perf_counter()
@@ -226,6 +225,8 @@ def bench_mqtt(url: str, label: str, args, folder: Path, report, peer) -> None:
                          DecodingSink(store), client_id=f"bench-{label}")
     script = folder / "publisher.py"
     script.write_text(PUBLISHER)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(HERE.parent), os.environ.get("PYTHONPATH")]))}
     share = args.messages // args.publishers
     counts = [share + (1 if k < args.messages % args.publishers else 0)
               for k in range(args.publishers)]
@@ -241,8 +242,9 @@ def bench_mqtt(url: str, label: str, args, folder: Path, report, peer) -> None:
         for k, count in enumerate(counts):
             publishers.append(subprocess.Popen(
                 [sys.executable, str(script), args.publisher, str(port),
-                 f"{label}-dev{k}", str(first), str(count), str(live), str(INFLIGHT)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+                 f"{label}-dev{k}", str(first), str(count), str(live), str(INFLIGHT),
+                 str(int(args.undated))],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env))
             first += count
         for proc in publishers:
             if proc.stdout.readline().strip() != "ready":
@@ -383,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-mqtt", action="store_true")
     parser.add_argument("--skip-lines", action="store_true")
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--undated", action="store_true",
+                        help="readings without a timestamp (dated at receipt)")
     args = parser.parse_args(argv)
     if not os.path.exists(MOSQUITTO) and not args.skip_mqtt:
         print("mosquitto not installed (Debian package mosquitto): MQTT skipped")

@@ -19,6 +19,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from mqtt_packets import varint
 from paho.mqtt._packet import decode_publish
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
@@ -534,15 +535,6 @@ def publish_packet(topic: bytes, payload: bytes, *, qos: int, mid: int,
     return header, rest + varint(len(props)) + props + payload
 
 
-def varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=40), st.binary(max_size=200), st.integers(0, 2),
        st.integers(1, 65535), st.booleans(), st.booleans(),
@@ -569,3 +561,13 @@ def test_split_publish_leaves_malformed_packets_to_paho():
     for broken in (packet[:1], packet[:4], packet[:5] + b"\x09",
                    packet[:6] + b"\x0b\xff\xff\xff\xff\x01"):
         assert split_publish(header, broken) is None
+
+
+def test_the_shared_varint_encoder_is_what_the_subscriber_decodes():
+    from ingest.mqtt import _varint
+
+    cases = {0: b"\x00", 127: b"\x7f", 128: b"\x80\x01", 16_383: b"\xff\x7f",
+             16_384: b"\x80\x80\x01", 268_435_455: b"\xff\xff\xff\x7f"}
+    for value, encoded in cases.items():
+        assert varint(value) == encoded
+        assert _varint(encoded + b"rest", 0) == (value, len(encoded))

@@ -68,7 +68,7 @@ def test_sink_logs_unbound_malformed_and_skips_stale_retained(database_url,
                                                               facility):
     stored: list = []
 
-    def store(batches, events):
+    def store(batches, events, deliveries):
         stored.append((batches, events))
 
     binding = TopicBinding(1, facility, "tele/+/SENSOR", "tasmota",
