@@ -573,9 +573,14 @@ def test_serve_demo_seeds_serves_and_simulates(tmp_path):
 
         # The history is on whole minutes; simulated readings come every 10 s.
         assert _wait_for(live_readings, 15, "a simulated reading")
-        with session_scope(url) as session:
-            key = session.scalar(select(ApiKey).where(ApiKey.name == "simulator"))
-            assert key.last_used_at is not None  # it came through the sensor API
+        def key_used():
+            with session_scope(url) as session:
+                key = session.scalar(select(ApiKey).where(ApiKey.name == "simulator"))
+                return key.last_used_at
+
+        # it came through the sensor API, which notes the key's use just after
+        # the reading's commit, in its own transaction
+        assert _wait_for(key_used, 10, "the simulator key's last use")
         assert len(data.read_readings(1, database_url=url)) > 43_200
     finally:
         proc.terminate()
