@@ -300,3 +300,29 @@ def test_warm_up_sets_a_disk_cache_for_compiled_code(tmp_path, monkeypatch):
     assert seconds > 0
     assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path / "numba")
     assert (tmp_path / "numba").is_dir()
+
+
+def test_tuned_mstl_trend_fits_additive_errors_only(monkeypatch):
+    """The tuned ETS trend searches the additive-error forms only (the
+    multiplicative ones never won on load and cost a third of a refresh);
+    MSTL as shipped keeps statsforecast's full search."""
+    import statsforecast.models as sf
+
+    forms: list[str] = []
+
+    class Recording(sf.AutoETS):
+        def __init__(self, *args, **kwargs):
+            forms.append(kwargs.get("model", "ZZZ"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(sf, "AutoETS", Recording)
+    history = periodic()
+    tuned = forecast(history, 24, model="mstl_ets", timeout=None)
+    assert set(forms) == {"AZN"}
+    assert tuned.attrs["model"] == "mstl_ets"
+    # noise-free daily sine and weekend step: the seasons alone are exact
+    expected = 5 + np.sin(2 * np.pi * tuned.index.hour.to_numpy() / 24)
+    np.testing.assert_allclose(tuned["yhat"].to_numpy(), expected, atol=0.05)
+    forms.clear()
+    forecast(history, 24, model="mstl_default", timeout=None)
+    assert set(forms) == {"ZZN"}

@@ -32,11 +32,12 @@ Models (``FORECAST_MODELS``)
 ``seasonal_naive_day`` / ``seasonal_naive_week``: repeat the last day / week.
 ``mstl`` / ``mstl_ets``: statsforecast MSTL, daily and weekly seasons, on the
 last 12 weeks, the deseasonalised rest forecast by an AR(3) with mean or by
-AutoETS (one shared decomposition per origin); ``mstl_default``: MSTL as
-shipped (all history, AutoETS trend, LOESS at every point; for comparison
-only). ``prophet``: Prophet with separate daily profiles for working and off
-days (holidays of ``country``), Fourier order for the resolution, last 8
-weeks. ``prophet_default``: Prophet as shipped (for comparison only).
+AutoETS with additive errors (one shared decomposition per origin);
+``mstl_default``: MSTL as shipped (all history, AutoETS of any form, LOESS at
+every point; for comparison only). ``prophet``: Prophet with separate daily
+profiles for working and off days (holidays of ``country``), Fourier order for
+the resolution, last 8 weeks. ``prophet_default``: Prophet as shipped (for
+comparison only).
 ``solar``: production from the sun's position and clear-sky irradiance at
 ``location`` (pvlib) times a forecast clear-sky index (the last fortnight's
 median, moved towards yesterday's as far as cloudiness persists at the site);
