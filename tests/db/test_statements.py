@@ -129,16 +129,14 @@ def test_bulk_statements_run(database_url, facility):
                            np.array(["probe", "probe"], dtype=object), values)
     with get_engine(database_url).begin() as conn:
         cursor = conn.connection.cursor()
-        cursor.execute(statements.CREATE_STAGING)
-        cursor.execute(statements.EMPTY_STAGING)
+        cursor.execute(statements.OPEN_STAGING)
         with cursor.copy(statements.COPY_TO_STAGING) as copy:
             copy.write(copy_buffer(np.array([1, 1], dtype=np.int32), batch))
         cursor.execute(statements.MERGE_STAGING, (facility, ["probe"]))
         assert cursor.rowcount == 2
-        cursor.execute(statements.CREATE_ROLLUP_STAGING)
         with cursor.copy(statements.COPY_TO_ROLLUP_STAGING) as copy:
-            copy.write(_rollup_buffer(batch))
-        cursor.execute(statements.MERGE_ROLLUP_STAGING, (facility,))
+            copy.write(_rollup_buffer(facility, batch))
+        cursor.execute(statements.MERGE_ROLLUP_STAGING)
         row = conn.execute(
             text("SELECT samples, self_supplied, energy_consumed_sum, voltage_sum, "
                  "voltage_n FROM reading_rollups WHERE facility_id = :f"),
@@ -175,11 +173,10 @@ def test_rollup_staging_merge_adds_to_stored_buckets(postgres_url):
     with get_engine(postgres_url).begin() as conn:
         cursor = conn.connection.cursor()
         for _ in range(2):  # the second time adds to the buckets the first made
-            cursor.execute(statements.CREATE_ROLLUP_STAGING)
-            cursor.execute(statements.EMPTY_ROLLUP_STAGING)
+            cursor.execute(statements.OPEN_STAGING)
             with cursor.copy(statements.COPY_TO_ROLLUP_STAGING) as copy:
-                copy.write(_rollup_buffer(batch))
-            cursor.execute(statements.MERGE_ROLLUP_STAGING, (facility,))
+                copy.write(_rollup_buffer(facility, batch))
+            cursor.execute(statements.MERGE_ROLLUP_STAGING)
         rows = conn.execute(
             text("SELECT bucket_ms, samples, self_supplied, energy_produced_sum, "
                  "energy_produced_n, voltage_sum, voltage_n, current_n "
