@@ -157,7 +157,8 @@ STORED_READING = (
 """The stored values of one reading by its natural key (a single duplicate)."""
 
 # Bulk writes on PostgreSQL (storage.columnar): a binary COPY into a temporary
-# staging table, then one merge into readings and one into the rollups. Absent
+# staging table, then one merge into readings; the rollup deltas, summed by the
+# client, take a staging table and a merge of their own. Absent
 # values travel as NaN (validated values are finite) and the device as an index
 # into an array parameter, so every COPY field has a fixed width.
 STAGING = "readings_staging"
@@ -183,19 +184,31 @@ MERGE_STAGING_NEW = MERGE_STAGING.split(f" {_conflict(READINGS)}")[0]
 """``MERGE_STAGING`` for rows known to be new (checked under the facility's lock):
 a plain insert skips the speculative insertion of ``ON CONFLICT``, which costs
 about 40 % of the merge of a year of minute rows."""
-MERGE_STAGING_ROLLUPS = (
+ROLLUP_STAGING = "rollups_staging"
+CREATE_ROLLUP_STAGING = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {ROLLUP_STAGING} ("
+    + ", ".join(f"{name} {sql_type(ROLLUPS.c[name])}" for name in ROLLUP_COLUMNS)
+    + ") ON COMMIT DELETE ROWS"
+)
+COPY_TO_ROLLUP_STAGING = (
+    f"COPY {ROLLUP_STAGING} ({names(ROLLUPS, ROLLUP_COLUMNS)}) "
+    "FROM STDIN (FORMAT BINARY)"
+)
+MERGE_ROLLUP_STAGING = (
     f"INSERT INTO {ROLLUPS.name} ({names(ROLLUPS, ROLLUP_COLUMNS)}) "
-    f"SELECT %s, (ts_ms / {BUCKET_MS}) * {BUCKET_MS}, COUNT(*), "
-    "COALESCE(SUM(LEAST(energy_produced, energy_consumed)), 0), "
-    + ", ".join(
-        f"COALESCE(SUM(NULLIF({f}, 'NaN')), 0), COUNT(NULLIF({f}, 'NaN'))"
-        for f in READING_FIELDS
-    )
-    + f" FROM {STAGING} GROUP BY 2 {_conflict(ROLLUPS)} DO UPDATE SET "
+    f"SELECT {names(ROLLUPS, ROLLUP_COLUMNS)} FROM {ROLLUP_STAGING} "
+    f"{_conflict(ROLLUPS)} DO UPDATE SET "
     + ", ".join(f"{c} = {ROLLUPS.name}.{c} + excluded.{c}" for c in ROLLUP_SUMS)
 )
-"""Params: facility_id. The staging rows are all new (duplicates were dropped
-under the facility's lock), so their sums go straight into the buckets."""
+"""The deltas per bucket, summed by the client in numpy (``storage.columnar``): a
+year of minute rows is 35 040 buckets, and merging those costs a fifth of
+aggregating the 525 600 staged rows on the server. No parameters, so it can
+share a round trip with other statements."""
+OPEN_STAGING = (
+    f"{CREATE_STAGING}; {CREATE_ROLLUP_STAGING}; TRUNCATE {STAGING}, {ROLLUP_STAGING}"
+)
+"""Both staging tables, created once per connection and empty, in one round trip
+(a batch of 2 500 line-protocol readings pays per statement, not per row)."""
 
 
 FACILITY_INFO = (

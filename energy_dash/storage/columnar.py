@@ -6,8 +6,9 @@ database insert itself. Here the batch stays in numpy arrays: duplicates are
 found with one sort, rollups are summed with ``bincount``, the voltage bands
 are checked vectorised, and the rows reach the driver in one call — SQLite's
 ``executemany`` over a ``zip`` of columns, PostgreSQL's binary ``COPY`` into a
-temporary staging table (built with numpy, no per-row Python), then one
-``INSERT … SELECT … ON CONFLICT DO NOTHING`` and one rollup merge from it.
+temporary staging table (built with numpy, no per-row Python) and one
+``INSERT … SELECT`` from it; the rollup deltas take a COPY and a merge of their
+own.
 
 Duplicates are filtered under the facility's write lock before the insert, so
 every row that reaches the table is new and the rollups add exactly those rows.
@@ -148,8 +149,9 @@ def find_conflicts(session: Session, facility_id: int,
     return events
 
 
-def _rollup_rows(facility_id: int, cols: ReadingColumns) -> list[tuple]:
-    """The rollup delta per 15-minute bucket, summed in numpy (SQLite path)."""
+def _rollup_columns(cols: ReadingColumns) -> list[np.ndarray]:
+    """The rollup delta per 15-minute bucket, summed in numpy: one array per
+    rollup column after ``facility_id`` (bucket, samples, …)."""
     step = statements.BUCKET_MS
     starts = cols.ts_ms // step * step
     if len(starts) and (starts[1:] >= starts[:-1]).all():  # time order: no sort
@@ -158,23 +160,27 @@ def _rollup_rows(facility_id: int, cols: ReadingColumns) -> list[tuple]:
         buckets, inverse = starts[first], np.cumsum(first) - 1
     else:
         buckets, inverse = np.unique(starts, return_inverse=True)
+    size = len(buckets)
     values = cols.values
-    out: list[list] = [
-        [facility_id] * len(buckets),
-        buckets.tolist(),
-        np.bincount(inverse, minlength=len(buckets)).tolist(),
+    out = [
+        buckets,
+        np.bincount(inverse, minlength=size),
         np.bincount(inverse, np.minimum(values["energy_produced"],
-                                        values["energy_consumed"]),
-                    minlength=len(buckets)).tolist(),
+                                        values["energy_consumed"]), minlength=size),
     ]
     for name in READING_FIELDS:
         column = values[name]
         present = ~np.isnan(column)
         out.append(np.bincount(inverse, np.where(present, column, 0.0),
-                               minlength=len(buckets)).tolist())
-        out.append(np.bincount(inverse, present, minlength=len(buckets))
-                   .astype(np.int64).tolist())
-    return list(zip(*out, strict=True))
+                               minlength=size))
+        out.append(np.bincount(inverse, present, minlength=size).astype(np.int64))
+    return out
+
+
+def _rollup_rows(facility_id: int, cols: ReadingColumns) -> list[tuple]:
+    """:func:`_rollup_columns` as parameter rows of ``ADD_TO_ROLLUP`` (SQLite)."""
+    columns = [column.tolist() for column in _rollup_columns(cols)]
+    return list(zip(repeat(facility_id, len(columns[0])), *columns, strict=False))
 
 
 def _insert_executemany(session: Session, facility_id: int, cols: ReadingColumns,
@@ -192,39 +198,74 @@ def _insert_executemany(session: Session, facility_id: int, cols: ReadingColumns
     return count if count is not None and count >= 0 else len(cols)
 
 
+COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
+COPY_TRAILER = b"\xff\xff"
+COPY_CHUNK_ROWS = 65_536
+"""Rows per piece of a COPY: the server stores one piece while the next is built."""
+
+
+def _binary_rows(fields: list[tuple[np.ndarray, str]]) -> bytes:
+    """PostgreSQL binary COPY rows (no header) of fixed-width columns, built
+    without a row loop: each ``(values, big-endian dtype)`` is one field."""
+    layout: list[tuple[str, str]] = [("count", ">i2")]
+    for k, (_, dtype) in enumerate(fields):
+        layout += [(f"length{k}", ">i4"), (f"field{k}", dtype)]
+    rows = np.empty(len(fields[0][0]), dtype=layout)
+    rows["count"] = len(fields)
+    for k, (values, dtype) in enumerate(fields):
+        rows[f"length{k}"] = np.dtype(dtype).itemsize
+        rows[f"field{k}"] = values
+    return rows.tobytes()
+
+
+def _reading_rows(codes: np.ndarray, cols: ReadingColumns) -> bytes:
+    """Staging rows: int4 device code, int8 time, float8 values (NaN = absent)."""
+    return _binary_rows([(codes, ">i4"), (cols.ts_ms, ">i8"),
+                         *((cols.values[name], ">f8") for name in READING_FIELDS)])
+
+
 def copy_buffer(codes: np.ndarray, cols: ReadingColumns) -> bytes:
-    """PostgreSQL binary COPY data for the staging table, built without a row loop.
+    """PostgreSQL binary COPY data for the staging table, in one piece.
 
     Every field is fixed width (int4 device code, int8 time, float8 values; an
     absent value is NaN), so the whole batch is one numpy structured array.
     """
-    layout = [("n", ">i2"), ("l_code", ">i4"), ("code", ">i4"), ("l_ts", ">i4"),
-              ("ts", ">i8")]
-    for name in READING_FIELDS:
-        layout += [(f"l_{name}", ">i4"), (name, ">f8")]
-    rows = np.empty(len(cols), dtype=layout)
-    rows["n"] = 2 + len(READING_FIELDS)
-    rows["l_code"], rows["code"] = 4, codes
-    rows["l_ts"], rows["ts"] = 8, cols.ts_ms
-    for name in READING_FIELDS:
-        rows[f"l_{name}"], rows[name] = 8, cols.values[name]
-    header = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
-    return header + rows.tobytes() + b"\xff\xff"
+    return COPY_HEADER + _reading_rows(codes, cols) + COPY_TRAILER
+
+
+def _rollup_buffer(facility_id: int, cols: ReadingColumns) -> bytes:
+    """Binary COPY data of the batch's rollup deltas for the rollup staging table."""
+    columns = _rollup_columns(cols)
+    fields = [(np.full(len(columns[0]), facility_id), ">i4")]
+    for name, values in zip(statements.ROLLUP_COLUMNS[1:], columns, strict=True):
+        if values.dtype.kind == "f":
+            fields.append((values, ">f8"))
+        else:
+            fields.append((values, ">i8" if name == "bucket_ms" else ">i4"))
+    return COPY_HEADER + _binary_rows(fields) + COPY_TRAILER
 
 
 def _insert_copy(session: Session, facility_id: int, cols: ReadingColumns) -> int:
-    """PostgreSQL: binary COPY into a staging table, then one merge of each kind."""
+    """PostgreSQL: binary COPY into a staging table, then one merge of each kind.
+
+    The rows are sent in pieces, each built while the server stores the last;
+    the rollup deltas are summed here and merged from a staging table of their
+    own (one row per bucket instead of an aggregate over every staged row).
+    Statements without parameters share round trips: eight in all (each COPY
+    takes two).
+    """
     codes, uniques = _codes(cols.device_id)
+    codes = codes.astype(np.int32) + 1  # SQL arrays start at 1
     cursor = session.connection().connection.cursor()
-    cursor.execute(statements.CREATE_STAGING)
-    cursor.execute(statements.EMPTY_STAGING)
-    # A year is 35 040 rollup buckets: aggregate in memory, not in spill files.
-    cursor.execute("SET LOCAL work_mem = '64MB'")
-    data = copy_buffer(codes.astype(np.int32) + 1, cols)  # SQL arrays start at 1
+    cursor.execute(statements.OPEN_STAGING)
     with cursor.copy(statements.COPY_TO_STAGING) as copy:
-        step = 8 << 20
-        for start in range(0, len(data), step):
-            copy.write(data[start:start + step])
+        copy.write(COPY_HEADER)
+        for start in range(0, len(cols), COPY_CHUNK_ROWS):
+            piece = slice(start, start + COPY_CHUNK_ROWS)
+            copy.write(_reading_rows(codes[piece], cols.take(piece)))
+        copy.write(COPY_TRAILER)
+    with cursor.copy(statements.COPY_TO_ROLLUP_STAGING) as copy:
+        copy.write(_rollup_buffer(facility_id, cols))
     merge = (facility_id, [str(d) for d in uniques])
     # Every staged row is new (duplicates were dropped under the facility's lock),
     # so the plain insert runs; should a writer that bypasses the lock have stored
@@ -235,12 +276,9 @@ def _insert_copy(session: Session, facility_id: int, cols: ReadingColumns) -> in
     except psycopg.errors.UniqueViolation:
         cursor.execute("ROLLBACK TO SAVEPOINT staging_merge")
         cursor.execute(statements.MERGE_STAGING, merge)
-        count = cursor.rowcount
-    else:
-        count = cursor.rowcount
-        cursor.execute("RELEASE SAVEPOINT staging_merge")
-    cursor.execute(statements.MERGE_STAGING_ROLLUPS, (facility_id,))
-    cursor.execute(statements.EMPTY_STAGING)
+    count = cursor.rowcount
+    cursor.execute("RELEASE SAVEPOINT staging_merge; "
+                   + statements.MERGE_ROLLUP_STAGING)
     return count if count is not None and count >= 0 else len(cols)
 
 

@@ -166,7 +166,7 @@ FILLED = {  # the generated value of each reading field (others stay NULL)
 def _fill_sql() -> str:
     """One pass per chunk: the generated rows are materialised once, inserted
     into readings and summed into the 15-minute rollups the pages read, with the
-    sums the ingest path adds (``db.statements.MERGE_STAGING_ROLLUPS``)."""
+    sums the ingest path adds (``db.statements.MERGE_ROLLUP_STAGING``)."""
     from energy_dash.db.models import READING_FIELDS
 
     sums = ["samples", "self_supplied"] + [

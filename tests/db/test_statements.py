@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from energy_dash.db import driver_connection, get_engine, statements
-from energy_dash.db.models import READING_FIELDS, Base
+from energy_dash.db import driver_connection, get_engine, session_scope, statements
+from energy_dash.db.models import READING_FIELDS, Base, Facility
 from energy_dash.domain.facility import facility_info
 from energy_dash.storage.devices import digest
 
@@ -119,7 +119,7 @@ def test_bulk_statements_run(database_url, facility):
     import numpy as np
 
     from energy_dash.domain.batch import ReadingColumns
-    from energy_dash.storage.columnar import copy_buffer
+    from energy_dash.storage.columnar import _rollup_buffer, copy_buffer
 
     values = {f: np.array([1.0, np.nan]) for f in READING_FIELDS}
     values.update(energy_produced=np.array([0.25, 0.5]),
@@ -129,13 +129,14 @@ def test_bulk_statements_run(database_url, facility):
                            np.array(["probe", "probe"], dtype=object), values)
     with get_engine(database_url).begin() as conn:
         cursor = conn.connection.cursor()
-        cursor.execute(statements.CREATE_STAGING)
-        cursor.execute(statements.EMPTY_STAGING)
+        cursor.execute(statements.OPEN_STAGING)
         with cursor.copy(statements.COPY_TO_STAGING) as copy:
             copy.write(copy_buffer(np.array([1, 1], dtype=np.int32), batch))
         cursor.execute(statements.MERGE_STAGING, (facility, ["probe"]))
         assert cursor.rowcount == 2
-        cursor.execute(statements.MERGE_STAGING_ROLLUPS, (facility,))
+        with cursor.copy(statements.COPY_TO_ROLLUP_STAGING) as copy:
+            copy.write(_rollup_buffer(facility, batch))
+        cursor.execute(statements.MERGE_ROLLUP_STAGING)
         row = conn.execute(
             text("SELECT samples, self_supplied, energy_consumed_sum, voltage_sum, "
                  "voltage_n FROM reading_rollups WHERE facility_id = :f"),
@@ -146,3 +147,43 @@ def test_bulk_statements_run(database_url, facility):
             "ORDER BY ts_ms"), {"f": facility, "t": TS + 60_000}).scalars().all()
     assert tuple(row) == (2, 0.5, 0.75, 1.0, 1)
     assert stored == [1.0, None]
+
+
+def test_rollup_staging_merge_adds_to_stored_buckets(postgres_url):
+    """The client-summed deltas, copied into the rollup staging table, are added
+    to the buckets already stored and create the missing ones."""
+    import numpy as np
+
+    from energy_dash.domain.batch import ReadingColumns
+    from energy_dash.storage.columnar import _rollup_buffer
+
+    with session_scope(postgres_url) as session:
+        row = Facility(name="Rollups", timezone="UTC")
+        session.add(row)
+        session.flush()
+        facility = row.id
+    values = {f: np.array([np.nan, np.nan, np.nan]) for f in READING_FIELDS}
+    values.update(energy_produced=np.array([0.25, 0.5, 1.0]),
+                  energy_consumed=np.array([0.5, 0.25, 2.0]),
+                  current_load=np.array([10.0, 20.0, 30.0]),
+                  voltage=np.array([230.0, np.nan, 231.0]))
+    bucket = TS // statements.BUCKET_MS * statements.BUCKET_MS
+    batch = ReadingColumns(np.array([bucket, bucket + 60_000, bucket + 900_000]),
+                           np.array(["probe"] * 3, dtype=object), values)
+    with get_engine(postgres_url).begin() as conn:
+        cursor = conn.connection.cursor()
+        for _ in range(2):  # the second time adds to the buckets the first made
+            cursor.execute(statements.OPEN_STAGING)
+            with cursor.copy(statements.COPY_TO_ROLLUP_STAGING) as copy:
+                copy.write(_rollup_buffer(facility, batch))
+            cursor.execute(statements.MERGE_ROLLUP_STAGING)
+        rows = conn.execute(
+            text("SELECT bucket_ms, samples, self_supplied, energy_produced_sum, "
+                 "energy_produced_n, voltage_sum, voltage_n, current_n "
+                 "FROM reading_rollups WHERE facility_id = :f ORDER BY bucket_ms"),
+            {"f": facility},
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        (bucket, 4, 1.0, 1.5, 4, 460.0, 2, 0),
+        (bucket + 900_000, 2, 2.0, 2.0, 2, 462.0, 2, 0),
+    ]

@@ -173,3 +173,38 @@ def test_a_physically_impossible_row_is_rejected_by_its_frame_position(
     assert result["accepted"] == 3
     assert [r["index"] for r in result["rejected"]] == [1, 3]
     assert result["rejected"][1]["details"][0]["field"] == "energy_consumed"
+
+
+def test_rollups_add_up_the_stored_rows_across_copy_pieces(
+    database_url, facility, monkeypatch
+):
+    """A batch sent as several COPY pieces, two devices out of time order, into
+    buckets that already hold rows: each bucket is its readings' sums, no more."""
+    import energy_dash.storage.columnar as columnar
+
+    monkeypatch.setattr(columnar, "COPY_CHUNK_ROWS", 700)
+    data.write_readings(frame(30, "2025-03-01 23:45"), facility,
+                        database_url=database_url)  # buckets at the batch's start
+    source = frame(ROWS, "2025-03-02")
+    source["device_id"] = np.where(np.arange(ROWS) % 3 == 0, "east", "west")
+    source = pd.concat([source.iloc[ROWS // 2:], source.iloc[:ROWS // 2]])
+    result = data.write_readings(source, facility, database_url=database_url)
+    assert result == {"accepted": ROWS, "duplicates": 0, "rejected": []}
+    with get_engine(database_url).connect() as conn:
+        from_rows = conn.execute(text(
+            "SELECT ts_ms / 900000 * 900000, COUNT(*), SUM(energy_produced), "
+            "COUNT(frequency), SUM(frequency), "
+            "SUM(CASE WHEN energy_produced < energy_consumed THEN energy_produced "
+            "ELSE energy_consumed END) FROM readings WHERE facility_id = :f "
+            "GROUP BY 1 ORDER BY 1"), {"f": facility}).all()
+        kept = conn.execute(text(
+            "SELECT bucket_ms, samples, energy_produced_sum, frequency_n, "
+            "frequency_sum, self_supplied FROM reading_rollups "
+            "WHERE facility_id = :f ORDER BY bucket_ms"), {"f": facility}).all()
+    assert len(kept) == len(from_rows) == 1 + ROWS // 15  # 00:00 holds both
+    assert [r[:2] for r in kept] == [r[:2] for r in from_rows]
+    assert [r[3] for r in kept] == [r[3] for r in from_rows]
+    for mine, theirs in zip(kept, from_rows, strict=True):
+        assert mine[2] == pytest.approx(theirs[2], abs=1e-12)
+        assert mine[4] == pytest.approx(theirs[4], abs=1e-9)
+        assert mine[5] == pytest.approx(theirs[5], abs=1e-12)
