@@ -37,6 +37,14 @@ RANGE_OPTIONS = [
 MAX_CUSTOM_DAYS = 3 * 366
 
 
+def date_box(ident: str, day: str | None) -> dcc.DatePickerSingle:
+    """One date box. Never ``date=None``: a picker given an empty date reports it
+    as a change when it mounts, which computed the whole page a second time."""
+    chosen = {"date": day} if day else {}
+    return dcc.DatePickerSingle(id=ident, display_format="YYYY-MM-DD",
+                                first_day_of_week=1, clearable=False,
+                                placeholder="YYYY-MM-DD", **chosen)
+
 def _graph(graph_id: str, height: int) -> dcc.Graph:
     return figures.graph(graph_id, height)
 
@@ -71,19 +79,9 @@ def layout(range_value: str = "7", start: str | None = None,
                     # show is what is computed, whichever is typed first.
                     [
                         html.Label("From", htmlFor=START, className="small me-1"),
-                        # No ``date=None``: a picker given an empty date reports
-                        # it as a change when it mounts, computing the page twice.
-                        dcc.DatePickerSingle(
-                            id=START, display_format="YYYY-MM-DD",
-                            first_day_of_week=1, clearable=False, **({"date": start} if start else {}),
-                            placeholder="YYYY-MM-DD",
-                        ),
+                        date_box(START, start),
                         html.Label("to", htmlFor=END, className="small mx-1"),
-                        dcc.DatePickerSingle(
-                            id=END, display_format="YYYY-MM-DD",
-                            first_day_of_week=1, clearable=False, **({"date": end} if end else {}),
-                            placeholder="YYYY-MM-DD",
-                        ),
+                        date_box(END, end),
                     ],
                     className="historical-custom",
                     id=CUSTOM,
