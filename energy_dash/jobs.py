@@ -119,6 +119,7 @@ def scheduled_jobs(settings: Settings) -> list[tuple[str, int, Callable[[], obje
             settings.forecast_interval_minutes * 60,
             lambda: refresh_slot_now(settings),
         ),
+        (LOST_FITS_JOB, LOST_FITS_INTERVAL_S, lambda: requeue_lost_now(settings)),
         (ANOMALY_JOB, ANOMALY_INTERVAL_S, lambda: check_anomalies_now(settings)),
         (
             PARTITION_JOB,
@@ -140,6 +141,20 @@ def refresh_slot_now(settings: Settings, now: datetime | None = None) -> dict:
 
     interval_s = settings.forecast_interval_minutes * 60
     return refresh_slot(settings, slot=slot_start(now or datetime.now(UTC), interval_s))
+
+
+LOST_FITS_JOB = "forecast_lost_fits"
+LOST_FITS_INTERVAL_S = 30
+
+
+def requeue_lost_now(settings: Settings) -> int:
+    """Fits of this slot that a Redis broker lost, published again
+    (see :func:`energy_dash.services.tasks.requeue_lost`)."""
+    if not settings.broker_url:
+        return 0
+    from energy_dash.services.tasks import requeue_lost
+
+    return requeue_lost(settings)
 
 
 def maintain_partitions_now(settings: Settings, now: datetime | None = None) -> dict:

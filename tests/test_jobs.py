@@ -80,6 +80,7 @@ def test_every_job_is_scheduled(settings):
         "offline_check": 60,
         "alert_delivery": 60,
         "forecast_refresh": 3600,
+        "forecast_lost_fits": 30,
         "anomaly_check": 900,
         "partition_maintenance": 21600,
         "quality_check": 900,

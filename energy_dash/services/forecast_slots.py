@@ -91,6 +91,30 @@ def queue_rows(url: str, slot: datetime) -> list[tuple[int, str]]:
     return [(row["facility_id"], row["target"]) for row in rows]
 
 
+def stalled(url: str, slot: datetime, queued_before: datetime
+            ) -> list[tuple[int, str]]:
+    """(facility, target) of the slot's rows still queued since before
+    ``queued_before``."""
+    with session_scope(url) as session:
+        return [(int(f), str(t)) for f, t in session.execute(
+            select(ForecastTask.facility_id, ForecastTask.target).where(
+                ForecastTask.slot == utc(slot), ForecastTask.status == "queued",
+                ForecastTask.queued_at < queued_before))]
+
+
+def mark_requeued(url: str, slot: datetime, pairs: list[tuple[int, str]]) -> None:
+    """Queued again now: the next sweep waits its whole grace time for them."""
+    with session_scope(url, write=True) as session:
+        for fid, target in pairs:
+            session.execute(
+                update(ForecastTask)
+                .where(ForecastTask.facility_id == fid, ForecastTask.target == target,
+                       ForecastTask.slot == utc(slot),
+                       ForecastTask.status == "queued")
+                .values(queued_at=datetime.now(UTC))
+            )
+
+
 def mark_fallback(
     url: str, slot: datetime, pairs: list[tuple[int, str]], note: str
 ) -> None:

@@ -46,6 +46,7 @@ TASK_NAME = "energy_dash.fit_forecast"
 QUEUE = "energy_dash.forecasts"
 PROPHET_TIMEOUT_S = 60.0  # one Prophet fit inside a task (the task has its own limit)
 VISIBILITY_FACTOR = 2
+REDIS_UNACKED = "unacked"  # kombu's hash of messages taken and not yet acknowledged
 SOFT_LIMIT_MARGIN_S = 5
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -294,6 +295,51 @@ def refresh_slot(
         run_fit(settings, fid, target, slot, note=note)
     return {"slot": slot, "queued": len(pairs), "mode": "in-process",
             "published": published, "broker_error": error}
+
+
+def broker_holds_nothing(settings: Settings) -> bool:
+    """True when the Redis broker holds no fit at all: none waiting in the queue,
+    none taken by a worker and not yet acknowledged."""
+    import redis
+
+    client = redis.Redis.from_url(settings.broker_url, socket_timeout=5)
+    try:
+        return client.llen(QUEUE) == 0 and client.hlen(REDIS_UNACKED) == 0
+    finally:
+        client.close()
+
+
+def requeue_lost(settings: Settings, *, now: datetime | None = None,
+                 slot: datetime | None = None) -> int:
+    """Publish again the fits of ``slot`` (default: the one ``now`` is in) that
+    the broker lost.
+
+    kombu's Redis transport takes a message off the queue and records it as
+    unacknowledged in two steps: a worker killed between them loses the message,
+    and its row would stay queued until the next slot. A row still queued after
+    the visibility timeout and two restore sweeps, while the broker holds no
+    fit at all, can only be such a loss (a fit merely waiting behind others is
+    still in the queue). A spare delivery is harmless: storage is once per slot.
+    RabbitMQ redelivers on its own. Returns how many were published again.
+    """
+    options = transport_options(settings)
+    if not options:
+        return 0
+    now = now or datetime.now(UTC)
+    interval_s = settings.forecast_interval_minutes * 60
+    if slot is None:
+        epoch = int(now.timestamp())
+        slot = datetime.fromtimestamp(epoch - epoch % interval_s, UTC)
+    slot = utc(slot)
+    grace = options["visibility_timeout"] + 2 * options["unacked_restore_interval"]
+    pairs = slots.stalled(settings.database_url, slot, now - timedelta(seconds=grace))
+    if not pairs or not broker_holds_nothing(settings):
+        return 0
+    slots.mark_requeued(settings.database_url, slot, pairs)
+    published, error = _publish(settings, slot, pairs, interval_s)
+    logger.warning("forecast slot %s: %d fits lost by the broker published again%s",
+                   slot, published, f" ({error})" if error else "")
+    return published
 
 
 def worker_argv(

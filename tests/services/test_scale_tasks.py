@@ -239,6 +239,52 @@ def test_celery_worker_runs_the_slot(postgres_url, redis_url, tmp_path):
         assert "prophet" in metrics["candidates"]
 
 
+@pytest.mark.postgres
+def test_a_fit_the_broker_lost_is_published_again_and_stored_once(
+        postgres_url, redis_url, tmp_path):
+    """kombu's Redis transport can lose a message taken by a worker killed before
+    it recorded it. The sweep publishes such a fit again, but only once the broker
+    holds no fit at all (one still waiting is not lost)."""
+    import redis
+    from scale_helpers import truncate_all as _truncate
+
+    from energy_dash.services import forecast_slots as slots
+    from energy_dash.services.tasks import QUEUE, requeue_lost
+
+    _truncate(postgres_url)
+    slot = _slot()
+    seed_facilities(postgres_url, 1, hours=72, end_ms=_ms(slot))
+    settings = Settings(database_url=postgres_url, broker_url=redis_url,
+                        fit_time_limit_s=30)
+    assert refresh_slot(settings, slot=slot)["queued"] == 2
+    broker = redis.Redis.from_url(redis_url)
+    assert broker.llen(QUEUE) == 2
+    assert broker.rpop(QUEUE) is not None  # lost with a killed worker
+    past_grace = datetime.now(UTC) + timedelta(seconds=2 * 30 + 2 * 10 + 30)
+    # the other fit still waits in the queue: nothing is lost yet
+    assert requeue_lost(settings, now=past_grace, slot=slot) == 0
+    assert broker.llen(QUEUE) == 1
+    # ... and is taken and fitted (by hand here, as a worker does)
+    assert broker.rpop(QUEUE) is not None
+    fid, target = slots.stalled(postgres_url, slot, past_grace)[0]
+    done = slots.claim(postgres_url, fid, target, slot, "by-hand")
+    slots.finish(postgres_url, done, "done", "fitted by the test", 0.1)
+    # still inside the grace time: not yet
+    assert requeue_lost(settings, slot=slot) == 0
+    assert requeue_lost(settings, now=past_grace, slot=slot) == 1
+    assert broker.llen(QUEUE) == 1
+    # published once: the next sweep finds the fit waiting in the queue
+    assert requeue_lost(settings, now=past_grace, slot=slot) == 0
+    worker = _worker(postgres_url, redis_url, tmp_path, "worker")
+    try:
+        status = wait_complete(postgres_url, slot)
+    finally:
+        os.killpg(worker.pid, 15)
+        worker.wait(30)
+    assert (status["done"], status["queued"], status["failed"]) == (2, 0, 0)
+    assert sorted(n for n in _runs(postgres_url, slot).values()) == [1]
+
+
 def test_scheduler_with_a_stopped_broker_fits_the_slot_itself(
     app, settings, database_url, tmp_path, monkeypatch, auth_client
 ):
