@@ -299,12 +299,17 @@ def refresh_slot(
 
 def broker_holds_nothing(settings: Settings) -> bool:
     """True when the Redis broker holds no fit at all: none waiting in the queue,
-    none taken by a worker and not yet acknowledged."""
+    none taken by a worker and not yet acknowledged. False when it does not
+    answer (nothing can be told, so nothing is published again)."""
     import redis
 
-    client = redis.Redis.from_url(settings.broker_url, socket_timeout=5)
+    client = redis.Redis.from_url(settings.broker_url, socket_timeout=5,
+                                  socket_connect_timeout=5)
     try:
         return client.llen(QUEUE) == 0 and client.hlen(REDIS_UNACKED) == 0
+    except redis.RedisError as exc:
+        logger.info("lost-fit check skipped: the broker does not answer (%s)", exc)
+        return False
     finally:
         client.close()
 

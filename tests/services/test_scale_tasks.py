@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from scale_helpers import seed_facilities, start_redis
+from scale_helpers import free_port, seed_facilities, start_redis
 from sqlalchemy import func, select, update
 
 from energy_dash.cli import main
@@ -249,7 +249,7 @@ def test_a_fit_the_broker_lost_is_published_again_and_stored_once(
     from scale_helpers import truncate_all as _truncate
 
     from energy_dash.services import forecast_slots as slots
-    from energy_dash.services.tasks import QUEUE, requeue_lost
+    from energy_dash.services.tasks import QUEUE, broker_holds_nothing, requeue_lost
 
     _truncate(postgres_url)
     slot = _slot()
@@ -282,7 +282,13 @@ def test_a_fit_the_broker_lost_is_published_again_and_stored_once(
         os.killpg(worker.pid, 15)
         worker.wait(30)
     assert (status["done"], status["queued"], status["failed"]) == (2, 0, 0)
-    assert sorted(n for n in _runs(postgres_url, slot).values()) == [1]
+    # the fit done by hand stored nothing; the republished one stored one run
+    other = "production" if target == "consumption" else "consumption"
+    assert _runs(postgres_url, slot) == {(fid, other): 1}
+    # a broker that does not answer: nothing can be told, nothing is published
+    gone = Settings(database_url=postgres_url, fit_time_limit_s=30,
+                    broker_url=f"redis://127.0.0.1:{free_port()}/0")
+    assert broker_holds_nothing(gone) is False
 
 
 def test_scheduler_with_a_stopped_broker_fits_the_slot_itself(
