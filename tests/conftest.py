@@ -128,3 +128,24 @@ def api_key(database_url, facility) -> str:
 
 def now_s() -> float:
     return time.time()
+
+
+@pytest.fixture
+def import_csv(database_url, tmp_path):
+    """``import_csv(text, facility)``: ``energy-dash import-csv`` of ``text`` on
+    the test database, as a user runs it (the click result)."""
+    from click.testing import CliRunner
+
+    from energy_dash.cli import main
+
+    env = {"DATABASE_URL": database_url, "ENERGY_DASH_INSTANCE": str(tmp_path),
+           "ENERGY_DASH_ENV": "development", "ENERGY_DASH_SCHEDULER": "0",
+           "ENERGY_DASH_MQTT_URL": None, "SESSION_SECRET": None}
+
+    def invoke(text: str, facility: int):
+        path = tmp_path / "import.csv"
+        path.write_text(text)
+        return CliRunner().invoke(main, ["import-csv", str(path), "--facility",
+                                         str(facility)], env=env)
+
+    return invoke

@@ -3,11 +3,7 @@ through a glitch and a reset, and a bad row that costs only itself."""
 
 from __future__ import annotations
 
-import pytest
-from click.testing import CliRunner
-
 from energy_dash import data
-from energy_dash.cli import main
 
 # The test facility reports every 60 s and has 100 kW. The consumption register
 # glitches to 0 at 00:02 and comes back; it resets at 00:05 and counts anew.
@@ -24,20 +20,6 @@ timestamp,device_id,energy_consumed_total_kwh,energy_produced_total,voltage_v
 2026-01-01T00:08:00Z,meter,1.2,51.4,230
 """
 
-
-@pytest.fixture
-def import_csv(database_url, tmp_path):
-    env = {"DATABASE_URL": database_url, "ENERGY_DASH_INSTANCE": str(tmp_path),
-           "ENERGY_DASH_ENV": "development", "ENERGY_DASH_SCHEDULER": "0",
-           "ENERGY_DASH_MQTT_URL": None, "SESSION_SECRET": None}
-
-    def invoke(text: str, facility: int):
-        path = tmp_path / "registers.csv"
-        path.write_text(text)
-        return CliRunner().invoke(main, ["import-csv", str(path), "--facility",
-                                         str(facility)], env=env)
-
-    return invoke
 
 
 def test_register_columns_book_exact_interval_energy(import_csv, database_url,

@@ -15,17 +15,7 @@ from energy_dash.services.bindings import bind_topic, topic_bindings
 from ingest.mqtt import Message, TopicBinding
 from ingest.mqtt_sink import DecodingSink, build_subscriber
 
-
-@pytest.fixture
-def broker(tmp_path):
-    if not support.os.path.exists(support.MOSQUITTO):
-        if support.REQUIRE_MQTT:
-            pytest.fail("REQUIRE_MQTT=1 but mosquitto is not installed")
-        pytest.skip("mosquitto not installed (Debian package mosquitto)")
-    running = support.Broker(tmp_path)
-    running.start()
-    yield running
-    running.stop()
+broker = support.broker  # the private mosquitto fixture, defined once
 
 
 def tasmota(total: float, when: str) -> bytes:

@@ -17,7 +17,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 import test_mqtt as support  # noqa: E402 - the broker helpers beside this file
 
 from energy_dash import data
@@ -31,16 +30,7 @@ TOTAL = 3000
 KILL_AFTER = 1000
 
 
-@pytest.fixture
-def broker(tmp_path):
-    if not support.os.path.exists(support.MOSQUITTO):
-        if support.REQUIRE_MQTT:
-            pytest.fail("REQUIRE_MQTT=1 but mosquitto is not installed")
-        pytest.skip("mosquitto not installed (Debian package mosquitto)")
-    running = support.Broker(tmp_path)
-    running.start()
-    yield running
-    running.stop()
+broker = support.broker  # the private mosquitto fixture, defined once
 
 
 # The real subscriber in its own process. With a kill count it SIGKILLs itself

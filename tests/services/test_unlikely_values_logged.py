@@ -10,11 +10,7 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
-from click.testing import CliRunner
-
 from energy_dash import data
-from energy_dash.cli import main
 from energy_dash.services.meters import ingest_readings
 from ingest.mqtt import Message, TopicBinding
 from ingest.mqtt_sink import DecodingSink
@@ -70,20 +66,6 @@ timestamp,device_id,energy_consumed_kwh,energy_produced_kwh,current_load_pct
 {t2},meter,5.0,0,5
 """
 
-
-@pytest.fixture
-def import_csv(database_url, tmp_path):
-    env = {"DATABASE_URL": database_url, "ENERGY_DASH_INSTANCE": str(tmp_path),
-           "ENERGY_DASH_ENV": "development", "ENERGY_DASH_SCHEDULER": "0",
-           "ENERGY_DASH_MQTT_URL": None, "SESSION_SECRET": None}
-
-    def invoke(text: str, facility: int):
-        path = tmp_path / "unlikely.csv"
-        path.write_text(text)
-        return CliRunner().invoke(main, ["import-csv", str(path), "--facility",
-                                         str(facility)], env=env)
-
-    return invoke
 
 
 def test_csv_import_logs_an_unlikely_value_once(import_csv, database_url, facility):
