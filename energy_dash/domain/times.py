@@ -85,15 +85,25 @@ def utc_index(ts_ms: np.ndarray | list, tz: str | None) -> pd.DatetimeIndex:
     return index.tz_convert(tz) if tz else index
 
 
+_EPOCH = datetime(1970, 1, 1)
+
+
 def iso_utc(value: Any, *, seconds: bool = False) -> str:
     """``2025-06-01T10:00:00Z`` (``.123`` milliseconds only when there are any).
 
     ``value`` is epoch milliseconds or any instant; ``seconds=True`` drops the
     milliseconds (for instants shown to people, such as training times).
     """
-    stamp = instant(value)
-    text = stamp.strftime("%Y-%m-%dT%H:%M:%S")
-    millis = (stamp.value // 1_000_000) % 1000
+    if type(value) is int:  # the sensor API's answers: no pandas Timestamp needed
+        whole = _EPOCH + timedelta(seconds=value // 1000)
+        text = f"{whole:%Y-%m-%dT%H:%M:%S}" if whole.year >= 1000 else None
+        millis = value % 1000
+    else:
+        text = None
+    if text is None:
+        stamp = instant(value)
+        text = stamp.strftime("%Y-%m-%dT%H:%M:%S")
+        millis = (stamp.value // 1_000_000) % 1000
     return f"{text}.{millis:03d}Z" if millis and not seconds else f"{text}Z"
 
 

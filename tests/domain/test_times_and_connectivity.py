@@ -2,6 +2,7 @@
 
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from energy_dash.domain.connectivity import is_connected, stale_after_ms
@@ -23,6 +24,8 @@ def test_iso_utc_one_format_for_ms_timestamps_and_indexes():
     assert iso_utc(T) == "2025-06-01T12:00:00Z"
     assert iso_utc(T + 250) == "2025-06-01T12:00:00.250Z"
     assert iso_utc(T + 250, seconds=True) == "2025-06-01T12:00:00Z"
+    assert iso_utc(-1) == "1969-12-31T23:59:59.999Z"  # before the epoch: floor
+    assert iso_utc(np.int64(T + 999)) == iso_utc(T + 999) == "2025-06-01T12:00:00.999Z"
     assert iso_utc(pd.Timestamp("2025-06-01 14:00", tz="Europe/Berlin")) == (
         "2025-06-01T12:00:00Z"
     )
