@@ -730,3 +730,40 @@ def test_writer_lock_excludes_other_processes_and_threads(tmp_path):
         release.set()
         proc.join(10)
     assert proc.exitcode == 0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_sqlite_checkpoints_run_beside_the_sensor_api(
+    client, api_key, facility, database_url, tmp_path
+):
+    """A moment after readings arrive, the database file itself holds them: a
+    thread copied the WAL in, so no reading's commit waited for the disk to do
+    it (SQLite's own checkpoint runs inside a commit, every 1 000 pages)."""
+    import shutil
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    from energy_dash.db import get_engine
+
+    start = hour_ago() - 600
+    for i in range(300):
+        answer = post(client, api_key, dict(MINIMAL, timestamp=start + i))
+        assert answer.status_code == 201
+    path, copy = make_url(database_url).database, tmp_path / "file-only.db"
+    count, deadline = None, time.monotonic() + 10
+    while count != 300 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        shutil.copyfile(path, copy)  # the file alone, without its WAL
+        try:
+            with sqlite3.connect(copy) as conn:
+                count = conn.execute("SELECT count(*) FROM readings").fetchone()[0]
+        except sqlite3.DatabaseError:  # copied halfway through a checkpoint
+            count = None
+        copy.unlink()
+    assert count == 300
+    raw = get_engine(database_url).raw_connection()
+    try:  # other writers (jobs, the CLI) keep SQLite's checkpoint as a backstop
+        assert raw.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 10_000
+    finally:
+        raw.close()
