@@ -33,6 +33,7 @@ from .state import IngestState
 logger = logging.getLogger(__name__)
 
 PATH = "/api/hardware/data"
+LANE_HEADERS = list(SENSOR_API_HEADERS.items())
 
 
 class SensorLane:
@@ -61,8 +62,12 @@ class SensorLane:
                 raise
             logger.exception("sensor API: unexpected error")
             response = error(500, HTTP_STATUS_CODES[500].lower())
-        response.headers.update(SENSOR_API_HEADERS)
-        return response(environ, start_response)
+        # What ``response(environ, start_response)`` sends for these JSON answers
+        # (never 204/304, no Location), without rebuilding its header list.
+        headers = response.headers.to_wsgi_list()
+        headers.extend(LANE_HEADERS)
+        start_response(response.status, headers)
+        return [response.get_data()]
 
 
 def _http_error(exc: HTTPException):
