@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from energy_dash.domain.bindings import TARGETS, influx_problems
 
 logger = logging.getLogger(__name__)
@@ -461,6 +463,9 @@ def plain_readings(
         return None
     plans = _plans(bindings if isinstance(bindings, dict)
                    else index_bindings(bindings))
+    uniform = _uniform_readings(text, scale, plans)
+    if uniform is not None:
+        return uniform
     series_of: dict[str, tuple[str, dict[str, str]]] = {}
     shapes: dict[tuple[str, str], list[tuple]] = {}
     grouped: dict[tuple[int, str, int | None], dict[str, Any]] = {}
@@ -529,6 +534,129 @@ def plain_readings(
     except _Bad:
         return None
     return [(key[0], reading) for key, reading in grouped.items()], unbound
+
+
+_UNIFORM = re.compile(r"^([^ \n]+ [^ \n=,]+)=([-+.0-9eE]+) ([0-9]{1,19})$",
+                      re.MULTILINE)
+"""A line of one number field and a timestamp, the body IoTaWatt and vzlogger
+post: ``(series key and field name, value, timestamp)``. ``_fast`` reads each
+part the same way: ``_series``, then ``_value`` is ``float()`` for these
+characters, and ``_timestamp`` takes the digits."""
+
+
+def _uniform_readings(
+    text: str, scale: int, plans: dict[str, list[tuple]]
+) -> tuple[list[tuple[int, dict[str, Any]]], list[Point]] | None:
+    """:func:`plain_readings` of a body whose every line matches ``_UNIFORM``,
+    resolved on columns; ``None`` for any other body (the line loop takes it).
+
+    One regex pass reads all lines; a series key is parsed and a shape matched
+    against the bindings once; which binding wins each reading field (most
+    specific, then first in line order) and the order of the readings (first
+    contribution) are found by sorting, so only the readings become dicts.
+    """
+    core = text.rstrip("\n")
+    if (not core or "\n\n" in core or "\r" in core or "\t" in core
+            or core[0] in "\n#" or "\n#" in core):
+        return None  # blank lines, comments, stray whitespace: the line loop
+    lines = _UNIFORM.findall(core)
+    count = len(lines)
+    if count != core.count("\n") + 1:
+        return None
+    prefixes, value_texts, stamp_texts = zip(*lines, strict=True)
+    try:
+        values = np.fromiter(map(float, value_texts), dtype=np.float64,
+                             count=count)
+    except ValueError:
+        return None
+    if not np.isfinite(values).all():
+        return None  # the line loop refuses the body ("out of range")
+    stamps = list(map(int, stamp_texts))
+    if max(stamps) * scale >= _INT64:
+        return None
+    shapes = list(dict.fromkeys(prefixes))
+    shape_ids = np.fromiter(map({p: k for k, p in enumerate(shapes)}.__getitem__,
+                                prefixes), dtype=np.int64, count=count)
+    series_of: dict[str, tuple[str, dict[str, str]]] = {}
+    takes: list[list[tuple]] = []
+    try:
+        for shape in shapes:
+            head, _, name = shape.partition(" ")
+            series = series_of.get(head)
+            if series is None:
+                series = series_of[head] = _series(head)
+            takes.append(_contributions(series[1], (name,),
+                                        plans.get(series[0], [])))
+    except _Bad:
+        return None
+    ts_ns = np.array(stamps, dtype=np.int64) * scale
+    devices: dict[tuple[int, str], int] = {}
+    targets: dict[str, int] = {}
+    parts: list[tuple] = []  # per (shape, contribution): its lines and what it does
+    width = max((len(t) for t in takes), default=0) or 1
+    by_shape = np.argsort(shape_ids, kind="stable")
+    bounds = np.searchsorted(shape_ids[by_shape], np.arange(len(takes) + 1))
+    unbound_at: list[np.ndarray] = []
+    for shape, taken in enumerate(takes):
+        at = by_shape[bounds[shape]:bounds[shape + 1]]
+        if not taken:
+            unbound_at.append(at)
+        for j, (_, target, factor, sign, rank, facility_id, device) in enumerate(
+                taken):
+            parts.append((at, j, devices.setdefault((facility_id, device),
+                                                    len(devices)),
+                          targets.setdefault(target, len(targets)), rank, factor,
+                          sign))
+    unbound: list[Point] = []
+    if unbound_at:
+        for i in np.sort(np.concatenate(unbound_at)).tolist():
+            head, _, name = prefixes[i].partition(" ")
+            key, tags = series_of[head]
+            unbound.append(Point(key, dict(tags), {name: float(values[i])},
+                                 int(ts_ns[i]), i + 1))
+    if not parts:
+        return [], unbound
+    at = np.concatenate([p[0] for p in parts])
+    sizes = [len(p[0]) for p in parts]
+
+    def spread(k: int, dtype: Any) -> np.ndarray:
+        return np.repeat(np.array([p[k] for p in parts], dtype=dtype), sizes)
+
+    order = at * width + spread(1, np.int64)  # line order, then binding order
+    group, target, rank = (spread(2, np.int64), spread(3, np.int64),
+                           spread(4, np.int64))
+    stamp = ts_ns[at]
+    # The winner of a reading field: highest rank, then first.
+    ranked = np.lexsort((order, -rank, stamp, target, group))
+    slot = np.stack([group[ranked], target[ranked], stamp[ranked]])
+    first = np.ones(len(ranked), dtype=bool)
+    first[1:] = (slot[:, 1:] != slot[:, :-1]).any(axis=0)
+    won = ranked[first]
+    # A reading is created by its first contribution (which always wins its slot).
+    by_key = np.lexsort((order, stamp, group))
+    key_first = np.ones(len(by_key), dtype=bool)
+    key_first[1:] = (group[by_key][1:] != group[by_key][:-1]) | (
+        stamp[by_key][1:] != stamp[by_key][:-1])
+    creators = by_key[key_first]
+    creators = creators[np.argsort(order[creators], kind="stable")]
+    value = values[at[won]] * spread(5, np.float64)[won]
+    sign = spread(6, np.int64)[won]
+    value = np.where(sign > 0, np.abs(value), value)
+    value = np.where((sign < 0) & (value < 0), 0.0, value)
+    device_of = list(devices)
+    target_of = list(targets)
+    readings: dict[tuple[int, int], dict[str, Any]] = {}
+    out: list[tuple[int, dict[str, Any]]] = []
+    for g, t in zip(group[creators].tolist(), stamp[creators].tolist(),
+                    strict=True):
+        facility_id, device = device_of[g]
+        reading = readings[(g, t)] = {"device_id": device, "timestamp": t / 1e9}
+        out.append((facility_id, reading))
+    for g, t, name, number in zip(group[won].tolist(), stamp[won].tolist(),
+                                  target[won].tolist(), value.tolist(),
+                                  strict=True):
+        readings[(g, t)][target_of[name]] = number
+    return out, unbound
 
 
 # -- the InfluxQL subset IoTaWatt asks -----------------------------------------
