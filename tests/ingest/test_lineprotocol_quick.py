@@ -6,15 +6,17 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from energy_dash.domain.batch import ReadingTable
 from ingest.lineprotocol import (
     PRECISIONS,
     InfluxBinding,
     _plans,
-    _uniform_readings,
+    _uniform_columns,
     index_bindings,
     parse_lines,
     plain_readings,
     points_to_readings,
+    write_readings,
 )
 
 BINDINGS = [
@@ -114,8 +116,10 @@ def test_plain_bodies_are_taken_by_the_quick_path(lines, bindings):
 
 
 def uniform(body, precision, bindings):
-    return _uniform_readings(body, PRECISIONS[precision],
+    """The column path's readings and unbound points (None: not uniform)."""
+    found = _uniform_columns(body, PRECISIONS[precision],
                              _plans(index_bindings(bindings)))
+    return None if found is None else (found.readings(), found.unbound)
 
 
 UNIFORM_LINE = st.builds(
@@ -147,6 +151,11 @@ def test_uniform_bodies_resolved_on_columns_equal_parse_then_bind(
     if columns is not None:
         assert columns == answer
         assert plain_readings(body, precision, bindings) == answer
+    bodies, unbound, parsed_too = write_readings(body, precision, bindings)
+    assert list(bodies) == [reading for _, reading in answer[0]]
+    assert unbound == answer[1]
+    assert parsed_too.errors == parsed.errors
+    assert isinstance(bodies, ReadingTable) == (columns is not None)
 
 
 def test_uniform_body_ties_go_to_the_first_most_specific_binding():
