@@ -680,9 +680,14 @@ def _uniform_columns(
     order = at * width + spread(1, np.int64)  # line order, then binding order
     group, target, rank = (spread(2, np.int64), spread(3, np.int64),
                            spread(4, np.int64))
-    keys, key_id = np.unique(np.stack([group, ts_ns[at]], axis=1), axis=0,
-                             return_inverse=True)
-    key_id = key_id.reshape(-1)
+    stamp = ts_ns[at]
+    by_pair = np.lexsort((stamp, group))  # (np.unique(axis=0) sorts 10x slower)
+    starts = np.ones(len(by_pair), dtype=bool)
+    starts[1:] = (group[by_pair][1:] != group[by_pair][:-1]) | (
+        stamp[by_pair][1:] != stamp[by_pair][:-1])
+    key_id = np.empty(len(by_pair), dtype=np.int64)
+    key_id[by_pair] = np.cumsum(starts) - 1
+    keys = np.stack([group[by_pair][starts], stamp[by_pair][starts]], axis=1)
     # A reading is created by its first contribution (which always wins its
     # field): readings are numbered in that order.
     by_key = np.lexsort((order, key_id))
