@@ -35,7 +35,7 @@ from ingest.lineprotocol import (
     last_response,
     parse_last_query,
     query_error,
-    write_readings,
+    write_bodies,
 )
 
 logger = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ def _write(*, v2: bool, precision: str) -> Response:
                            + ", ".join(allowed), v2=v2)
         data = _body()
         bindings = _bindings(facility_id)
-        bodies, unbound, parsed = write_readings(data, precision, bindings)
+        bodies, unbound, parsed = write_bodies(data, precision, bindings)
         events: list[tuple[int | None, QualityEvent]] = []
         if unbound:
             names = sorted({p.measurement for p in unbound})

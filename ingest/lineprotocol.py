@@ -484,7 +484,7 @@ def plain_readings(
     return _line_readings(*plain, plans)
 
 
-def write_readings(
+def write_bodies(
     body: bytes | str,
     precision: str,
     bindings: Iterable[InfluxBinding] | dict[str, list[InfluxBinding]],

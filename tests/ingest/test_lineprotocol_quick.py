@@ -16,7 +16,7 @@ from ingest.lineprotocol import (
     parse_lines,
     plain_readings,
     points_to_readings,
-    write_readings,
+    write_bodies,
 )
 
 BINDINGS = [
@@ -151,7 +151,7 @@ def test_uniform_bodies_resolved_on_columns_equal_parse_then_bind(
     if columns is not None:
         assert columns == answer
         assert plain_readings(body, precision, bindings) == answer
-    bodies, unbound, parsed_too = write_readings(body, precision, bindings)
+    bodies, unbound, parsed_too = write_bodies(body, precision, bindings)
     assert list(bodies) == [reading for _, reading in answer[0]]
     assert unbound == answer[1]
     assert parsed_too.errors == parsed.errors
