@@ -630,8 +630,8 @@ def _uniform_columns(
                         count=count) * len(name_of)
             + np.fromiter(map(name_of.__getitem__, names), dtype=np.int64,
                           count=count))
-    shape_keys, first_at, shape_ids = np.unique(pair, return_index=True,
-                                                return_inverse=True)
+    _, first_at, shape_ids = np.unique(pair, return_index=True,
+                                       return_inverse=True)
     shape_ids = shape_ids.reshape(-1)
     shapes = [(heads[i], names[i]) for i in first_at.tolist()]
     series_of: dict[str, tuple[str, dict[str, str]]] = {}
