@@ -32,13 +32,10 @@ from ingest.lineprotocol import (
     PRECISIONS,
     InfluxBinding,
     LastQuery,
-    ParseResult,
     last_response,
     parse_last_query,
-    parse_lines,
-    plain_readings,
-    points_to_readings,
     query_error,
+    write_bodies,
 )
 
 logger = logging.getLogger(__name__)
@@ -145,13 +142,7 @@ def _write(*, v2: bool, precision: str) -> Response:
                            + ", ".join(allowed), v2=v2)
         data = _body()
         bindings = _bindings(facility_id)
-        quick = plain_readings(data, precision, bindings)
-        if quick is None:  # escapes, strings, integers, comments, bad lines…
-            parsed = parse_lines(data, precision)
-            readings, unbound = points_to_readings(parsed.points, bindings)
-        else:
-            parsed = ParseResult()
-            readings, unbound = quick
+        bodies, unbound, parsed = write_bodies(data, precision, bindings)
         events: list[tuple[int | None, QualityEvent]] = []
         if unbound:
             names = sorted({p.measurement for p in unbound})
@@ -164,8 +155,7 @@ def _write(*, v2: bool, precision: str) -> Response:
             events.append((facility_id, QualityEvent(
                 int(received_s * 1000), quality.MALFORMED, None,
                 f"{parsed.bad_lines} bad line(s); line {first.line}: {first.message}")))
-        bodies = [reading for _, reading in readings]
-        if bodies or events:
+        if len(bodies) or events:
             ingest_readings(_database_url(), {facility_id: bodies}, events,
                             now_s=received_s)
     except _Refusal as refusal:

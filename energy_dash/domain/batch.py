@@ -139,6 +139,34 @@ def iso_seconds(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return seconds, ok
 
 
+class ReadingTable(Sequence[dict[str, Any]]):
+    """Dated reading bodies held as columns, as the line-protocol parser builds
+    them: :func:`validate_batch` reads the columns, and ``table[i]`` is the body
+    dict of row ``i`` (for the row validator and its messages).
+
+    ``timestamp`` is Unix seconds; in ``values`` NaN means the field is absent.
+    """
+
+    def __init__(self, device_id: list[str], timestamp: np.ndarray,
+                 values: dict[str, np.ndarray]) -> None:
+        self.device_id = device_id
+        self.timestamp = timestamp
+        self.values = values
+
+    def __len__(self) -> int:
+        return len(self.device_id)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        body: dict[str, Any] = {"device_id": self.device_id[i],
+                                "timestamp": float(self.timestamp[i])}
+        for name, column in self.values.items():
+            if not np.isnan(column[i]):
+                body[name] = float(column[i])
+        return body
+
+
 def _timestamps(column: list, now_s: float, slow: np.ndarray) -> np.ndarray:
     """Epoch milliseconds; rows the fast path cannot vouch for are marked slow."""
     n = len(column)
@@ -161,9 +189,14 @@ def _timestamps(column: list, now_s: float, slow: np.ndarray) -> np.ndarray:
             mine |= ~np.isfinite(values)
         slow[numbers] |= mine
         seconds[numbers] = np.where(mine, 0.0, values)
+    return _milliseconds(seconds, now_s, slow)
+
+
+def _milliseconds(seconds: np.ndarray, now_s: float, slow: np.ndarray) -> np.ndarray:
+    """Epoch milliseconds of accepted seconds; out-of-range rows marked slow."""
     slow |= (seconds > 1e11) | (seconds < MIN_TIMESTAMP_S)
     slow |= seconds > now_s + MAX_FUTURE_S
-    ts_ms = np.zeros(n, dtype=np.int64)
+    ts_ms = np.zeros(len(seconds), dtype=np.int64)
     fine = ~slow
     ts_ms[fine] = np.round(seconds[fine] * 1000).astype(np.int64)
     return ts_ms
@@ -195,15 +228,22 @@ def validate_batch(
     ``check_row(body)`` is the row validator's answer for one body (row or
     details); it runs for every row the vectorised checks cannot accept on their
     own. A row whose ``facility_id`` is not ``facility_id`` is rejected with the
-    mismatch detail. Returns the accepted rows as columns in input order and
+    mismatch detail. ``bodies`` may be a :class:`ReadingTable` (read as
+    columns). Returns the accepted rows as columns in input order and
     ``(position, details)`` for the rejected ones.
     """
-    slow = np.array([type(b) is not dict for b in bodies], dtype=bool)
-    dicts = [b if type(b) is dict else {} for b in bodies]
-    values = {spec.name: _numbers(_column(dicts, spec.name), slow)
-              for spec in NUMBER_FIELDS}
+    if isinstance(bodies, ReadingTable):
+        slow = np.zeros(len(bodies), dtype=bool)
+        absent = np.full(len(bodies), np.nan)
+        values = {spec.name: bodies.values.get(spec.name, absent)
+                  for spec in NUMBER_FIELDS}
+    else:
+        slow = np.array([type(b) is not dict for b in bodies], dtype=bool)
+        dicts = [b if type(b) is dict else {} for b in bodies]
+        values = {spec.name: _numbers(_column(dicts, spec.name), slow)
+                  for spec in NUMBER_FIELDS}
     # A register or a power makes the interval energies and the load optional.
-    relaxed = np.zeros(len(dicts), dtype=bool)
+    relaxed = np.zeros(len(bodies), dtype=bool)
     for name in ALTERNATIVES:
         relaxed |= ~np.isnan(values[name])
     for spec in NUMBER_FIELDS:
@@ -215,11 +255,18 @@ def validate_batch(
                 bad |= ~present & ~relaxed
             bad |= present & spec.out_of_bounds(numbers)
         slow |= bad
-    ts_ms = _timestamps(_column(dicts, "timestamp"), now_s, slow)
-    devices = _devices(_column(dicts, "device_id"), default_device, slow)
-    claimed = _column(dicts, "facility_id")
-    slow |= np.array([not (c is None or (type(c) is int and c == facility_id))
-                      for c in claimed], dtype=bool)
+    if isinstance(bodies, ReadingTable):  # finite seconds, devices, no facility
+        seconds = bodies.timestamp.astype(np.float64)
+        finite = np.isfinite(seconds)
+        slow |= ~finite
+        ts_ms = _milliseconds(np.where(finite, seconds, 0.0), now_s, slow)
+        devices = _devices(bodies.device_id, default_device, slow)
+    else:
+        ts_ms = _timestamps(_column(dicts, "timestamp"), now_s, slow)
+        devices = _devices(_column(dicts, "device_id"), default_device, slow)
+        claimed = _column(dicts, "facility_id")
+        slow |= np.array([not (c is None or (type(c) is int and c == facility_id))
+                          for c in claimed], dtype=bool)
     fast = np.flatnonzero(~slow)
     parts = [ReadingColumns(ts_ms[fast], devices[fast],
                             {name: values[name][fast] for name in INPUT_FIELDS})]
@@ -289,5 +336,5 @@ def unlikely_batch(
             for e in unlikely_events(row, facility)]
 
 
-__all__ = ["MISMATCH", "ReadingColumns", "iso_seconds", "physical_refusals",
-           "unlikely_batch", "validate_batch"]
+__all__ = ["MISMATCH", "ReadingColumns", "ReadingTable", "iso_seconds",
+           "physical_refusals", "unlikely_batch", "validate_batch"]

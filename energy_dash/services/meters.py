@@ -26,7 +26,12 @@ from sqlalchemy.orm import Session
 from energy_dash.db import ROW_REFUSALS, session_scope
 from energy_dash.db.models import Reading
 from energy_dash.domain import quality
-from energy_dash.domain.batch import MISMATCH, unlikely_batch, validate_batch
+from energy_dash.domain.batch import (
+    MISMATCH,
+    ReadingTable,
+    unlikely_batch,
+    validate_batch,
+)
 from energy_dash.domain.facility import FacilityInfo
 from energy_dash.domain.quality import QualityEvent
 from energy_dash.domain.validation import ReadingColumns, validate_reading
@@ -83,6 +88,9 @@ def _columns(
     def check(body: Any) -> tuple[dict[str, Any] | None, list]:
         return validate_reading(body, now_s=now_s)
 
+    if isinstance(bodies, ReadingTable):  # dated columns (line protocol)
+        return validate_batch(bodies, now_s, facility_id=facility_id,
+                              default_device=DEFAULT_DEVICE, check_row=check)
     dated = [i for i, b in enumerate(bodies)
              if type(b) is not dict or b.get("timestamp") is not None]
     if len(dated) == len(bodies):

@@ -16,7 +16,12 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from energy_dash.domain.batch import MISMATCH, iso_seconds, validate_batch
+from energy_dash.domain.batch import (
+    MISMATCH,
+    ReadingTable,
+    iso_seconds,
+    validate_batch,
+)
 from energy_dash.domain.validation import (
     ALTERNATIVES,
     INPUT_FIELDS,
@@ -313,3 +318,40 @@ def test_a_plain_batch_needs_no_register_preparation():
     assert rejected == [] and len(got) == 5
     assert not got.needs_preparation()
     assert got.take(np.array([0])).to_rows()[0]["energy_consumed_total"] is None
+
+
+TABLE_FIELDS = ("power_consumed", "power_produced", "energy_consumed",
+                "energy_produced", "energy_consumed_total", "voltage")
+TABLE_ROW = st.tuples(
+    st.sampled_from(["IotaWatt", " pad ", "", "x" * 65, "ok\x00", "meter-1"]),
+    st.sampled_from([NOW - 3600, NOW + 10 ** 6, 1.0, 1e12, 1_767_225_600.5,
+                     float("inf"), NOW - 86_400.123]),
+    st.lists(st.sampled_from([None, 0.0, 1.25, -3.0, 1e9, 230.0]),
+             min_size=len(TABLE_FIELDS), max_size=len(TABLE_FIELDS)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(TABLE_ROW, max_size=12))
+def test_a_reading_table_validates_as_its_bodies_do(rows):
+    """Line protocol's columns (``ReadingTable``) are accepted, stored and
+    refused exactly as the same readings given as dicts, messages included."""
+    values = {name: np.array([np.nan if r[2][k] is None else r[2][k]
+                              for r in rows], dtype=np.float64)
+              for k, name in enumerate(TABLE_FIELDS)}
+    table = ReadingTable([r[0] for r in rows],
+                         np.array([r[1] for r in rows], dtype=np.float64), values)
+    dicts = [{"device_id": d, "timestamp": ts,
+              **{n: v for n, v in zip(TABLE_FIELDS, vs, strict=True)
+                 if v is not None}} for d, ts, vs in rows]
+    assert list(table) == dicts
+    got, got_rejected = fast(table)
+    want, want_rejected = fast(dicts)
+    assert got_rejected == want_rejected
+    assert got.ts_ms.tolist() == want.ts_ms.tolist()
+    assert got.device_id.tolist() == want.device_id.tolist()
+    for name in INPUT_FIELDS:
+        assert np.array_equal(got.column(name), want.column(name), equal_nan=True)
+    oracle_cols, oracle_rejected = oracle(dicts)
+    assert got_rejected == oracle_rejected
+    assert got.ts_ms.tolist() == oracle_cols.ts_ms.tolist()

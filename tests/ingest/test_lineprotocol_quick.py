@@ -6,11 +6,17 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from energy_dash.domain.batch import ReadingTable
 from ingest.lineprotocol import (
+    PRECISIONS,
     InfluxBinding,
+    _plans,
+    _uniform_columns,
+    index_bindings,
     parse_lines,
     plain_readings,
     points_to_readings,
+    write_bodies,
 )
 
 BINDINGS = [
@@ -106,4 +112,65 @@ def test_plain_bodies_are_taken_by_the_quick_path(lines, bindings):
     body = "\n".join(lines) + "\n"
     quick = plain_readings(body, "s", bindings)
     assert quick is not None
+    assert quick == full(body, "s", bindings)[1]
+
+
+def uniform(body, precision, bindings):
+    """The column path's readings and unbound points (None: not uniform)."""
+    found = _uniform_columns(body, PRECISIONS[precision],
+                             _plans(index_bindings(bindings)))
+    return None if found is None else (found.readings(), found.unbound)
+
+
+UNIFORM_LINE = st.builds(
+    lambda m, tags, name, value, ts: f"{m}{tags} {name}={value} {ts}",
+    st.sampled_from(["Mains", "Solar", "cpu", "Heatpump", "a=b", ",x"]),
+    st.sampled_from(["", ",device=IotaWatt", ",host=a", ",host=b,device=IotaWatt",
+                     ",device=IotaWatt,host=a", ",k", ",k="]),
+    st.sampled_from(["value", "usage", "v"]),
+    st.floats(-1e6, 1e6).map(repr) | st.sampled_from(
+        ["+1", "1.", ".5", "-0", "1e3", "1E+2", "1e999", "-", "1.2.3", "e5", "1e"]),
+    st.integers(0, 99_999_999_999).map(str) | st.sampled_from(
+        ["1767225600", "9223372036", "9223372036854775807"]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(UNIFORM_LINE, min_size=1, max_size=30),
+       st.lists(st.sampled_from(BINDINGS), max_size=5),
+       st.sampled_from(["s", "ms", "ns"]), st.sampled_from(["", "\n", "\n\n"]))
+def test_uniform_bodies_resolved_on_columns_equal_parse_then_bind(
+        lines, bindings, precision, tail):
+    """One number field and a timestamp per line (the column path): same
+    readings in the same order, same unbound points, and ``None`` exactly when
+    the full parser finds a bad line."""
+    body = "\n".join(lines) + tail
+    columns = uniform(body, precision, bindings)
+    parsed, answer = full(body, precision, bindings)
+    assert (columns is None) == bool(parsed.errors)
+    if columns is not None:
+        assert columns == answer
+        assert plain_readings(body, precision, bindings) == answer
+    bodies, unbound, parsed_too = write_bodies(body, precision, bindings)
+    assert list(bodies) == [reading for _, reading in answer[0]]
+    assert unbound == answer[1]
+    assert parsed_too.errors == parsed.errors
+    assert isinstance(bodies, ReadingTable) == (columns is not None)
+
+
+def test_uniform_body_ties_go_to_the_first_most_specific_binding():
+    """Two bindings of one rank feed one field: the first line's wins, and a more
+    specific binding later in the body still takes it over."""
+    bindings = [
+        InfluxBinding(1, 7, "A", (), None, "consumption", "power", "kW", "d"),
+        InfluxBinding(2, 7, "B", (), None, "consumption", "power", "kW", "d"),
+        InfluxBinding(3, 7, "C", (("x", "1"),), None, "consumption", "power", "kW",
+                      "d"),
+    ]
+    body = "B v=2 100\nA v=1 100\nA v=5 200\nC,x=1 v=-3 200\nB v=4 200\n"
+    quick = uniform(body, "s", bindings)
+    assert quick == ([(7, {"device_id": "d", "timestamp": 100.0,
+                           "power_consumed": 2.0}),
+                      (7, {"device_id": "d", "timestamp": 200.0,
+                           "power_consumed": 0.0})], [])
     assert quick == full(body, "s", bindings)[1]
