@@ -60,3 +60,25 @@ def test_an_implausible_power_is_left_to_the_row_preparation(database_url, facil
             {"device_id": "iota", "ts_ms": T0 + 60_000, "power_consumed": 1e12}])
         assert prepare_power_columns(session, info, cols) is None
         session.rollback()
+
+
+def test_the_previous_reading_is_found_near_and_far(database_url, facility):
+    """The interval's start is the device's previous reading whether it is inside
+    the interval cap (the bounded look-up) or hours before it (the open one), on
+    rows and on columns: 30 s since a reading, 120 s (twice the expected 60 s)
+    after a gap of an hour, 60 s for a device never seen."""
+    with session_scope(database_url, write=True) as session:
+        info = load_info(session, facility)
+        store_many(session, info, [
+            {"device_id": d, "ts_ms": ts, "energy_consumed": 0.1,
+             "energy_produced": 0.0, "current_load": 10.0}
+            for d, ts in (("near", T0 - 30_000), ("far", T0 - 3_600_000))])
+        batch = [{"device_id": d, "ts_ms": T0, "power_consumed": 36.0}
+                 for d in ("near", "far", "new")]
+        rows, _ = prepare_rows(session, info, [dict(r) for r in batch])
+        cols = prepare_power_columns(session, info, ReadingColumns.from_rows(batch))
+        session.rollback()
+    want = {"near": 0.3, "far": 1.2, "new": 0.6}  # 36 kW over 30, 120 and 60 s
+    assert {r["device_id"]: round(r["energy_consumed"], 9) for r in rows} == want
+    got = cols.values["energy_consumed"].round(9).tolist()
+    assert dict(zip(cols.device_id.tolist(), got, strict=True)) == want
