@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from energy_dash.db import ROW_REFUSALS, session_scope
 from energy_dash.db.models import Reading
 from energy_dash.domain import quality
-from energy_dash.domain.batch import MISMATCH, unlikely_batch, validate_batch
+from energy_dash.domain.batch import MISMATCH, validate_batch
 from energy_dash.domain.facility import FacilityInfo
 from energy_dash.domain.quality import QualityEvent
 from energy_dash.domain.validation import ReadingColumns, validate_reading
@@ -172,16 +172,13 @@ def _store_facility(
     result: IngestResult,
 ) -> list[Event]:
     """Store one facility's columns; returns their events: unlikely values of new
-    readings, and conflicting duplicates.
+    readings (as booked, energies from power and registers included), and
+    conflicting duplicates.
 
     Only a duplicate can conflict, so the stored values are compared only when
     the writer found one (after the insert a new reading equals itself, and a
     duplicate is compared with the reading kept: the first).
     """
-    unlikely = unlikely_batch(cols, facility)
-    if unlikely:  # rare: then look up which are new
-        lock_facility(session, facility.id)
-        unlikely = quality_log.of_new_readings(session, facility.id, unlikely)
     if _power_only(cols) and cols.needs_preparation():
         lock_facility(session, facility.id)  # the previous readings must hold still
         prepared = prepare_power_columns(session, facility, cols)
@@ -191,7 +188,7 @@ def _store_facility(
     result.accepted += stored.accepted
     result.duplicates += stored.duplicates
     result.alerts += stored.alerts
-    events = [(facility.id, e) for e in unlikely]
+    events = [(facility.id, e) for e in stored.unlikely]
     if not stored.duplicates:
         return events
     return events + [(facility.id, e) for e in _conflicts(session, facility.id, cols)]
