@@ -162,3 +162,22 @@ def test_line_protocol_logs_an_unlikely_energy_from_power_once(
     assert events_of(database_url, facility) == [
         (T0 + 60, "IotaWatt", "spike", spike("energy_consumed", "10")),
     ]
+
+
+def test_bulk_api_logs_an_unlikely_energy_from_power_once(client, api_key,
+                                                          database_url, facility):
+    rows = [{"timestamp": T0 + 60 * seq, "power_consumed": kw,
+             "energy_produced": 0.0, "device_id": "meter"} for seq, kw in POWERED]
+    rows.append({"timestamp": T0 + 180, "energy_consumed": 6.0,
+                 "energy_produced": 0.0, "current_load": 5.0, "device_id": "meter"})
+    for accepted in (4, 0):  # a client that posts the same batch again
+        response = client.post("/api/hardware/data/bulk", json=rows,
+                               headers={"X-API-Key": api_key})
+        assert response.status_code == 200
+        assert response.get_json()["accepted"] == accepted
+    frame = data.read_readings(facility, database_url=database_url)
+    assert frame["energy_consumed"].tolist() == [1.0, 10.0, 2.0, 6.0]
+    assert events_of(database_url, facility) == [
+        (T0 + 60, "meter", "spike", spike("energy_consumed", "10")),
+        (T0 + 180, "meter", "spike", spike("energy_consumed", "6")),
+    ]
