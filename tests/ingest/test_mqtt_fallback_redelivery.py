@@ -7,7 +7,8 @@ SQLite, a check constraint on PostgreSQL), so the batch holding one is stored
 again reading by reading. The subscriber runs in a process of its own that
 SIGKILLs itself when the n-th database transaction of the batch ends (the
 refused batch is the first); the same messages then come again with DUP set,
-as the broker redelivers what was never acknowledged.
+as the broker redelivers what was never acknowledged. Every message is bound
+to two facilities, so it has a reading in each.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from sqlalchemy import text
 from test_hostile_bounds import refusing_database  # noqa: F401 - the fixture
 
 from energy_dash import data
-from energy_dash.db import get_engine
+from energy_dash.db import get_engine, session_scope
+from energy_dash.db.models import Facility
 from energy_dash.services.meters import committed_deliveries, ingest_readings
 from ingest.mqtt import Message, TopicBinding
 from ingest.mqtt_sink import DecodingSink
@@ -44,13 +46,14 @@ BODIES = [
 """Messages without a time of their own: dated at receipt."""
 
 
-def messages(facility: int, device: str, received_ms: int, *,
+def messages(facilities: list[int], device: str, received_ms: int, *,
              dup: bool) -> list[Message]:
-    binding = TopicBinding(1, facility, "meters/+/reading", "native")
+    bindings = tuple(TopicBinding(n, facility, "meters/+/reading", "native")
+                     for n, facility in enumerate(facilities, 1))
     return [Message(f"meters/{device}/reading",
                     json.dumps({**body, "current_load": 1.0,
                                 "device_id": device}).encode(),
-                    False, dup, received_ms + seq, (binding,), 1, seq + 1, SESSION)
+                    False, dup, received_ms + seq, bindings, 1, seq + 1, SESSION)
             for seq, body in enumerate(BODIES)]
 
 
@@ -71,7 +74,7 @@ CHILD = textwrap.dedent("""\
     sys.path[:0] = [sys.argv[5], sys.argv[6]]
     import test_mqtt_fallback_redelivery as case
 
-    database_url, facility, device, kill_at = sys.argv[1:5]
+    database_url, facilities, device, kill_at = sys.argv[1:5]
     ended = 0
 
     @event.listens_for(Session, "after_transaction_end")
@@ -81,7 +84,8 @@ CHILD = textwrap.dedent("""\
         if ended == int(kill_at):
             os.kill(os.getpid(), signal.SIGKILL)
 
-    case.sink(database_url)(case.messages(int(facility), device, int(sys.argv[7]),
+    facilities = [int(f) for f in facilities.split(",")]
+    case.sink(database_url)(case.messages(facilities, device, int(sys.argv[7]),
                                           dup=False))
 """)
 
@@ -96,32 +100,43 @@ def identities(database_url: str) -> int:
         return conn.execute(text("SELECT COUNT(*) FROM mqtt_deliveries")).scalar_one()
 
 
+def stored(database_url: str, facilities: list[int]) -> list[list[float]]:
+    return [sorted(data.read_readings(f, database_url=database_url)
+                   ["energy_consumed"].tolist()) for f in facilities]
+
+
 @pytest.mark.parametrize("kill_at", [3, 6], ids=["after-two-readings",
-                                                  "after-every-reading"])
+                                                  "after-the-first-facility"])
 def test_a_kill_in_the_slow_path_leaves_every_message_whole_or_absent(
-    refusing_database, facility, tmp_path, kill_at  # noqa: F811
+    refusing_database, facility, kill_at  # noqa: F811
 ):
     database_url = refusing_database
+    with session_scope(database_url) as session:
+        other = Facility(name="Other", timezone="UTC", capacity_kw=100.0,
+                         expected_interval_s=60)
+        session.add(other)
+        session.flush()
+        facilities = [facility, other.id]
     device = f"plug{kill_at}"  # the event log's throttle is per device
     t0 = int(time.time() * 1000) - 600_000
     child = subprocess.run(
-        [sys.executable, "-c", CHILD, database_url, str(facility), device,
-         str(kill_at), str(HERE), str(HERE.parent), str(t0)],
+        [sys.executable, "-c", CHILD, database_url,
+         ",".join(map(str, facilities)), device, str(kill_at), str(HERE),
+         str(HERE.parent), str(t0)],
         cwd=ROOT, timeout=120)
     assert child.returncode == -signal.SIGKILL  # killed inside the slow path
-    at_kill = (len(data.read_readings(facility, database_url=database_url)),
-               identities(database_url))
+    at_kill = (stored(database_url, facilities), identities(database_url))
 
     redeliver = sink(database_url)
     for copy in (1, 2):  # the broker's redelivery, and a second one
-        redeliver(messages(facility, device, t0 + 60_000 * copy, dup=True))
+        redeliver(messages(facilities, device, t0 + 60_000 * copy, dup=True))
 
-    frame = data.read_readings(facility, database_url=database_url)
-    assert sorted(frame["energy_consumed"].tolist()) == [0.001, 0.002, 0.004, 0.005]
-    assert events_of(database_url, facility) == [
-        ("malformed", "energy_consumed: must be >= 0"),
-        ("malformed", "reading: refused by the database"),
-    ]
-    wanted = [m.identity() for m in messages(facility, device, t0, dup=True)]
+    assert stored(database_url, facilities) == [[0.001, 0.002, 0.004, 0.005]] * 2
+    for f in facilities:
+        assert events_of(database_url, f) == [
+            ("malformed", "energy_consumed: must be >= 0"),
+            ("malformed", "reading: refused by the database"),
+        ]
+    wanted = [m.identity() for m in messages(facilities, device, t0, dup=True)]
     assert committed_deliveries(database_url, wanted) == set(wanted)
-    assert at_kill == (0, 0)  # nothing of the batch was committed before the kill
+    assert at_kill == ([[], []], 0)  # nothing of the batch committed before it
