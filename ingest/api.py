@@ -41,7 +41,7 @@ from energy_dash.db import (
     get_engine,
     session_scope,
 )
-from energy_dash.domain.batch import physical_refusals, unlikely_batch, validate_batch
+from energy_dash.domain.batch import physical_refusals, validate_batch
 from energy_dash.domain.times import iso_utc
 from energy_dash.domain.validation import (
     ReadingColumns,
@@ -323,7 +323,8 @@ def _store_isolated(
             result.duplicates += one.duplicates
             result.alerts += one.alerts
             result.conflicts += one.conflicts
-    events = unlikely_batch(cols, facility) + result.conflicts
+            result.unlikely += one.unlikely
+    events = result.unlikely + result.conflicts
     quality.record_now(state.database_url, facility.id, events)
     return result
 

@@ -32,7 +32,6 @@ import pandas as pd
 
 from energy_dash.db import session_scope
 from energy_dash.db.models import READING_FIELDS
-from energy_dash.domain.batch import unlikely_batch
 from energy_dash.domain.facility import FacilityInfo
 from energy_dash.domain.times import from_ms, iso_local_many
 from energy_dash.domain.validation import (
@@ -193,10 +192,8 @@ class _Batches:
             cols = ReadingColumns.from_rows(batch)
             with session_scope(self.database_url, write=True) as session:
                 facility = facility_rows.load_info(session, fid)
-                unlikely = quality_log.of_new_readings(
-                    session, fid, unlikely_batch(cols, facility))
                 result = store_columns(session, facility, cols)
-                quality_log.record(session, fid, unlikely)
+                quality_log.record(session, fid, result.unlikely)
             self.accepted += result.accepted
             self.duplicates += result.duplicates
 

@@ -6,9 +6,10 @@ row validator), checked for conflicting duplicates and stored in one
 transaction by the columnar writer (registers and power are booked by
 ``storage.registers.prepare_rows`` on the way); the data-quality events of the
 batch are recorded in the same transaction. A batch the database refuses is
-stored again reading by reading, so one bad reading costs only itself. Unlikely
-values (``domain.validation.unlikely_events``) of new readings are logged as
-the sensor API logs them.
+stored again reading by reading (a savepoint each, one transaction), so one bad
+reading costs only itself. Unlikely values
+(``domain.validation.unlikely_events``) of the energies new readings book are
+logged as the sensor API logs them.
 """
 
 from __future__ import annotations
@@ -26,12 +27,7 @@ from sqlalchemy.orm import Session
 from energy_dash.db import ROW_REFUSALS, session_scope
 from energy_dash.db.models import Reading
 from energy_dash.domain import quality
-from energy_dash.domain.batch import (
-    MISMATCH,
-    ReadingTable,
-    unlikely_batch,
-    validate_batch,
-)
+from energy_dash.domain.batch import MISMATCH, ReadingTable, validate_batch
 from energy_dash.domain.facility import FacilityInfo
 from energy_dash.domain.quality import QualityEvent
 from energy_dash.domain.validation import ReadingColumns, validate_reading
@@ -180,16 +176,13 @@ def _store_facility(
     result: IngestResult,
 ) -> list[Event]:
     """Store one facility's columns; returns their events: unlikely values of new
-    readings, and conflicting duplicates.
+    readings (as booked, energies from power and registers included), and
+    conflicting duplicates.
 
     Only a duplicate can conflict, so the stored values are compared only when
     the writer found one (after the insert a new reading equals itself, and a
     duplicate is compared with the reading kept: the first).
     """
-    unlikely = unlikely_batch(cols, facility)
-    if unlikely:  # rare: then look up which are new
-        lock_facility(session, facility.id)
-        unlikely = quality_log.of_new_readings(session, facility.id, unlikely)
     if _power_only(cols) and cols.needs_preparation():
         lock_facility(session, facility.id)  # the previous readings must hold still
         prepared = prepare_power_columns(session, facility, cols)
@@ -199,7 +192,7 @@ def _store_facility(
     result.accepted += stored.accepted
     result.duplicates += stored.duplicates
     result.alerts += stored.alerts
-    events = [(facility.id, e) for e in unlikely]
+    events = [(facility.id, e) for e in stored.unlikely]
     if not stored.duplicates:
         return events
     return events + [(facility.id, e) for e in _conflicts(session, facility.id, cols)]
@@ -228,10 +221,10 @@ def ingest_readings(
     becomes a ``malformed`` event and never costs the others. ``events``
     (decoding problems, unbound topics) are recorded in the same transaction.
     When the database refuses the batch itself (a value its driver will not
-    take), each facility's readings are stored one at a time, and the refused
-    ones become ``malformed`` events too. ``deliveries``: identities of the MQTT
-    messages dated at receipt, committed with their readings (see
-    :func:`committed_deliveries`).
+    take), each facility's readings are stored one at a time (in savepoints of
+    one transaction), and the refused ones become ``malformed`` events too.
+    ``deliveries``: identities of the MQTT messages dated at receipt, committed
+    with their readings on either path (see :func:`committed_deliveries`).
     """
     now_s = time.time() if now_s is None else now_s
     now_ms = int(now_s * 1000)
@@ -279,33 +272,53 @@ def _one_by_one(
     now_ms: int,
     deliveries: Sequence[int] = (),
 ) -> dict[int, IngestResult]:
-    """The slow path after a refusal: a transaction per reading (the deliveries
-    are recorded with the events, once every reading is committed)."""
+    """The slow path after a refusal: each reading in a savepoint of its own.
+
+    A refused reading rolls back only its savepoint; the readings, their events
+    and the message identities commit together, as on the fast path. A reading
+    of its own transaction would be committed without its message's identity,
+    and a subscriber killed before the last one would book it again when the
+    broker redelivers the message.
+    """
     pending: list[Event] = list(events)
-    for facility_id, (_, cols) in prepared.items():
-        result = results[facility_id]
-        result.accepted = result.duplicates = 0
-        result.alerts = []
-        pending += [(facility_id, QualityEvent(
-            now_ms, quality.MALFORMED, None, _detail(r["details"])))
-            for r in result.rejected]
-        for k in range(len(cols)):
-            one = cols.take(np.array([k]))
-            try:
-                with session_scope(database_url, write=True) as session:
-                    facility = load_info(session, facility_id)
-                    found = [] if facility is None else _store_facility(
-                        session, facility, one, result)
-                pending += found
-            except ROW_REFUSALS:
-                device = str(one.device_id[0])
-                pending.append((facility_id, QualityEvent(
-                    int(one.ts_ms[0]), quality.MALFORMED, device[:64],
-                    f"reading: {REFUSED}")))
     with session_scope(database_url, write=True) as session:
+        for facility_id, (bodies, cols) in prepared.items():
+            result = results[facility_id]
+            result.accepted = result.duplicates = 0
+            result.alerts = []
+            pending += [(facility_id, QualityEvent(
+                now_ms, quality.MALFORMED, _device_of(bodies[r["index"]]),
+                _detail(r["details"]))) for r in result.rejected]
+            facility = load_info(session, facility_id)
+            if facility is None:
+                continue
+            for k in range(len(cols)):
+                pending += _one(session, facility, cols.take(np.array([k])),
+                                result, now_ms)
         _record(session, pending, now_ms)
         delivery_store.record(session, deliveries, now_ms, DELIVERY_KEEP_MS)
     return results
+
+
+def _one(
+    session: Session, facility: FacilityInfo, one: ReadingColumns,
+    result: IngestResult, now_ms: int,
+) -> list[Event]:
+    """Store one reading with its events in a savepoint; counted once it holds.
+    Returns the refusal event when the database refuses it."""
+    stored = IngestResult()
+    try:
+        with session.begin_nested():
+            found = _store_facility(session, facility, one, stored)
+            _record(session, found, now_ms)
+    except ROW_REFUSALS:
+        return [(facility.id, QualityEvent(
+            int(one.ts_ms[0]), quality.MALFORMED, str(one.device_id[0])[:64],
+            f"reading: {REFUSED}"))]
+    result.accepted += stored.accepted
+    result.duplicates += stored.duplicates
+    result.alerts += stored.alerts
+    return []
 
 
 def newest_reading_ts(

@@ -68,29 +68,6 @@ def record(
     return store.add_events(session, facility_id, kept)
 
 
-def of_new_readings(
-    session: Session, facility_id: int, events: Iterable[QualityEvent]
-) -> list[QualityEvent]:
-    """Events of readings about to be stored, without those of duplicates.
-
-    Call before the insert: a reading whose device and time are stored already
-    (a redelivery, a re-imported file) was logged when it was new; of repeats
-    inside the batch the first is kept, as the writer keeps it.
-    """
-    events = list(events)
-    if not events:
-        return []
-    stored = reading_store.stored_pairs(
-        session, facility_id, [(e.device_id, e.ts_ms) for e in events])
-    kept, seen = [], set()
-    for event in events:
-        key = (event.device_id, event.ts_ms, event.kind, event.detail.split(" ")[0])
-        if (event.device_id, event.ts_ms) not in stored and key not in seen:
-            seen.add(key)
-            kept.append(event)
-    return kept
-
-
 def record_now(
     database_url: str | None, facility_id: int | None, events: Iterable[QualityEvent]
 ) -> int:

@@ -29,6 +29,7 @@ from energy_dash.db import as_driver, statements
 from energy_dash.db.models import READING_FIELDS, Reading
 from energy_dash.domain import quality
 from energy_dash.domain.alerts import OUTAGE_SHARE, Thresholds
+from energy_dash.domain.batch import unlikely_batch
 from energy_dash.domain.facility import FacilityInfo
 from energy_dash.domain.quality import QualityEvent
 from energy_dash.domain.validation import ReadingColumns
@@ -323,6 +324,9 @@ def store_columns(session: Session, facility: FacilityInfo,
     its data-quality events are logged; the others stay columns. With
     ``conflicts`` the result lists duplicates of stored rows that carry other
     values (the caller logs them; the sensor API does, the notebook writer not).
+    ``unlikely`` lists the unlikely values of the rows inserted, as booked: only
+    here are the energies from registers and power known, and duplicates (a
+    redelivery, a re-import) known not to be new.
     """
     result = BulkResult()
     if not len(cols):
@@ -347,6 +351,7 @@ def store_columns(session: Session, facility: FacilityInfo,
     else:
         result.accepted = _insert_executemany(session, facility.id, fresh, dialect)
     result.alerts = _alerts(session, facility, fresh)
+    result.unlikely = unlikely_batch(fresh, facility)
     return result
 
 

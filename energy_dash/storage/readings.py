@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, select, tuple_
+from sqlalchemy import Connection, and_, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -71,6 +71,9 @@ class BulkResult:
     alerts: list[dict[str, Any]] = field(default_factory=list)
     conflicts: list[QualityEvent] = field(default_factory=list)
     """Duplicates of stored readings that carry other values (when asked for)."""
+    unlikely: list[QualityEvent] = field(default_factory=list)
+    """Unlikely values of the new readings as booked (energies from registers and
+    power included); the caller logs them in its transaction."""
 
 
 def _values(facility_id: int, row: dict[str, Any]) -> tuple:
@@ -148,25 +151,6 @@ def conflict_with_stored(
                 if row.get(name) is not None}
     return quality.conflict(row["ts_ms"], row["device_id"],
                             dict(zip(READING_FIELDS, found, strict=True)), incoming)
-
-
-PAIR_CHUNK = 2_000  # (device, time) pairs per lookup: 4 000 bound values
-
-
-def stored_pairs(
-    conn: Connection | Session, facility_id: int, pairs: Sequence[tuple[str, int]]
-) -> set[tuple[str, int]]:
-    """Which ``(device_id, ts_ms)`` pairs a facility has stored (exact look-ups on
-    the unique index)."""
-    wanted = list(set(pairs))
-    key = tuple_(TABLE.c.device_id, TABLE.c.ts_ms)
-    found: set[tuple[str, int]] = set()
-    for start in range(0, len(wanted), PAIR_CHUNK):
-        found.update((r[0], int(r[1])) for r in conn.execute(
-            select(TABLE.c.device_id, TABLE.c.ts_ms).where(
-                TABLE.c.facility_id == facility_id,
-                key.in_(wanted[start:start + PAIR_CHUNK]))))
-    return found
 
 
 def store_one(
