@@ -28,7 +28,6 @@ through SQLAlchemy or by a plain DB-API cursor of the hot path."""
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-WAL_AUTOCHECKPOINT_PAGES = 10_000  # SQLite's default is 1 000
 
 
 def resolve_url(database_url: str | None = None) -> str:
@@ -42,10 +41,6 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    # The commit that crosses this many WAL pages checkpoints, waiting for the disk.
-    # The sensor API checkpoints from a thread long before that (ingest.writelock);
-    # for every other writer this is the backstop (~40 MB of WAL).
-    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
