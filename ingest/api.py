@@ -293,10 +293,15 @@ _REFUSED = [{"field": "", "message": "refused by the database"}]
 
 
 def _store_batch(state: IngestState, facility, cols: ReadingColumns):
+    """Store columns with their data-quality events (unlikely values of the
+    energies booked, conflicting duplicates) in one transaction: a re-post of
+    the same rows is all duplicates, so an event left out now is never logged."""
     with state.writer.hold(), session_scope(
         state.database_url, write=True
     ) as session:
-        return store_columns(session, facility, cols, conflicts=True)
+        result = store_columns(session, facility, cols, conflicts=True)
+        quality.record(session, facility.id, result.unlikely + result.conflicts)
+        return result
 
 
 def _store_isolated(
@@ -304,7 +309,8 @@ def _store_isolated(
     rejected: list,
 ) -> _readings.BulkResult:
     """Store the batch in one transaction; when the database refuses it, store row
-    by row so only the rows it refuses are rejected (each with its index)."""
+    by row so only the rows it refuses are rejected (each with its index, and
+    each stored row with its events)."""
     if not len(cols):
         return _readings.BulkResult()
     try:
@@ -324,8 +330,6 @@ def _store_isolated(
             result.alerts += one.alerts
             result.conflicts += one.conflicts
             result.unlikely += one.unlikely
-    events = result.unlikely + result.conflicts
-    quality.record_now(state.database_url, facility.id, events)
     return result
 
 
