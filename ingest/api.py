@@ -327,9 +327,7 @@ def _store_isolated(
                 continue
             result.accepted += one.accepted
             result.duplicates += one.duplicates
-            result.alerts += one.alerts
-            result.conflicts += one.conflicts
-            result.unlikely += one.unlikely
+            result.alerts += one.alerts  # each row's events committed with it
     return result
 
 
