@@ -18,7 +18,7 @@ What makes it safe to run against real meters:
   whose only properties are subscription identifiers (what the broker sends
   us) is split here with plain byte slicing; any other goes through paho.
 - retained messages are passed on flagged ``retain``: they may be hours old.
-- reconnects with a growing delay (1 s up to a minute), and a binding added or
+- reconnects with a growing delay (0.25 s up to 2 s), and a binding added or
   removed in the database is picked up within ``refresh_s`` without a restart.
 
 The subscriber knows nothing about the database: it takes a bindings provider
@@ -51,6 +51,13 @@ logger = logging.getLogger(__name__)
 
 SHARE_GROUP = "energy-dash"
 SESSION_EXPIRY_S = 7 * 86400
+# Reconnect delay: 0.25 s doubling up to 2 s, so the subscriber is back within
+# about 2 s of the broker however long it was down. Mosquitto (2.0.11 and
+# 2.0.21 tried) does not restore ``$share`` subscriptions after a restart: what
+# devices publish before we have subscribed again matches nothing and is
+# dropped, and devices come back on their own timers (Tasmota every 10 s).
+RECONNECT_MIN_S = 0.25
+RECONNECT_MAX_S = 2.0
 RECEIVE_MAXIMUM = 10_000
 """Unacknowledged messages the broker may have in flight to us (MQTT 5 receive
 maximum; mosquitto takes it over its ``max_inflight_messages`` for v5 clients).
@@ -333,7 +340,7 @@ class MqttSubscriber:
             client.username_pw_set(self.broker.username, self.broker.password)
         if self.broker.tls:
             client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
-        client.reconnect_delay_set(min_delay=1, max_delay=60)
+        client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
