@@ -235,16 +235,20 @@ def _too_short(p: Problem) -> str:
 
 
 def _loo_coverage(
-    run: engine.Run, members: tuple[str, ...], origins: list[int]
+    run: engine.Run, model: str, members: tuple[str, ...], selection: list[int],
+    origins: list[int],
 ) -> float:
-    """Coverage at each origin with the band of the other origins (honest)."""
+    """Coverage at each origin with the band of the other origins (honest): each
+    origin is forecast and calibrated as ``engine.calibration_members`` says."""
     if len(origins) < 2:
         return float("nan")
+    chosen = engine.calibration_members(run, model, members, selection, origins)
     values = []
     for c in origins:
         others = [o for o in origins if o != c]
-        point = engine.point_of(run, members, c)
-        lower, upper = engine.interval(run, point, c, engine.band(run, members, others))
+        point = engine.point_of(run, chosen[c], c)
+        lower, upper = engine.interval(
+            run, point, c, engine.band(run, members, others, chosen))
         p = run.problem
         values.append(
             engine.fold_metrics(p.actual(c), point, lower, upper,
@@ -475,7 +479,7 @@ def forecast(
         backtest={
             "mae": mae,
             "wape": _wape(run, outcome.members, sel[p.n]),
-            "coverage": _loo_coverage(run, outcome.members, [
+            "coverage": _loo_coverage(run, wanted, outcome.members, sel[p.n], [
                 c for c in cal[p.n]
                 if all(c in run.points[m] for m in outcome.members)
             ]),
