@@ -7,6 +7,7 @@ minute data comes back as a few thousand rows.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -314,14 +315,30 @@ def _where(stmt, facility_ids, start_ms, end_ms):
     return stmt
 
 
+# "Newest reading" look-ups try the last RECENT_MS first: on PostgreSQL an open
+# ``ORDER BY ts_ms DESC LIMIT 1`` probes the index of every monthly partition
+# (about 1 ms with a year kept, three times per dashboard tick), a lower bound
+# on ts_ms lets it skip all but the newest. The newest reading is almost always
+# that recent; when it is not, the open query answers (the same row either way).
+RECENT_MS = 2 * 86_400_000
+
+
+def _newest(conn: Connection | Session, stmt, ts_bound):
+    """First row of ``stmt`` (ordered newest first) with ``ts_bound`` applied,
+    else of ``stmt`` itself."""
+    row = conn.execute(stmt.where(ts_bound)).first()
+    return row if row is not None else conn.execute(stmt).first()
+
+
 def last_reading(conn: Connection | Session, facility_id: int):
     """The newest reading of a facility (all fields), or None."""
-    return conn.execute(
-        select(TABLE)
-        .where(TABLE.c.facility_id == facility_id)
-        .order_by(TABLE.c.ts_ms.desc())
-        .limit(1)
-    ).first()
+    stmt = (select(TABLE).where(TABLE.c.facility_id == facility_id)
+            .order_by(TABLE.c.ts_ms.desc()).limit(1))
+    return _newest(conn, stmt, TABLE.c.ts_ms >= _recent_ms())
+
+
+def _recent_ms() -> int:
+    return int(time.time() * 1000) - RECENT_MS
 
 
 def count_since(conn: Connection | Session, facility_id: int, since_ms: int) -> int:
@@ -405,27 +422,22 @@ def _raw_totals(
 
 def newest_ts(conn: Connection | Session, facility_id: int) -> int | None:
     """Timestamp of the facility's newest reading [UTC epoch ms], or None."""
-    value = conn.execute(
-        select(TABLE.c.ts_ms)
-        .where(TABLE.c.facility_id == int(facility_id))
-        .order_by(TABLE.c.ts_ms.desc())
-        .limit(1)
-    ).scalar()
-    return None if value is None else int(value)
+    stmt = (select(TABLE.c.ts_ms).where(TABLE.c.facility_id == int(facility_id))
+            .order_by(TABLE.c.ts_ms.desc()).limit(1))
+    row = _newest(conn, stmt, TABLE.c.ts_ms >= _recent_ms())
+    return None if row is None else int(row[0])
 
 
 def previous_ts(
     conn: Connection, facility_id: int, device: str, before_ms: int
 ) -> int | None:
     """The newest reading of ``device`` before ``before_ms`` [UTC epoch ms], or None."""
-    value = conn.execute(
-        select(TABLE.c.ts_ms)
-        .where(TABLE.c.facility_id == facility_id, TABLE.c.device_id == device,
-               TABLE.c.ts_ms < before_ms)
-        .order_by(TABLE.c.ts_ms.desc())
-        .limit(1)
-    ).scalar()
-    return None if value is None else int(value)
+    stmt = (select(TABLE.c.ts_ms)
+            .where(TABLE.c.facility_id == facility_id, TABLE.c.device_id == device,
+                   TABLE.c.ts_ms < before_ms)
+            .order_by(TABLE.c.ts_ms.desc()).limit(1))
+    row = _newest(conn, stmt, TABLE.c.ts_ms >= before_ms - RECENT_MS)
+    return None if row is None else int(row[0])
 
 
 def count_between(
