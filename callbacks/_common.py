@@ -50,14 +50,19 @@ def notice(text: str, color: str = "secondary") -> dbc.Alert:
 def live_tick(fid: int, seen: Any, render: Callable[..., tuple],
               refused: Callable[[], tuple]) -> tuple:
     """One live tick of facility ``fid``: ``render(fid, now, url, signature,
-    conn=, seen=)`` on one connection, ``refused()`` when the facility is gone, and
-    :class:`PreventUpdate` when the store ``seen`` already holds this signature."""
+    conn=, seen=, facility=)`` on one connection, with the facility read once
+    for the signature and every figure; ``refused()`` when the facility is gone,
+    and :class:`PreventUpdate` when the store ``seen`` already holds this
+    signature."""
     url = database_url()
     now = views.now_ms()
     with request_db.reading(url) as conn:
-        signature = views.live_signature(fid, now=now, database_url=url, conn=conn)
+        facility = views.facility_view(fid, conn=conn)
+        signature = None if facility is None else views.live_signature(
+            fid, now=now, conn=conn, facility=facility)
         if signature is None:
             return refused()
         if isinstance(seen, dict) and seen.get("signature") == signature:
             raise PreventUpdate  # nothing new: HTTP 204, nothing redrawn
-        return render(fid, now, url, signature, conn=conn, seen=seen)
+        return render(fid, now, url, signature, conn=conn, seen=seen,
+                      facility=facility)

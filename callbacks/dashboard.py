@@ -78,11 +78,13 @@ def voltage_note(voltage: float | None, bands: dict[str, float]) -> str:
 
 
 def dashboard_outputs(fid: int, now: int, url: str, signature: dict,
-                      conn: Any = None, seen: Any = None) -> tuple:
+                      conn: Any = None, seen: Any = None,
+                      facility: Any = None) -> tuple:
     """Every output of the dashboard for one facility at ``now`` (read on ``conn``,
     the request's connection, when given); the 24-hour chart as a patch of the
     one the page holds (``seen``: the store) where it can be."""
-    update = views.dashboard_update(fid, now=now, database_url=url, conn=conn)
+    update = views.dashboard_update(fid, now=now, database_url=url, conn=conn,
+                                    facility=facility)
     facility, state, today = update["facility"], update["state"], update["today"]
     tz = facility.timezone
     power, drawn = views.dashboard_power(facility, now, now + FUTURE_MS, conn=conn)

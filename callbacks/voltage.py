@@ -73,10 +73,12 @@ def _extend(patch: Patch, trace: int, x: list, y: list) -> None:
 
 
 def live_outputs(fid: int, now: int, url: str, signature: dict,
-                 seen: dict | None, conn: Any = None) -> tuple:
-    facility = views.facility_view(fid, database_url=url, conn=conn)
+                 seen: dict | None, conn: Any = None, facility: Any = None) -> tuple:
+    if facility is None:
+        facility = views.facility_view(fid, database_url=url, conn=conn)
     bands = facility.bands()
-    state = views.latest_state(fid, now=now, database_url=url, conn=conn)
+    state = views.latest_state(fid, now=now, database_url=url, conn=conn,
+                               facility=facility)
     level = figures.voltage_level(state["voltage"], bands)
     start = now - LIVE_MS
     revision = f"voltage-{fid}"

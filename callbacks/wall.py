@@ -98,7 +98,8 @@ def append_patch(points, tz: str, now: int, unit_size: float = 1.0) -> Patch:
 
 
 def wall_outputs(fid: int, now: int, url: str, signature: dict,
-                 seen: dict | None, *, dark: bool = True, conn: Any = None) -> tuple:
+                 seen: dict | None, *, dark: bool = True, conn: Any = None,
+                 facility: FacilityInfo | None = None) -> tuple:
     same = (
         isinstance(seen, dict)
         and seen.get("facility") == fid
@@ -107,7 +108,7 @@ def wall_outputs(fid: int, now: int, url: str, signature: dict,
         and (seen.get("signature") or {}).get("settings") == signature["settings"]
     )
     update = views.wall_update(fid, seen["last_ms"] if same else None, now=now,
-                               database_url=url, conn=conn)
+                               database_url=url, conn=conn, facility=facility)
     facility: FacilityInfo = update["facility"]
     tz = facility.timezone
     state, today = update["state"], update["today"]

@@ -111,7 +111,7 @@ def newest_ts(
 
 def latest_state(
     facility_id: int, *, now: int | None = None, database_url: str | None = None,
-    conn: Connection | None = None,
+    conn: Connection | None = None, facility: FacilityInfo | None = None,
 ) -> dict[str, Any]:
     """The live figures of the dashboard and the wall.
 
@@ -128,10 +128,20 @@ def latest_state(
     """
     now = now_ms() if now is None else int(now)
     with connected(database_url, conn) as conn:
-        facility = load_info(conn, facility_id)
-        if facility is None:
-            raise LookupError(f"facility {facility_id} does not exist")
+        facility = _facility(conn, facility_id, facility)
         return latest_state_of(conn, facility, now)
+
+
+def _facility(conn: Connection, facility_id: int,
+              known: FacilityInfo | None = None) -> FacilityInfo:
+    """``known`` when the caller read it already in this request (a live tick
+    reads it once for its signature and every figure), else a fresh read."""
+    if known is not None and known.id == facility_id:
+        return known
+    facility = load_info(conn, facility_id)
+    if facility is None:
+        raise LookupError(f"facility {facility_id} does not exist")
+    return facility
 
 
 def latest_state_of(
@@ -472,6 +482,7 @@ def wall_update(
     limit: int = 500,
     database_url: str | None = None,
     conn: Connection | None = None,
+    facility: FacilityInfo | None = None,
 ) -> dict[str, Any]:
     """Everything one wall tick needs, over a single connection.
 
@@ -483,9 +494,7 @@ def wall_update(
     """
     now = now_ms() if now is None else int(now)
     with connected(database_url, conn) as conn:
-        facility = load_info(conn, facility_id)
-        if facility is None:
-            raise LookupError(f"facility {facility_id} does not exist")
+        facility = _facility(conn, facility_id, facility)
         state = latest_state_of(conn, facility, now)
         points = (
             wall_points_of(conn, facility, since_ms, limit + 1, state["last_ms"])
@@ -505,7 +514,7 @@ def wall_update(
 
 def dashboard_update(
     facility_id: int, *, now: int | None = None, database_url: str | None = None,
-    conn: Connection | None = None,
+    conn: Connection | None = None, facility: FacilityInfo | None = None,
 ) -> dict[str, Any]:
     """The dashboard's figures that need no series, over a single connection.
 
@@ -515,9 +524,7 @@ def dashboard_update(
     """
     now = now_ms() if now is None else int(now)
     with connected(database_url, conn) as conn:
-        facility = load_info(conn, facility_id)
-        if facility is None:
-            raise LookupError(f"facility {facility_id} does not exist")
+        facility = _facility(conn, facility_id, facility)
         return {
             "facility": facility,
             "state": latest_state_of(conn, facility, now),
@@ -528,7 +535,7 @@ def dashboard_update(
 
 def live_signature(
     facility_id: int, *, now: int | None = None, database_url: str | None = None,
-    conn: Connection | None = None,
+    conn: Connection | None = None, facility: FacilityInfo | None = None,
 ) -> dict[str, Any] | None:
     """What a live page shows changes only when this changes (three indexed reads).
 
@@ -538,8 +545,9 @@ def live_signature(
     """
     now = now_ms() if now is None else int(now)
     with connected(database_url, conn) as conn:
-        facility = load_info(conn, facility_id)
-        if facility is None:
+        try:
+            facility = _facility(conn, facility_id, facility)
+        except LookupError:
             return None
         last = readings.newest_ts(conn, facility.id)
         alerts = alert_rows.open_alert_signature(conn, facility.id)
