@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from energy_dash.db import as_driver, statements
@@ -181,12 +181,13 @@ def open_alerts(
     conn: Connection | Session, facility_id: int, limit: int = 20
 ) -> list[dict[str, Any]]:
     """Alerts still open (no end), newest first, as plain dicts."""
-    rows = conn.execute(
+    stmt = statements.built(("open_alerts",), lambda: (
         _alert_query()
-        .where(Alert.facility_id == int(facility_id), Alert.ended_at.is_(None))
+        .where(Alert.facility_id == bindparam("fid"), Alert.ended_at.is_(None))
         .order_by(Alert.started_at.desc(), Alert.id.desc())
-        .limit(limit)
-    ).all()
+        .limit(bindparam("limit"))
+    ))
+    rows = conn.execute(stmt, {"fid": int(facility_id), "limit": int(limit)}).all()
     return _alert_dicts(rows)
 
 
@@ -227,11 +228,12 @@ def recent_alerts(
 
 def open_alert_signature(conn: Connection | Session, facility_id: int) -> list[list]:
     """``[[id, level, acknowledged]]`` of the open alerts, by id (live pages)."""
-    rows = conn.execute(
+    stmt = statements.built(("open_alert_signature",), lambda: (
         select(Alert.id, Alert.level, Alert.acknowledged_at.is_not(None))
-        .where(Alert.facility_id == int(facility_id), Alert.ended_at.is_(None))
+        .where(Alert.facility_id == bindparam("fid"), Alert.ended_at.is_(None))
         .order_by(Alert.id)
-    ).all()
+    ))
+    rows = conn.execute(stmt, {"fid": int(facility_id)}).all()
     return [[int(a), str(b), bool(c)] for a, b, c in rows]
 
 

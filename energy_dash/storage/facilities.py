@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
+from energy_dash.db import statements
 from energy_dash.db.models import Facility, Membership, User
 from energy_dash.domain.facility import (
     FACILITY_INFO_FIELDS,
@@ -21,9 +22,9 @@ INFO_COLUMNS = tuple(Facility.__table__.c[name] for name in FACILITY_INFO_FIELDS
 
 def load_info(conn: Connection | Session, facility_id: int) -> FacilityInfo | None:
     """The facility's :class:`FacilityInfo`, or None when it does not exist."""
-    row = conn.execute(
-        select(*INFO_COLUMNS).where(Facility.id == int(facility_id))
-    ).first()
+    stmt = statements.built(("facility_info",), lambda: select(
+        *INFO_COLUMNS).where(Facility.id == bindparam("fid")))
+    row = conn.execute(stmt, {"fid": int(facility_id)}).first()
     return None if row is None else facility_info(tuple(row))
 
 

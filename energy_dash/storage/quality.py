@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
+from energy_dash.db import statements
 from energy_dash.db.models import QualityEvent as QualityRow
 from energy_dash.domain.quality import QualityEvent
 
@@ -60,10 +61,11 @@ def fetch_events(
 
 def count_since(conn: Connection | Session, facility_id: int, since_ms: int) -> int:
     """How many events a facility has had since ``since_ms``."""
-    return conn.execute(
-        select(func.count()).where(TABLE.c.facility_id == facility_id,
-                                   TABLE.c.ts_ms >= since_ms)
-    ).scalar_one()
+    stmt = statements.built(("quality_count_since",), lambda: select(
+        func.count()).where(TABLE.c.facility_id == bindparam("fid"),
+                            TABLE.c.ts_ms >= bindparam("since")))
+    return conn.execute(stmt, {"fid": int(facility_id),
+                               "since": int(since_ms)}).scalar_one()
 
 
 def last_event_ts(

@@ -8,11 +8,11 @@ minute data comes back as a few thousand rows.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy import BigInteger, Connection, and_, bindparam, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -203,12 +203,16 @@ def fetch_raw(
     columns: Sequence[str],
 ) -> list[tuple]:
     """Rows of (facility_id, ts_ms, device_id, *columns) in time order."""
-    stmt = select(
-        TABLE.c.facility_id, TABLE.c.ts_ms, TABLE.c.device_id,
-        *(COLUMNS[c] for c in columns),
-    )
-    stmt = _where(stmt, facility_ids, start_ms, end_ms)
-    return _plain(conn.execute(stmt.order_by(TABLE.c.facility_id, TABLE.c.ts_ms)))
+    columns = tuple(columns)
+    shape = _where_shape(facility_ids, start_ms, end_ms)
+
+    def build():
+        stmt = select(TABLE.c.facility_id, TABLE.c.ts_ms, TABLE.c.device_id,
+                      *(COLUMNS[c] for c in columns))
+        return _where_built(stmt, shape).order_by(TABLE.c.facility_id, TABLE.c.ts_ms)
+
+    stmt = statements.built(("raw", columns, shape), build)
+    return _plain(conn.execute(stmt, _where_params(facility_ids, start_ms, end_ms)))
 
 
 def fetch_buckets(
@@ -229,20 +233,28 @@ def fetch_buckets(
     into weighted means. With ``self_supplied`` a last pair sums
     ``min(produced, consumed)`` per reading.
     """
-    bucket = ((TABLE.c.ts_ms + offset_ms) // bucket_ms).label("bucket")
-    parts = []
-    for name in columns:
-        parts.append(func.sum(COLUMNS[name]))
-        parts.append(func.count(COLUMNS[name]))
-    if self_supplied:
-        parts.append(func.sum(_least(conn)))
-        parts.append(func.count())
-    stmt = select(TABLE.c.facility_id, bucket, func.count(), *parts)
-    stmt = _where(stmt, facility_ids, start_ms, end_ms)
-    stmt = stmt.group_by(TABLE.c.facility_id, bucket).order_by(
-        TABLE.c.facility_id, bucket
-    )
-    return _plain(conn.execute(stmt))
+    columns = tuple(columns)
+    shape = _where_shape(facility_ids, start_ms, end_ms)
+    dialect = dialect_name(conn) if self_supplied else None
+
+    def build():
+        bucket = ((TABLE.c.ts_ms + bindparam("offset", type_=BigInteger))
+                  // bindparam("bucket_ms", type_=BigInteger)).label("bucket")
+        parts = []
+        for name in columns:
+            parts.append(func.sum(COLUMNS[name]))
+            parts.append(func.count(COLUMNS[name]))
+        if self_supplied:
+            parts.append(func.sum(_least(conn)))
+            parts.append(func.count())
+        stmt = select(TABLE.c.facility_id, bucket, func.count(), *parts)
+        return _where_built(stmt, shape).group_by(
+            TABLE.c.facility_id, bucket).order_by(TABLE.c.facility_id, bucket)
+
+    stmt = statements.built(("buckets", columns, shape, dialect), build)
+    params = _where_params(facility_ids, start_ms, end_ms)
+    params.update(offset=int(offset_ms), bucket_ms=int(bucket_ms))
+    return _plain(conn.execute(stmt, params))
 
 
 def fetch_rollups(
@@ -255,19 +267,32 @@ def fetch_rollups(
     self_supplied: bool = False,
 ) -> list[tuple]:
     """Rollup rows shaped like :func:`fetch_buckets` at 15 minutes (aligned bounds)."""
-    parts = []
-    for name in columns:
-        parts += [ROLLUP.c[f"{name}_sum"], ROLLUP.c[f"{name}_n"]]
-    if self_supplied:
-        parts += [ROLLUP.c.self_supplied, ROLLUP.c.samples]
-    stmt = select(
-        ROLLUP.c.facility_id, ROLLUP.c.bucket_ms // BUCKET_MS, ROLLUP.c.samples, *parts
-    ).where(ROLLUP.c.facility_id == facility_id)
-    if start_ms is not None:
-        stmt = stmt.where(ROLLUP.c.bucket_ms >= start_ms)
-    if end_ms is not None:
-        stmt = stmt.where(ROLLUP.c.bucket_ms < end_ms)
-    return _plain(conn.execute(stmt.order_by(ROLLUP.c.bucket_ms)))
+    columns = tuple(columns)
+    shape = (start_ms is not None, end_ms is not None)
+
+    def build():
+        parts = []
+        for name in columns:
+            parts += [ROLLUP.c[f"{name}_sum"], ROLLUP.c[f"{name}_n"]]
+        if self_supplied:
+            parts += [ROLLUP.c.self_supplied, ROLLUP.c.samples]
+        stmt = select(
+            ROLLUP.c.facility_id, ROLLUP.c.bucket_ms // BUCKET_MS, ROLLUP.c.samples,
+            *parts,
+        ).where(ROLLUP.c.facility_id == bindparam("fid"))
+        if shape[0]:
+            stmt = stmt.where(ROLLUP.c.bucket_ms >= bindparam("lo"))
+        if shape[1]:
+            stmt = stmt.where(ROLLUP.c.bucket_ms < bindparam("hi"))
+        return stmt.order_by(ROLLUP.c.bucket_ms)
+
+    stmt = statements.built(("rollups", columns, self_supplied, shape), build)
+    params = {"fid": int(facility_id)}
+    if shape[0]:
+        params["lo"] = int(start_ms)
+    if shape[1]:
+        params["hi"] = int(end_ms)
+    return _plain(conn.execute(stmt, params))
 
 
 def rollup_signature(
@@ -276,18 +301,18 @@ def rollup_signature(
     """Rows, readings and energy sums of the rollups in ``[start, end)`` (aligned
     bounds): any reading written into the range changes it, so work derived from
     that range can be kept while it stays the same (one aggregate, no rows)."""
-    row = conn.execute(
-        select(
-            func.count(), func.sum(ROLLUP.c.samples),
-            func.sum(ROLLUP.c.energy_produced_sum),
-            func.sum(ROLLUP.c.energy_produced_n),
-            func.sum(ROLLUP.c.energy_consumed_sum),
-            func.sum(ROLLUP.c.energy_consumed_n), func.sum(ROLLUP.c.self_supplied),
-        ).where(
-            ROLLUP.c.facility_id == int(facility_id),
-            ROLLUP.c.bucket_ms >= int(start_ms), ROLLUP.c.bucket_ms < int(end_ms),
-        )
-    ).one()
+    stmt = statements.built(("rollup_signature",), lambda: select(
+        func.count(), func.sum(ROLLUP.c.samples),
+        func.sum(ROLLUP.c.energy_produced_sum),
+        func.sum(ROLLUP.c.energy_produced_n),
+        func.sum(ROLLUP.c.energy_consumed_sum),
+        func.sum(ROLLUP.c.energy_consumed_n), func.sum(ROLLUP.c.self_supplied),
+    ).where(
+        ROLLUP.c.facility_id == bindparam("fid"),
+        ROLLUP.c.bucket_ms >= bindparam("lo"), ROLLUP.c.bucket_ms < bindparam("hi"),
+    ))
+    row = conn.execute(stmt, {"fid": int(facility_id), "lo": int(start_ms),
+                              "hi": int(end_ms)}).one()
     return tuple(row)
 
 
@@ -323,18 +348,58 @@ def _where(stmt, facility_ids, start_ms, end_ms):
 RECENT_MS = 2 * 86_400_000
 
 
-def _newest(conn: Connection | Session, stmt, ts_bound):
-    """First row of ``stmt`` (ordered newest first) with ``ts_bound`` applied,
-    else of ``stmt`` itself."""
-    row = conn.execute(stmt.where(ts_bound)).first()
-    return row if row is not None else conn.execute(stmt).first()
+def _newest(conn: Connection | Session, name: str, build: Callable[[], Any],
+            params: dict[str, Any], since_ms: int):
+    """First row of the statement ``build`` makes (newest first) from
+    ``since_ms`` on, else over all time."""
+    bounded = statements.built((name, "recent"), lambda: build().where(
+        TABLE.c.ts_ms >= bindparam("since")))
+    row = conn.execute(bounded, {**params, "since": int(since_ms)}).first()
+    if row is not None:
+        return row
+    return conn.execute(statements.built((name, "open"), build), params).first()
+
+
+def _where_shape(facility_ids, start_ms, end_ms) -> tuple:
+    """What :func:`_where_built` filters on (part of a built statement's key)."""
+    ids = None if facility_ids is None else (1 if len(facility_ids) == 1 else "in")
+    return ids, start_ms is not None, end_ms is not None
+
+
+def _where_built(stmt, shape: tuple):
+    """:func:`_where` with bind parameters (values from :func:`_where_params`)."""
+    ids, has_start, has_end = shape
+    if ids == 1:
+        stmt = stmt.where(TABLE.c.facility_id == bindparam("fid"))
+    elif ids == "in":
+        stmt = stmt.where(TABLE.c.facility_id.in_(bindparam("fids", expanding=True)))
+    if has_start:
+        stmt = stmt.where(TABLE.c.ts_ms >= bindparam("lo"))
+    if has_end:
+        stmt = stmt.where(TABLE.c.ts_ms < bindparam("hi"))
+    return stmt
+
+
+def _where_params(facility_ids, start_ms, end_ms) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if facility_ids is not None:
+        if len(facility_ids) == 1:
+            params["fid"] = int(facility_ids[0])
+        else:
+            params["fids"] = [int(f) for f in facility_ids]
+    if start_ms is not None:
+        params["lo"] = int(start_ms)
+    if end_ms is not None:
+        params["hi"] = int(end_ms)
+    return params
 
 
 def last_reading(conn: Connection | Session, facility_id: int):
     """The newest reading of a facility (all fields), or None."""
-    stmt = (select(TABLE).where(TABLE.c.facility_id == facility_id)
-            .order_by(TABLE.c.ts_ms.desc()).limit(1))
-    return _newest(conn, stmt, TABLE.c.ts_ms >= _recent_ms())
+    return _newest(conn, "last_reading", lambda: (
+        select(TABLE).where(TABLE.c.facility_id == bindparam("fid"))
+        .order_by(TABLE.c.ts_ms.desc()).limit(1)
+    ), {"fid": int(facility_id)}, _recent_ms())
 
 
 def _recent_ms() -> int:
@@ -377,17 +442,17 @@ def energy_totals(
     last = end_ms // BUCKET_MS * BUCKET_MS
     if first >= last:
         return _raw_totals(conn, facility_id, start_ms, end_ms)
-    row = conn.execute(
-        select(
-            func.coalesce(func.sum(ROLLUP.c.energy_produced_sum), 0.0),
-            func.coalesce(func.sum(ROLLUP.c.energy_consumed_sum), 0.0),
-            func.coalesce(func.sum(ROLLUP.c.self_supplied), 0.0),
-        ).where(
-            ROLLUP.c.facility_id == facility_id,
-            ROLLUP.c.bucket_ms >= first,
-            ROLLUP.c.bucket_ms < last,
-        )
-    ).one()
+    stmt = statements.built(("rollup_totals",), lambda: select(
+        func.coalesce(func.sum(ROLLUP.c.energy_produced_sum), 0.0),
+        func.coalesce(func.sum(ROLLUP.c.energy_consumed_sum), 0.0),
+        func.coalesce(func.sum(ROLLUP.c.self_supplied), 0.0),
+    ).where(
+        ROLLUP.c.facility_id == bindparam("fid"),
+        ROLLUP.c.bucket_ms >= bindparam("lo"),
+        ROLLUP.c.bucket_ms < bindparam("hi"),
+    ))
+    row = conn.execute(stmt, {"fid": int(facility_id), "lo": int(first),
+                              "hi": int(last)}).one()
     sums = {"produced": float(row[0]), "consumed": float(row[1]),
             "self_used": float(row[2])}
     for lo, hi in ((start_ms, first), (last, end_ms)):
@@ -402,17 +467,17 @@ def _raw_totals(
     conn: Connection | Session, facility_id: int, start_ms: int, end_ms: int
 ) -> dict[str, float]:
     """kWh produced and consumed in [start, end), plus the self-supplied share."""
-    row = conn.execute(
-        select(
-            func.coalesce(func.sum(TABLE.c.energy_produced), 0.0),
-            func.coalesce(func.sum(TABLE.c.energy_consumed), 0.0),
-            func.coalesce(func.sum(_least(conn)), 0.0),
-        ).where(
-            TABLE.c.facility_id == facility_id,
-            TABLE.c.ts_ms >= start_ms,
-            TABLE.c.ts_ms < end_ms,
-        )
-    ).one()
+    stmt = statements.built(("raw_totals", dialect_name(conn)), lambda: select(
+        func.coalesce(func.sum(TABLE.c.energy_produced), 0.0),
+        func.coalesce(func.sum(TABLE.c.energy_consumed), 0.0),
+        func.coalesce(func.sum(_least(conn)), 0.0),
+    ).where(
+        TABLE.c.facility_id == bindparam("fid"),
+        TABLE.c.ts_ms >= bindparam("lo"),
+        TABLE.c.ts_ms < bindparam("hi"),
+    ))
+    row = conn.execute(stmt, {"fid": int(facility_id), "lo": int(start_ms),
+                              "hi": int(end_ms)}).one()
     return {
         "produced": float(row[0]),
         "consumed": float(row[1]),
@@ -422,9 +487,10 @@ def _raw_totals(
 
 def newest_ts(conn: Connection | Session, facility_id: int) -> int | None:
     """Timestamp of the facility's newest reading [UTC epoch ms], or None."""
-    stmt = (select(TABLE.c.ts_ms).where(TABLE.c.facility_id == int(facility_id))
-            .order_by(TABLE.c.ts_ms.desc()).limit(1))
-    row = _newest(conn, stmt, TABLE.c.ts_ms >= _recent_ms())
+    row = _newest(conn, "newest_ts", lambda: (
+        select(TABLE.c.ts_ms).where(TABLE.c.facility_id == bindparam("fid"))
+        .order_by(TABLE.c.ts_ms.desc()).limit(1)
+    ), {"fid": int(facility_id)}, _recent_ms())
     return None if row is None else int(row[0])
 
 
@@ -432,11 +498,14 @@ def previous_ts(
     conn: Connection, facility_id: int, device: str, before_ms: int
 ) -> int | None:
     """The newest reading of ``device`` before ``before_ms`` [UTC epoch ms], or None."""
-    stmt = (select(TABLE.c.ts_ms)
-            .where(TABLE.c.facility_id == facility_id, TABLE.c.device_id == device,
-                   TABLE.c.ts_ms < before_ms)
-            .order_by(TABLE.c.ts_ms.desc()).limit(1))
-    row = _newest(conn, stmt, TABLE.c.ts_ms >= before_ms - RECENT_MS)
+    row = _newest(conn, "previous_ts", lambda: (
+        select(TABLE.c.ts_ms)
+        .where(TABLE.c.facility_id == bindparam("fid"),
+               TABLE.c.device_id == bindparam("device"),
+               TABLE.c.ts_ms < bindparam("before"))
+        .order_by(TABLE.c.ts_ms.desc()).limit(1)
+    ), {"fid": int(facility_id), "device": device, "before": int(before_ms)},
+        before_ms - RECENT_MS)
     return None if row is None else int(row[0])
 
 

@@ -187,3 +187,43 @@ def test_rollup_staging_merge_adds_to_stored_buckets(postgres_url):
         (bucket, 4, 1.0, 1.5, 4, 460.0, 2, 0),
         (bucket + 900_000, 2, 2.0, 2.0, 2, 462.0, 2, 0),
     ]
+
+
+def test_built_statements_are_kept_per_shape_and_answer_with_their_parameters(
+        database_url):
+    """A built statement is made once per key; each shape answers exactly with
+    the values bound at each call (two facilities, two column sets, one range)."""
+    from energy_dash.storage import readings
+
+    calls = []
+    key = ("probe-shape", database_url)
+    first = statements.built(key, lambda: calls.append(1) or object())
+    assert statements.built(key, lambda: calls.append(1)) is first
+    assert statements.built((*key, 2), lambda: object()) is not first
+    assert calls == [1]
+    with session_scope(database_url) as session:
+        for name in ("A", "B"):
+            session.add(Facility(name=name, timezone="UTC"))
+        session.flush()
+        ids = [f.id for f in session.query(Facility).order_by(Facility.id)]
+        readings.store_many(session, facility_info_of(session, ids[0]), [
+            {"device_id": "m", "ts_ms": TS + i * 60_000, "energy_consumed": 0.5,
+             "energy_produced": 0.25, "voltage": 230.0 + i} for i in range(3)])
+        readings.store_many(session, facility_info_of(session, ids[1]), [
+            {"device_id": "n", "ts_ms": TS, "energy_consumed": 2.0,
+             "energy_produced": 0.0}])
+        one = readings.fetch_raw(session, [ids[0]], TS, TS + 120_000, ["voltage"])
+        both = readings.fetch_raw(session, ids, TS, None, ["energy_consumed"])
+        assert one == [(ids[0], TS, "m", 230.0), (ids[0], TS + 60_000, "m", 231.0)]
+        assert [r[3] for r in both] == [0.5, 0.5, 0.5, 2.0]
+        assert readings.fetch_raw(session, [ids[1]], None, None, ["voltage"]) == [
+            (ids[1], TS, "n", None)]
+        assert readings.newest_ts(session, ids[0]) == TS + 120_000
+        assert readings.newest_ts(session, ids[1]) == TS
+        session.rollback()
+
+
+def facility_info_of(session, facility_id):
+    from energy_dash.storage.facilities import load_info
+
+    return load_info(session, facility_id)
