@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from energy_dash.db import statements
 from energy_dash.db.models import ROLES, Facility, Membership, User
 from energy_dash.domain.accounts import (
     MAX_PASSWORD_LENGTH,
@@ -67,7 +68,8 @@ class Account:
     preferences: dict[str, Any]
 
     @classmethod
-    def of(cls, user: User) -> Account:
+    def of(cls, user: Any) -> Account:
+        """From a :class:`User` or a row of its columns."""
         return cls(
             id=user.id,
             username=user.username,
@@ -181,8 +183,13 @@ def authenticate(session: Session, login: str, password: str) -> User | None:
 
 
 def load_session_user(session: Session, user_id: int, version: int) -> Account | None:
-    """The account behind a session cookie, when it is active and still current."""
-    user = session.get(User, user_id)
+    """The account behind a session cookie, when it is active and still current
+    (read on every request: one built statement, no ORM object)."""
+    stmt = statements.built(("session_user",), lambda: select(
+        User.id, User.username, User.email, User.role, User.active,
+        User.session_version, User.theme, User.avatar_file, User.preferences,
+    ).where(User.id == bindparam("uid")))
+    user = session.execute(stmt, {"uid": int(user_id)}).first()
     if user is None or not user.active or (user.session_version or 1) != version:
         return None
     return Account.of(user)
@@ -331,12 +338,13 @@ def membership_role(session: Session, user_id: int, facility_id: int) -> str | N
 
 def user_facilities(session: Session, user_id: int) -> list[tuple[int, str, str, str]]:
     """(id, name, role, timezone) of every facility the user belongs to, by id."""
-    rows = session.execute(
+    stmt = statements.built(("user_facilities",), lambda: (
         select(Facility.id, Facility.name, Membership.role, Facility.timezone)
         .join(Membership, Membership.facility_id == Facility.id)
-        .where(Membership.user_id == user_id)
+        .where(Membership.user_id == bindparam("uid"))
         .order_by(Facility.id)
-    ).all()
+    ))
+    rows = session.execute(stmt, {"uid": int(user_id)}).all()
     return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
