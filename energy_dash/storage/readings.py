@@ -327,19 +327,6 @@ def _least(conn):
     return func.min(p, c) if dialect_name(conn) == "sqlite" else func.least(p, c)
 
 
-def _where(stmt, facility_ids, start_ms, end_ms):
-    if facility_ids is not None:
-        if len(facility_ids) == 1:
-            stmt = stmt.where(TABLE.c.facility_id == facility_ids[0])
-        else:
-            stmt = stmt.where(TABLE.c.facility_id.in_(list(facility_ids)))
-    if start_ms is not None:
-        stmt = stmt.where(TABLE.c.ts_ms >= start_ms)
-    if end_ms is not None:
-        stmt = stmt.where(TABLE.c.ts_ms < end_ms)
-    return stmt
-
-
 # "Newest reading" look-ups try the last RECENT_MS first: on PostgreSQL an open
 # ``ORDER BY ts_ms DESC LIMIT 1`` probes the index of every monthly partition
 # (about 1 ms with a year kept, three times per dashboard tick), a lower bound
@@ -442,19 +429,9 @@ def energy_totals(
     last = end_ms // BUCKET_MS * BUCKET_MS
     if first >= last:
         return _raw_totals(conn, facility_id, start_ms, end_ms)
-    stmt = statements.built(("rollup_totals",), lambda: select(
-        func.coalesce(func.sum(ROLLUP.c.energy_produced_sum), 0.0),
-        func.coalesce(func.sum(ROLLUP.c.energy_consumed_sum), 0.0),
-        func.coalesce(func.sum(ROLLUP.c.self_supplied), 0.0),
-    ).where(
-        ROLLUP.c.facility_id == bindparam("fid"),
-        ROLLUP.c.bucket_ms >= bindparam("lo"),
-        ROLLUP.c.bucket_ms < bindparam("hi"),
-    ))
-    row = conn.execute(stmt, {"fid": int(facility_id), "lo": int(first),
-                              "hi": int(last)}).one()
-    sums = {"produced": float(row[0]), "consumed": float(row[1]),
-            "self_used": float(row[2])}
+    sums = _energy_sums(conn, ("rollup_totals",), ROLLUP, ROLLUP.c.bucket_ms, (
+        ROLLUP.c.energy_produced_sum, ROLLUP.c.energy_consumed_sum,
+        ROLLUP.c.self_supplied), facility_id, first, last)
     for lo, hi in ((start_ms, first), (last, end_ms)):
         if hi > lo:
             edge = _raw_totals(conn, facility_id, lo, hi)
@@ -467,22 +444,25 @@ def _raw_totals(
     conn: Connection | Session, facility_id: int, start_ms: int, end_ms: int
 ) -> dict[str, float]:
     """kWh produced and consumed in [start, end), plus the self-supplied share."""
-    stmt = statements.built(("raw_totals", dialect_name(conn)), lambda: select(
-        func.coalesce(func.sum(TABLE.c.energy_produced), 0.0),
-        func.coalesce(func.sum(TABLE.c.energy_consumed), 0.0),
-        func.coalesce(func.sum(_least(conn)), 0.0),
+    return _energy_sums(conn, ("raw_totals", dialect_name(conn)), TABLE,
+                        TABLE.c.ts_ms, (TABLE.c.energy_produced,
+                                        TABLE.c.energy_consumed, _least(conn)),
+                        facility_id, start_ms, end_ms)
+
+
+def _energy_sums(conn, key: tuple, table, time_column, sums: tuple,
+                 facility_id: int, start_ms: int, end_ms: int) -> dict[str, float]:
+    """Produced, consumed and self-used sums of ``table`` in [start, end)."""
+    stmt = statements.built(key, lambda: select(
+        *(func.coalesce(func.sum(column), 0.0) for column in sums)
     ).where(
-        TABLE.c.facility_id == bindparam("fid"),
-        TABLE.c.ts_ms >= bindparam("lo"),
-        TABLE.c.ts_ms < bindparam("hi"),
+        table.c.facility_id == bindparam("fid"),
+        time_column >= bindparam("lo"), time_column < bindparam("hi"),
     ))
     row = conn.execute(stmt, {"fid": int(facility_id), "lo": int(start_ms),
                               "hi": int(end_ms)}).one()
-    return {
-        "produced": float(row[0]),
-        "consumed": float(row[1]),
-        "self_used": float(row[2]),
-    }
+    return {"produced": float(row[0]), "consumed": float(row[1]),
+            "self_used": float(row[2])}
 
 
 def newest_ts(conn: Connection | Session, facility_id: int) -> int | None:
