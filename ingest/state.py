@@ -33,6 +33,8 @@ from .writelock import WriterLock
 logger = logging.getLogger(__name__)
 
 FACILITY_TTL_S = 5.0  # thresholds changed in the UI reach the ingest path this fast
+KEY_TTL_S = 1.0  # a revoked key stops working this fast, in every process and host
+KEY_CACHE_MAX = 10_000  # distinct keys remembered per process before starting afresh
 TOUCH_EVERY_S = 60.0  # last_used_at resolution
 BOOTSTRAP_FACILITY = 1
 
@@ -50,6 +52,7 @@ class IngestState:
         )
         self.openapi = json.dumps(build_spec(), separators=(",", ":")).encode()
         self._facilities: dict[int, tuple[float, FacilityInfo]] = {}
+        self._keys: dict[bytes, tuple[float, DeviceKey]] = {}
         self._touched: dict[int, float] = {}
         self._bootstrap_secret = settings.hardware_api_key or None
         self._bootstrap_digest = (
@@ -74,7 +77,31 @@ class IngestState:
             )
 
     def authenticate(self, target, secret: str) -> DeviceKey | None:
-        """The key for ``secret`` (``target``: a session or driver transaction)."""
+        """The key for ``secret`` (``target``: a session or driver transaction).
+
+        A found key is remembered for :data:`KEY_TTL_S`, under its digest: a device
+        posting every second then costs one look-up a second instead of one per
+        reading, and a key revoked anywhere is refused everywhere within that
+        second, since every process asks the database again once its entry is that
+        old. Unknown secrets are never remembered (each one is looked up).
+        """
+        if not secret or len(secret) > 256:
+            return None
+        hashed = digest(secret)
+        now = time.monotonic()
+        hit = self._keys.get(hashed)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        key = self._look_up(target, secret)
+        if key is None:
+            self._keys.pop(hashed, None)
+            return None
+        if len(self._keys) >= KEY_CACHE_MAX:
+            self._keys.clear()
+        self._keys[hashed] = (now + KEY_TTL_S, key)
+        return key
+
+    def _look_up(self, target, secret: str) -> DeviceKey | None:
         key = find_api_key(target, secret)
         if (
             key is None

@@ -26,6 +26,7 @@ from energy_dash.db import session_scope
 from energy_dash.db.models import ApiKey, Facility
 from energy_dash.domain.validation import DEVICE_TEXT_MESSAGE
 from energy_dash.storage.devices import create_api_key, digest, revoke_api_key
+from ingest.state import KEY_TTL_S
 
 DATA = "/api/hardware/data"
 UNAUTHORIZED = {"error": "invalid or missing API key"}
@@ -228,6 +229,9 @@ def test_missing_unknown_and_revoked_keys_answer_401(
     with session_scope(database_url) as session:
         key_id = session.scalar(select(ApiKey.id).where(ApiKey.name == "sensor-1"))
         assert revoke_api_key(session, facility, key_id)
+    # A found key is remembered for at most KEY_TTL_S (one second) per process, so a
+    # revocation reaches every worker and host within that second.
+    time.sleep(KEY_TTL_S)
     revoked = post(client, api_key, {**MINIMAL, "timestamp": hour_ago()})
     assert (revoked.status_code, revoked.get_json()) == (401, UNAUTHORIZED)
     for path in ("/api/hardware/status", "/api/hardware/config"):
