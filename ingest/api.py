@@ -5,8 +5,10 @@ Endpoints: ``POST /api/hardware/data`` (one reading), ``POST /api/hardware/data/
 ``GET /api/openapi.json`` and ``GET /healthz``. Every error under ``/api/`` is JSON.
 
 The single-reading endpoint is the hot path: header checks, then the body is
-parsed (stdlib, raw bytes) and validated, then one short write transaction (key
-lookup by digest with a prebuilt statement, insert, alert evaluation, commit).
+parsed (stdlib, raw bytes) and validated, the key looked up by digest with a
+prebuilt statement (remembered for a second per process, see
+:meth:`IngestState.authenticate`), then one short write transaction (insert,
+alert evaluation, commit) on a kept connection (:func:`kept_connection`).
 On SQLite the write transactions of this API queue on a file lock
 (:mod:`ingest.writelock`) instead of SQLite's sleeping busy handler. Facility
 thresholds are cached per process for a few seconds and ``last_used_at`` is
@@ -39,6 +41,7 @@ from energy_dash.db import (
     ROW_REFUSALS,
     driver_connection,
     get_engine,
+    kept_connection,
     session_scope,
 )
 from energy_dash.domain.batch import physical_refusals, validate_batch
@@ -70,6 +73,7 @@ from .parsing import (
 )
 from .replies import (
     EXTENSION,
+    JsonAnswer,
     TooLarge,
     api_routing,
     db_failure,
@@ -105,14 +109,16 @@ bp = Blueprint("ingest", __name__)
 @bp.post("/api/hardware/data")
 def post_reading():
     """Store one reading (README "Sensor API"); see :func:`ingest_one`."""
-    return ingest_one(current_state(), request)
+    answer = ingest_one(current_state(), request)
+    return answer.response() if isinstance(answer, JsonAnswer) else answer
 
 
-def ingest_one(state: IngestState, req) -> Response:
+def ingest_one(state: IngestState, req) -> Response | JsonAnswer:
     """Store one reading: the whole answer to ``POST /api/hardware/data``.
 
-    ``req`` is Flask's request or, on the sensor lane (:mod:`ingest.lane`), a plain
-    werkzeug request; nothing here needs Flask's request context.
+    ``req`` is Flask's request or, on the sensor lane (:mod:`ingest.lane`), the
+    lane's own request; nothing here needs Flask's request context. The common
+    answers (stored, duplicate) come as a :class:`JsonAnswer`.
 
     The body is parsed and validated, and the key checked in a read-only
     transaction, before the write transaction starts: writers of one database
@@ -130,7 +136,7 @@ def ingest_one(state: IngestState, req) -> Response:
         return early
     row, refusal, claimed = _parse_reading(received_s, plain)
     try:
-        with driver_connection(state.database_url) as conn:
+        with kept_connection(state.database_url) as conn:
             key = state.authenticate(conn, secret)
             facility = None if key is None else state.facility(conn, key.facility_id)
             if key is None or facility is None:
@@ -168,8 +174,8 @@ def ingest_one(state: IngestState, req) -> Response:
     except SQLAlchemyError as exc:
         return db_failure(exc)
     if not created:
-        return reply({"status": "duplicate", "id": reading_id}, 200)
-    return reply(
+        return JsonAnswer({"status": "duplicate", "id": reading_id}, 200)
+    return JsonAnswer(
         {
             "status": "ok",
             "id": reading_id,

@@ -37,6 +37,32 @@ def reply(body: Any, status: int = 200, headers: dict[str, str] | None = None):
     )
 
 
+class JsonAnswer:
+    """A JSON answer without a werkzeug Response: what the sensor lane sends for
+    the outcomes of nearly every reading (stored, duplicate). Building a Response
+    and reading its headers back costs more than the answer itself; the lane
+    takes ``status``, :meth:`wsgi_headers` and ``data`` as they are, and a Flask
+    view returns :meth:`response`. Both give the same status, headers and body."""
+
+    __slots__ = ("data", "status_code")
+
+    def __init__(self, body: Any, status_code: int = 200) -> None:
+        self.data = json.dumps(body, separators=(",", ":")).encode()
+        self.status_code = status_code
+
+    @property
+    def status(self) -> str:
+        return f"{self.status_code} {HTTP_STATUS_CODES[self.status_code].upper()}"
+
+    def wsgi_headers(self) -> list[tuple[str, str]]:
+        return [("Content-Type", "application/json"),
+                ("Content-Length", str(len(self.data)))]
+
+    def response(self) -> Response:
+        return Response(self.data, status=self.status_code,
+                        mimetype="application/json")
+
+
 def error(status: int, message: str, headers: dict[str, str] | None = None):
     return reply({"error": message}, status, headers)
 

@@ -96,7 +96,7 @@ def iso_utc(value: Any, *, seconds: bool = False) -> str:
     """
     if type(value) is int:  # the sensor API's answers: no pandas Timestamp needed
         whole = _EPOCH + timedelta(seconds=value // 1000)
-        text = f"{whole:%Y-%m-%dT%H:%M:%S}" if whole.year >= 1000 else None
+        text = whole.isoformat() if whole.year >= 1000 else None
         millis = value % 1000
     else:
         text = None
