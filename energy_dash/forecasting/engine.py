@@ -387,17 +387,25 @@ def calibration_members(
     on those very days its residuals are the luckiest of about ten options: a
     band from them is too narrow (the demo and both real series covered 74-77 %
     instead of 80 %). A selection day therefore contributes the residual of the
-    option chosen on the other selection days (leave one out), which needs no
-    extra fit: every candidate is computed there. Older calibration days were
-    never seen by the choice and keep ``members``.
+    option chosen without it, which needs no extra fit: every candidate is
+    computed there. The day's neighbours are left out of that choice too
+    (buffered leave-one-out): which option does well carries over from one day
+    to the next, so a choice made on the day before and after was still lucky
+    on the day between (the demo's consumption covered 75.6 % instead of 79.6 %
+    over 14 folds with plain leave-one-out). Older calibration days were never
+    seen by the choice and keep ``members``.
     """
     out = dict.fromkeys(calibration, members)
     if model not in ("auto", "ensemble") or len(selection) < 2:
         return out
+    day = run.problem.spd
     for c in calibration:
         if c not in selection:
             continue
-        alt, _ = choose(run, model, [s for s in selection if s != c])
+        rest = [s for s in selection if abs(s - c) > day]
+        if len(rest) < 2:  # too few days left: plain leave-one-out
+            rest = [s for s in selection if s != c]
+        alt, _ = choose(run, model, rest)
         if all(c in run.points.get(m, {}) for m in alt):
             out[c] = alt
     return out
