@@ -31,7 +31,7 @@ through SQLAlchemy or by a plain DB-API cursor of the hot path."""
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 _kept: dict[str, list[tuple]] = {}  # url: (generation, pid, DB-API conn, its fairy)
-_generation = 0  # bumped whenever engines are disposed: kept connections then close
+_generation: dict[str, int] = {}  # url: bumped when its engine is disposed
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
@@ -91,9 +91,7 @@ def _create_engine(url: str) -> Engine:
 
 def dispose_engines() -> None:
     """Forget every engine (tests, and after a fork)."""
-    global _generation
     with _lock:
-        _generation += 1
         for url in list(_kept):
             _close_stack(url)
         for engine in _engines.values():
@@ -103,9 +101,7 @@ def dispose_engines() -> None:
 
 
 def dispose_engine(database_url: str) -> None:
-    global _generation
     with _lock:
-        _generation += 1
         _close_stack(database_url)
         engine = _engines.pop(database_url, None)
         _factories.pop((database_url, False), None)
@@ -305,7 +301,7 @@ def kept_connection(database_url: str | None = None) -> Iterator[DriverTransacti
             yield conn
         return
     stack = _kept.setdefault(url, [])
-    entry = _take_kept(stack, engine)
+    entry = _take_kept(url, stack, engine)
     connection = entry[2]
     dbapi_error = engine.dialect.loaded_dbapi.Error
     try:
@@ -320,38 +316,41 @@ def kept_connection(database_url: str | None = None) -> Iterator[DriverTransacti
         except dbapi_error:
             _close_kept(entry)
             raise
-        _give_back(stack, entry)
+        _give_back(url, stack, entry)
         raise
-    _give_back(stack, entry)
+    _give_back(url, stack, entry)
 
 
 KEPT_PER_URL = 8  # kept SQLite connections per database and process, at most
 
 
-def _take_kept(stack: list, engine: Engine) -> tuple:
+def _take_kept(url: str, stack: list, engine: Engine) -> tuple:
     pid = os.getpid()
+    generation = _generation.get(url, 0)
     while True:
         try:
             entry = stack.pop()  # atomic: no two threads get the same one
         except IndexError:
             break
-        if entry[0] == _generation and entry[1] == pid:
+        if entry[0] == generation and entry[1] == pid:
             return entry
         _close_kept(entry)
     fairy = engine.raw_connection()
     fairy.detach()  # ours from now on: it no longer counts against the pool
-    return (_generation, pid, fairy.dbapi_connection, fairy)
+    return (generation, pid, fairy.dbapi_connection, fairy)
 
 
-def _give_back(stack: list, entry: tuple) -> None:
-    if entry[0] == _generation and len(stack) < KEPT_PER_URL:
+def _give_back(url: str, stack: list, entry: tuple) -> None:
+    if entry[0] == _generation.get(url, 0) and len(stack) < KEPT_PER_URL:
         stack.append(entry)
     else:
         _close_kept(entry)
 
 
 def _close_stack(url: str) -> None:
-    """Close the kept connections not in use (those in use close when given back)."""
+    """Close the kept connections of ``url`` not in use; those in use close when
+    given back, since its generation moves on."""
+    _generation[url] = _generation.get(url, 0) + 1
     for entry in _kept.pop(url, ()):
         _close_kept(entry)
 

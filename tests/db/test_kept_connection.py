@@ -4,6 +4,7 @@ and pooled elsewhere, on both engines against real databases."""
 from __future__ import annotations
 
 import multiprocessing
+import shutil
 import sqlite3
 
 import pytest
@@ -70,6 +71,20 @@ def test_disposing_the_engine_closes_kept_connections(sqlite_url):
         old.execute("SELECT 1")
     with kept_connection(sqlite_url) as conn:
         assert _raw(conn) is not old and _count(conn) == 0
+
+
+def test_disposing_another_database_keeps_this_ones_connections(
+    sqlite_url, sqlite_template, tmp_path
+):
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    shutil.copy(sqlite_template, tmp_path / "other.db")
+    with kept_connection(sqlite_url) as conn:
+        raw = _raw(conn)
+        with kept_connection(other) as elsewhere:
+            assert _count(elsewhere) == 0
+        dispose_engine(other)
+    with kept_connection(sqlite_url) as conn:
+        assert _raw(conn) is raw and _count(conn) == 0
 
 
 def test_one_in_use_while_disposed_is_closed_when_given_back(sqlite_url):
