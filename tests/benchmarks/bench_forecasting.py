@@ -81,22 +81,27 @@ def compare(
     location: tuple[float, float] | None = None,
     country: str | None = None,
     nonnegative: bool | None = None,
+    weather: pd.DataFrame | None = None,
+    peers: bool = True,
 ) -> dict[str, dict]:
     """Print and return the day-ahead comparison table of one series.
+
+    ``weather`` goes to ``auto`` only; ``peers=False`` skips Prophet and MSTL
+    with their defaults (a second table of the same series would repeat them).
 
     Returns ``{row name: {"wape", "mape", "coverage", "seconds_per_fit"}}``
     plus ``"auto_choices"``.
     """
     options = dict(folds=folds, country=country, nonnegative=nonnegative)
     started = time.perf_counter()
-    auto = backtest(series, horizon, location=location, **options)
+    auto = backtest(series, horizon, location=location, weather=weather, **options)
     auto_seconds = time.perf_counter() - started
     rows: dict[str, dict] = {
         "auto": {**auto, "seconds_per_fit": auto_seconds / max(1, auto["folds"])},
     }
     timings = [f"auto {auto_seconds:.1f} s"]
     for model, label in (("prophet_default", "prophet (defaults)"),
-                         ("mstl_default", "mstl alone (defaults)")):
+                         ("mstl_default", "mstl alone (defaults)")) if peers else ():
         started = time.perf_counter()
         peer = backtest(series, horizon, model=model, **options)
         timings.append(f"{label} {time.perf_counter() - started:.1f} s")
@@ -107,6 +112,7 @@ def compare(
     for key, label in (
         ("mstl", "mstl (AR trend)"), ("mstl_ets", "mstl (ETS trend)"),
         ("prophet", "prophet (tuned)"), ("solar", "solar"),
+        ("solar_weather", "solar with weather"),
         ("seasonal_naive_day", "same time yesterday"),
         ("seasonal_naive_week", "same time last week"),
     ):
@@ -130,7 +136,8 @@ def compare(
 
 ROW_ORDER = (
     "auto", "prophet (defaults)", "mstl alone (defaults)", "mstl (AR trend)",
-    "mstl (ETS trend)", "prophet (tuned)", "solar", "same time yesterday",
+    "mstl (ETS trend)", "prophet (tuned)", "solar", "solar with weather",
+    "same time yesterday",
     "same time last week",
 )
 
