@@ -384,7 +384,7 @@ def _keyed_facility(session, state: IngestState, secret: str):
     facility = state.facility(session, key.facility_id, fresh=True)
     if facility is None:
         return None, unauthorized()
-    state.touch(key, session)
+    state.touch(key)
     return facility, None
 
 

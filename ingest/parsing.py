@@ -13,7 +13,7 @@ import json
 import zlib
 from typing import Any
 
-from energy_dash.domain.validation import validate_reading
+from energy_dash.domain.validation import integer_id, validate_reading
 
 NDJSON_TYPES = frozenset(
     {
@@ -174,14 +174,4 @@ def check_reading(
 
 def claimed_facility(body: dict[str, Any]) -> int | None:
     """The integer ``facility_id`` a body claims, normalised like the validator."""
-    value = body.get("facility_id")
-    kind = type(value)
-    if kind is int:
-        return value
-    if kind is float and value.is_integer():
-        return int(value)
-    if kind is str:
-        text = value.strip()
-        if text.isascii() and text.isdigit():
-            return int(text)
-    return None
+    return integer_id(body.get("facility_id"))

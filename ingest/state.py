@@ -126,16 +126,14 @@ class IngestState:
         with self._counting():
             return self.limiter.take(key.id, driver)
 
-    def touch(self, key: DeviceKey, session=None) -> None:
-        """Record the key's last use, at most once a minute per key and process."""
+    def touch(self, key: DeviceKey) -> None:
+        """Record the key's last use, at most once a minute per key and process,
+        in a write transaction of its own (a caller's session may only read)."""
         now = time.monotonic()
         last = self._touched.get(key.id)
         if last is not None and now - last < TOUCH_EVERY_S:
             return
         self._touched[key.id] = now
-        if session is not None:
-            touch_api_key(session, key.id)
-            return
         with session_scope(self.database_url, write=True) as own:
             touch_api_key(own, key.id)
 

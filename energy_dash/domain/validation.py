@@ -172,6 +172,27 @@ def parse_timestamp(value: Any, now_s: float) -> int | str:
     return int(round(seconds * 1000))
 
 
+MAX_ID_DIGITS = 18  # ids are 64-bit keys; a longer digit string names none
+
+
+def integer_id(value: object) -> int | None:
+    """An id sent as an int, an integral float or ASCII digits, else None.
+
+    Digit strings are bounded: ``int()`` of over 4 300 digits raises, and no
+    facility has such an id anyway.
+    """
+    kind = type(value)
+    if kind is int:
+        return value
+    if kind is float and value.is_integer():
+        return int(value)
+    if kind is str:
+        text = value.strip()
+        if text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS:
+            return int(text)
+    return None
+
+
 def validate_reading(
     body: Any, *, now_s: float | None = None, require_timestamp: bool = False
 ) -> tuple[dict[str, Any] | None, list[dict[str, str]]]:
@@ -237,13 +258,8 @@ def validate_reading(
 
     facility = get("facility_id")
     if facility is not None:
-        if type(facility) is str and facility.strip().isascii() and (
-            facility.strip().isdigit()
-        ):
-            facility = int(facility.strip())
-        elif type(facility) is float and facility.is_integer():
-            facility = int(facility)
-        if type(facility) is not int:
+        facility = integer_id(facility)
+        if facility is None:
             errors.append({"field": "facility_id", "message": "must be an integer"})
     row["facility_id"] = facility
 

@@ -29,6 +29,7 @@ from energy_dash.storage.devices import create_api_key, digest, revoke_api_key
 from ingest.state import KEY_TTL_S
 
 DATA = "/api/hardware/data"
+BULK = "/api/hardware/data/bulk"
 UNAUTHORIZED = {"error": "invalid or missing API key"}
 READING = {
     "energy_produced": 75.5, "energy_consumed": 62.3, "current_load": 35.8,
@@ -734,3 +735,43 @@ def test_writer_lock_excludes_other_processes_and_threads(tmp_path):
         release.set()
         proc.join(10)
     assert proc.exitcode == 0
+
+
+def test_status_and_config_answer_with_the_default_limit_on(settings, api_key):
+    """With the request limit counted in the database, the first status and
+    config calls of a key (which record its use) used to fail with 503 on
+    SQLite: the use was written inside the read transaction the limiter's own
+    write had overtaken."""
+    app = create_app(dataclasses.replace(settings, ingest_rate="600/minute"))
+    client = app.server.test_client()
+    headers = {"X-API-Key": api_key}
+    status = client.get("/api/hardware/status", headers=headers)
+    assert status.status_code == 200, status.get_json()
+    assert status.get_json()["readings_24h"] == 0
+    config = client.get("/api/hardware/config", headers=headers)
+    assert config.status_code == 200, config.get_json()
+    assert config.get_json()["reporting_interval_s"] == 60
+    stored_now = post(client, api_key, {**MINIMAL, "timestamp": hour_ago()})
+    assert stored_now.status_code == 201
+
+
+@pytest.mark.parametrize("claimed", ["9" * 4301, "9" * 19, "²", "1e3"])
+def test_a_facility_id_no_facility_can_have_is_a_422_naming_it(
+    client, api_key, database_url, facility, claimed
+):
+    """Python refuses int() of more than 4 300 digits: that string was a 500."""
+    body = {**MINIMAL, "timestamp": hour_ago(), "facility_id": claimed}
+    response = post(client, api_key, body)
+    assert response.status_code == 422
+    assert response.get_json()["details"] == [
+        {"field": "facility_id", "message": "must be an integer"}
+    ]
+    good = {**MINIMAL, "timestamp": hour_ago() + 1}
+    bulk = client.post(BULK, json=[body, good], headers={"X-API-Key": api_key})
+    assert bulk.status_code == 200
+    assert bulk.get_json()["accepted"] == 1
+    assert bulk.get_json()["rejected"] == [
+        {"index": 0, "details": [{"field": "facility_id",
+                                  "message": "must be an integer"}]}
+    ]
+    assert len(stored(database_url, facility)) == 1
