@@ -69,8 +69,9 @@ NUMBER_FIELDS: tuple[NumberField, ...] = (
                 required=True, minimum=0, maximum=MAX_ENERGY_KWH),
     NumberField("energy_consumed", "kWh", "Energy consumed since the previous reading",
                 required=True, minimum=0, maximum=MAX_ENERGY_KWH),
-    NumberField("current_load", "%", "Load as a share of the facility's capacity",
-                required=True, minimum=0, maximum=100),
+    NumberField("current_load", "%", "Load as a share of the facility's capacity; "
+                "when left out, the consumed power over the reading's interval "
+                "divided by the capacity", minimum=0, maximum=100),
     NumberField("voltage", "V", "Supply voltage; 0 means the supply is lost (outage)",
                 minimum=0, maximum=1000),
     NumberField("current", "A", "Total current", minimum=0,
@@ -95,8 +96,9 @@ NUMBER_FIELDS: tuple[NumberField, ...] = (
 REQUIRED = tuple(f.name for f in NUMBER_FIELDS if f.required)
 ALTERNATIVES = ("energy_consumed_total", "energy_produced_total", "power_consumed",
                 "power_produced")
-"""With any of these, the interval energies and the load become optional (the
-server books the register or integrates the power, and derives the load)."""
+"""With any of these, the interval energies become optional (the server books
+the register or integrates the power). The load is always optional: it is
+derived from the consumption whenever it is left out."""
 READING_FIELDS = tuple(f.name for f in NUMBER_FIELDS if f.name not in ALTERNATIVES)
 """The stored columns, in order (``energy_dash.db.models.READING_FIELDS``)."""
 INPUT_FIELDS = tuple(f.name for f in NUMBER_FIELDS)

@@ -305,7 +305,6 @@ def test_invalid_fields_answer_422_with_field_names(client, api_key, facility,
         "details": [
             {"field": "energy_produced", "message": "must be >= 0"},
             {"field": "energy_consumed", "message": "must be a number"},
-            {"field": "current_load", "message": "is required"},
             {"field": "voltage", "message": "must be <= 1000"},
             {"field": "frequency", "message": "must be >= 40"},
             {"field": "power_factor", "message": "must be <= 1"},
@@ -775,3 +774,21 @@ def test_a_facility_id_no_facility_can_have_is_a_422_naming_it(
                                   "message": "must be an integer"}]}
     ]
     assert len(stored(database_url, facility)) == 1
+
+
+def test_the_load_left_out_is_derived_from_the_consumed_energy(
+    client, api_key, database_url, facility
+):
+    """The consumed energy over the reading's interval, as a share of the
+    capacity (100 kW): 0.5 kWh in 60 s is 30 kW, 30 %; capped at 100 %."""
+    start = hour_ago()
+    first = {"energy_produced": 0.1, "energy_consumed": 0.5, "timestamp": start}
+    assert post(client, api_key, first).status_code == 201
+    second = {**first, "energy_consumed": 0.25, "timestamp": start + 30}
+    assert post(client, api_key, second).status_code == 201
+    rows = [{**first, "energy_consumed": 5.0, "timestamp": start + 90}]
+    bulk = client.post(BULK, json=rows, headers={"X-API-Key": api_key})
+    assert (bulk.get_json()["accepted"], bulk.get_json()["rejected"]) == (1, [])
+    loads = stored(database_url, facility)["current_load"].round(6).tolist()
+    # the first reading has no previous one: the expected interval (60 s)
+    assert loads == [30.0, 30.0, 100.0]
