@@ -61,11 +61,10 @@ class IngestState:
 
     # -- keys
     def register_bootstrap_key(self) -> None:
-        """HARDWARE_API_KEY becomes a hashed key of facility 1 (if it exists yet)."""
-        if not self._bootstrap_secret:
-            return
+        """HARDWARE_API_KEY becomes a hashed key of facility 1 (if it exists yet);
+        bootstrap keys of earlier values, or of none, are revoked."""
         try:
-            with session_scope(self.database_url) as session:
+            with session_scope(self.database_url, write=True) as session:
                 ensure_bootstrap_key(
                     session, self._bootstrap_secret, BOOTSTRAP_FACILITY
                 )

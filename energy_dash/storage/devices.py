@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from energy_dash.db import DriverTransaction, as_driver, statements
@@ -54,15 +54,37 @@ def create_api_key(session: Session, facility_id: int, name: str = "sensor") -> 
     return secret
 
 
-def ensure_bootstrap_key(session: Session, secret: str, facility_id: int = 1) -> None:
-    """Register ``HARDWARE_API_KEY`` (older firmware) as a hashed key of facility 1."""
-    hashed = digest(secret)
+BOOTSTRAP_NAME = "bootstrap"
+BOOTSTRAP_PREFIX = "HARDWARE_KEY"  # fits the 12-character column
+"""Shown for the bootstrap key instead of its first characters: an operator's
+secret may be short enough for those to be all of it."""
+
+
+def ensure_bootstrap_key(
+    session: Session, secret: str | None, facility_id: int = 1
+) -> None:
+    """Register ``HARDWARE_API_KEY`` (older firmware) as a hashed key of facility 1,
+    and revoke the bootstrap keys of earlier values: a secret taken out of the
+    environment stops working."""
+    hashed = digest(secret) if secret else None
+    bootstrap = (  # created keys start with KEY_PREFIX; bootstrap rows never do
+        ApiKey.name == BOOTSTRAP_NAME,
+        func.substr(ApiKey.prefix, 1, len(KEY_PREFIX)) != KEY_PREFIX,
+    )
+    session.execute(
+        update(ApiKey).where(*bootstrap, ApiKey.key_hash != (hashed or ""),
+                             ApiKey.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    session.execute(update(ApiKey).where(*bootstrap).values(prefix=BOOTSTRAP_PREFIX))
+    if hashed is None:
+        return
     if session.scalar(select(ApiKey.id).where(ApiKey.key_hash == hashed)) is not None:
         return
     if session.get(Facility, facility_id) is None:
         return
-    session.add(ApiKey(facility_id=facility_id, name="bootstrap", key_hash=hashed,
-                       prefix=secret[:4] + "…"))
+    session.add(ApiKey(facility_id=facility_id, name=BOOTSTRAP_NAME, key_hash=hashed,
+                       prefix=BOOTSTRAP_PREFIX))
     session.flush()
 
 

@@ -792,3 +792,30 @@ def test_the_load_left_out_is_derived_from_the_consumed_energy(
     loads = stored(database_url, facility)["current_load"].round(6).tolist()
     # the first reading has no previous one: the expected interval (60 s)
     assert loads == [30.0, 30.0, 100.0]
+
+
+def test_the_bootstrap_key_keeps_no_character_and_dies_with_its_variable(
+    settings, database_url, facility
+):
+    """HARDWARE_API_KEY is stored as its digest only (its first characters were
+    kept, which for a short secret was all of it), and a value taken out of the
+    environment, or replaced, stops working at the next start."""
+    short = "abcd"
+    app = create_app(dataclasses.replace(settings, hardware_api_key=short))
+    assert post(app.server.test_client(), short, MINIMAL).status_code == 201
+    with session_scope(database_url) as session:
+        (prefix,) = session.execute(
+            select(ApiKey.prefix).where(ApiKey.name == "bootstrap")).one()
+    assert short not in prefix and prefix == "HARDWARE_KEY"
+    replaced = create_app(dataclasses.replace(settings, hardware_api_key="x" * 24))
+    client = replaced.server.test_client()
+    assert post(client, short, MINIMAL).status_code == 401
+    assert post(client, "x" * 24, MINIMAL).status_code == 201
+    unset = create_app(dataclasses.replace(settings, hardware_api_key=None))
+    assert post(unset.server.test_client(), "x" * 24, MINIMAL).status_code == 401
+    created = create_app(settings).server.test_client()
+    with session_scope(database_url) as session:
+        named = create_api_key(session, facility, "bootstrap")  # a user's own name
+    assert post(created, named, MINIMAL).status_code == 201
+    assert post(create_app(settings).server.test_client(), named,
+                MINIMAL).status_code == 201
