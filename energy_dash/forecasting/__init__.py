@@ -176,7 +176,8 @@ def _plan(
 
     ``folds=None`` plans the forecast from the end of the history; otherwise a
     backtest over the last ``folds`` grid origins. The number of selection
-    origins shrinks (down to 3) before a strong candidate is dropped.
+    origins shrinks (down to 3) before a strong candidate or the requested model
+    is dropped: a requested model that still cannot run raises.
     """
     grid = engine.origin_grid(p)
     wanted = _wanted(p, model)
@@ -196,34 +197,47 @@ def _plan(
             raise TooShort(_too_short(p))
         first = min(min(s) for s in sel.values())
         fits = [n for n in wanted if engine.min_train(p, n) <= first]
-        strong_lost = [n for n in wanted if n in STRONG and n not in fits]
-        if not strong_lost or kk <= MIN_SELECTION_ORIGINS:
+        lost = [n for n in wanted if (n in STRONG or n == model) and n not in fits]
+        if not lost or kk <= MIN_SELECTION_ORIGINS:
             break
-    if strong_lost:
-        if model not in ("auto", "ensemble") and model in strong_lost:
-            raise ValueError(
-                f"history too short for {model}: need at least 2 weeks plus "
-                f"{MIN_SELECTION_ORIGINS} days and the horizon before it can be "
-                f"backtested, got {p.n} steps"
-            )
+    if model in lost:
+        raise ValueError(_too_short_for(p, model, folds))
+    if lost:  # auto or ensemble go on without them
         families = dict.fromkeys(  # both MSTL trends are one model to a reader
-            "mstl" if n.startswith("mstl") else n for n in strong_lost
+            "mstl" if n.startswith("mstl") else n for n in lost
         )
         note = (
             f"history shorter than 2 weeks plus the backtest days and the horizon "
             f"({p.n} steps): {' and '.join(families)} skipped"
-        )
-    fits = [n for n in fits if n in wanted]
-    if model in BASELINES and model not in fits:
-        raise ValueError(
-            f"history too short to backtest {model}: need "
-            f"{engine.min_train(p, model) + p.horizon} steps, got {p.n}"
         )
     if not fits:
         raise TooShort(_too_short(p))
     size = max(CALIBRATION_ORIGINS, kk)
     cal = {t: engine.selection_for(grid, p.horizon, t, size) for t in targets}
     return fits, targets, sel, cal, note
+
+
+def _too_short_for(p: Problem, model: str, folds: int | None) -> str:
+    """The history a requested model needs, in days.
+
+    Its training span before the first of ``MIN_SELECTION_ORIGINS`` daily
+    origins (its score and interval come from them), those days, then the
+    horizon. In a backtest the folds come between: the first fold starts whole
+    days after the last selection window ends, and the last fold ends the
+    history.
+    """
+    spd, horizon = p.spd, p.horizon
+    train = engine.min_train(p, model)
+    need = train + (MIN_SELECTION_ORIGINS - 1) * spd + horizon
+    over, then = "", "the horizon"
+    if folds is not None:
+        need += -(-horizon // spd) * spd + (folds - 1) * spd
+        over, then = f" over {folds} folds", "the folds and the horizon"
+    return (
+        f"history too short for {model}{over}: need {need / spd:g} days of history "
+        f"({train / spd:g} before the first of {MIN_SELECTION_ORIGINS} backtest "
+        f"days, then {then}), got {p.n / spd:g} days"
+    )
 
 
 def _too_short(p: Problem) -> str:
@@ -293,7 +307,7 @@ def backtest(
         Site ``(latitude, longitude)`` [degrees] for production series.
     weather : pd.DataFrame or None
         ``ghi`` [W/m²], ``cloud_cover`` [%], ``temperature`` [°C] on the history
-        and horizon timestamps.
+        and horizon timestamps, within ``problem.WEATHER_BOUNDS`` or NaN.
     country : str or None
         ISO country code for public holidays (e.g. ``"DE"``).
     nonnegative : bool or None
@@ -401,7 +415,7 @@ def forecast(
     ----------
     history : pd.Series
         Energy per interval [kWh] (any unit works) on a tz-aware, regular
-        DatetimeIndex. Missing values are allowed.
+        DatetimeIndex. Missing values (NaN) are allowed, infinite ones are not.
     horizon : int
         Number of future steps [steps].
     model : str
@@ -411,8 +425,8 @@ def forecast(
         the sun (``solar``), exactly zero while it is below the horizon.
     weather : pd.DataFrame or None
         ``ghi`` [W/m²], ``cloud_cover`` [%], ``temperature`` [°C] on the history
-        and horizon timestamps; a column is used only when it covers the whole
-        horizon.
+        and horizon timestamps, within ``problem.WEATHER_BOUNDS`` or NaN; a
+        column is used only when it covers the whole horizon.
     country : str or None
         ISO country code for public holidays (e.g. ``"DE"``).
     nonnegative : bool or None

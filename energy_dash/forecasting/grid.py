@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import tzinfo
 
 import numpy as np
 import pandas as pd
@@ -66,10 +67,22 @@ def validate(history: pd.Series) -> tuple[pd.Series, Grid]:
         values = pd.to_numeric(history, errors="raise").astype(float)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"history values must be numeric: {exc}") from exc
+    infinite = np.isinf(values.to_numpy())
+    if infinite.any():  # NaN is a gap the models fill; ±inf would spread to yhat
+        first = int(np.argmax(infinite))
+        raise ValueError(
+            f"history values must be finite or NaN (missing): {values.iloc[first]} "
+            f"at {index[first]}"
+        )
     if values.notna().sum() < 3:
         raise ValueError("history has fewer than 3 non-missing values")
     diffs = index[1:] - index[:-1]
-    if (diffs == diffs[0]).all():
+    local = index.tz_localize(None)
+    # Days at one local wall time are calendar days even when the history holds
+    # no clock change (then every step is also 24 h): its future may hold one.
+    if ((local[1:] - local[:-1]) == DAY).all():
+        grid = Grid(step=None, steps_per_day=1)
+    elif (diffs == diffs[0]).all():
         step = pd.Timedelta(diffs[0])
         if step > DAY or DAY % step != pd.Timedelta(0):
             raise ValueError(
@@ -77,22 +90,29 @@ def validate(history: pd.Series) -> tuple[pd.Series, Grid]:
             )
         grid = Grid(step=step, steps_per_day=int(DAY // step))
     else:
-        local = index.tz_localize(None)
-        ldiffs = local[1:] - local[:-1]
-        if not (ldiffs == DAY).all():
-            raise ValueError(
-                "history index must be regular (one fixed step, or local calendar "
-                "days); resample or reindex it first"
-            )
-        grid = Grid(step=None, steps_per_day=1)
+        raise ValueError(
+            "history index must be regular (one fixed step, or local calendar "
+            "days); resample or reindex it first"
+        )
     return values.rename(history.name), grid
 
 
+def local_wall_times(naive: pd.DatetimeIndex, tz: tzinfo) -> pd.DatetimeIndex:
+    """Calendar-day wall times placed in ``tz``: a repeated time is its first
+    occurrence, a skipped one moves forward to when the clock resumes."""
+    return naive.tz_localize(
+        tz, ambiguous=np.ones(len(naive), dtype=bool), nonexistent="shift_forward"
+    )
+
+
 def future_index(index: pd.DatetimeIndex, grid: Grid, horizon: int) -> pd.DatetimeIndex:
-    """Continue ``index`` by ``horizon`` steps (in UTC for fixed steps, so DST
-    days get 23 or 25 hours exactly as the input does)."""
+    """Continue ``index`` by ``horizon`` steps: calendar days at the history's
+    local wall time, fixed steps in UTC (so DST days get 23 or 25 hours exactly
+    as the input does)."""
     if grid.step is None:
-        out = pd.date_range(start=index[-1], periods=horizon + 1, freq="D")[1:]
+        last = index[-1].tz_localize(None)
+        days = pd.date_range(start=last, periods=horizon + 1, freq="D")[1:]
+        out = local_wall_times(days, index.tz)
     else:
         start = index[-1].tz_convert("UTC") + grid.step
         out = pd.date_range(start=start, periods=horizon, freq=grid.step)
@@ -104,9 +124,7 @@ def interval_ends(index: pd.DatetimeIndex, grid: Grid) -> pd.DatetimeIndex:
     """End of the interval each timestamp starts (labels are interval starts)."""
     if grid.step is not None:
         return index + grid.step
-    return (index.tz_localize(None) + DAY).tz_localize(
-        index.tz, ambiguous="NaT", nonexistent="shift_forward"
-    )
+    return local_wall_times(index.tz_localize(None) + DAY, index.tz)
 
 
 def local_slots(index: pd.DatetimeIndex) -> np.ndarray:

@@ -16,7 +16,12 @@ logger = logging.getLogger(__name__)
 
 NIGHT_DAYS = 14
 PROFILE_DAYS = 28
-WEATHER_COLUMNS = ("ghi", "cloud_cover", "temperature")
+WEATHER_BOUNDS = {  # physical range and unit of each column, bounds included
+    "ghi": (0.0, 1500.0, "W/m²"),  # above the solar constant (1361) with margin
+    "cloud_cover": (0.0, 100.0, "%"),
+    "temperature": (-90.0, 60.0, "°C"),  # records: -89.2 and 56.7
+}
+WEATHER_COLUMNS = tuple(WEATHER_BOUNDS)
 
 
 @dataclass
@@ -122,12 +127,29 @@ def _weather_frame(
     frame = weather[columns].apply(pd.to_numeric, errors="coerce")
     frame = frame[~frame.index.duplicated()].sort_index()
     aligned = frame.reindex(index.tz_convert(frame.index.tz))
+    _check_bounds(aligned, index)
     aligned.index = pd.RangeIndex(len(index))
     usable = [c for c in columns if aligned[c].iloc[n:].notna().all()]
     if not usable:
         logger.info("weather ignored: no column covers the whole horizon")
         return None
     return aligned[usable]
+
+
+def _check_bounds(aligned: pd.DataFrame, index: pd.DatetimeIndex) -> None:
+    """ValueError for a weather value the forecast would use outside its physical
+    range (a unit or sensor error would otherwise steer the forecast); NaN is
+    missing and stays allowed."""
+    for column in aligned.columns:
+        low, high, unit = WEATHER_BOUNDS[column]
+        values = aligned[column].to_numpy(dtype=float)
+        bad = (values < low) | (values > high)
+        if bad.any():
+            first = int(np.argmax(bad))
+            raise ValueError(
+                f"weather {column} must be from {low:g} to {high:g} {unit} (NaN if "
+                f"missing): {values[first]:g} at {index[first]}"
+            )
 
 
 def setup(
