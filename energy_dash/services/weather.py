@@ -16,6 +16,8 @@ from datetime import datetime
 
 import pandas as pd
 
+from energy_dash.forecasting.problem import WEATHER_BOUNDS
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 5.0
@@ -47,6 +49,8 @@ def parse_weather(payload: object) -> pd.DataFrame:
     Open-Meteo's radiation at ``T`` is the mean of the preceding hour, so it
     belongs to the interval starting at ``T - 1 h``; cloud cover and temperature
     are instantaneous and are given to the interval starting at ``T``.
+    Radiation below 0 counts as 0; any other value outside its physical range
+    is missing, so the forecast uses the column only where it is whole.
     """
     if not isinstance(payload, dict) or not isinstance(payload.get("hourly"), dict):
         raise WeatherUnavailable("weather answer has no 'hourly' block")
@@ -71,6 +75,11 @@ def parse_weather(payload: object) -> pd.DataFrame:
     if not columns:
         raise WeatherUnavailable("weather answer has none of " + ", ".join(HOURLY))
     frame = pd.DataFrame(columns).sort_index()
+    if "ghi" in frame:  # radiation derived from model means can dip below 0
+        frame["ghi"] = frame["ghi"].clip(lower=0.0)
+    for column in frame.columns:  # a glitch elsewhere is missing, not a failure
+        low, high, _ = WEATHER_BOUNDS[column]
+        frame[column] = frame[column].where(frame[column].between(low, high))
     frame.index.name = "timestamp"
     return frame
 
