@@ -145,8 +145,25 @@ def export_chunks(
 
 
 # ------------------------------------------------------------------------ import
+UNDECODABLE = "is not UTF-8 text (save the file as UTF-8)"
+
+
+def _open(path: Path):
+    """The file as UTF-8 text; bytes that are not UTF-8 become lone surrogates,
+    so one badly encoded row is rejected by itself instead of ending the import."""
+    return path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
+def _undecodable(record: dict[str, Any]) -> list[dict[str, str]]:
+    """A detail for every column of the record holding bytes that are not UTF-8."""
+    return [{"field": key or "", "message": UNDECODABLE}
+            for key, value in record.items()
+            if isinstance(value, str) and not value.isascii()
+            and any("\udc80" <= ch <= "\udcff" for ch in value)]
+
+
 def _dialect(path: Path) -> type[csv.Dialect] | str:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    with _open(path) as handle:
         sample = handle.read(8192)
     try:
         return csv.Sniffer().sniff(sample, delimiters=",;\t")
@@ -226,7 +243,7 @@ def import_csv_file(
     batches = _Batches(database_url, chunk_size)
     rejected: list[dict[str, Any]] = []
     now_s = time.time()
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    with _open(path) as handle:
         reader = csv.DictReader(handle, dialect=_dialect(path))
         fields = [(f or "").strip() for f in (reader.fieldnames or [])]
         if "timestamp" not in fields:
@@ -237,6 +254,12 @@ def import_csv_file(
                              "give --facility")
         reader.fieldnames = fields
         for record in reader:
+            undecodable = _undecodable(record)
+            if undecodable:
+                rejected.append({"line": reader.line_num, "details": undecodable})
+                if progress is not None:
+                    progress.update(1)
+                continue
             body = _body(record)
             if facility_id is not None:
                 body.pop("facility_id", None)

@@ -53,3 +53,21 @@ def test_download_imports_back_into_another_facility(
     # without --facility the file's own column decides: all duplicates now
     again = csv_format.import_csv_file(path, None, database_url)
     assert (again["accepted"], again["duplicates"]) == (0, 2)
+
+
+def test_a_row_that_is_not_utf8_is_rejected_alone(database_url, facility, tmp_path):
+    """A Latin-1 byte in one row ended the whole import: every row after the
+    last flushed batch was lost and no row was reported."""
+    lines = [b"timestamp,energy_produced_kwh,energy_consumed_kwh,device_id"]
+    start = T // 1000
+    for i in range(7):
+        device = b"caf\xe9" if i == 4 else b"meter"  # Latin-1 "café"
+        lines.append(b"%d,0.1,0.2,%s" % (start + 60 * i, device))
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    totals = csv_format.import_csv_file(path, facility, database_url, chunk_size=3)
+    assert totals["accepted"] == 6
+    assert totals["rejected"] == [{"line": 6, "details": [
+        {"field": "device_id", "message": csv_format.UNDECODABLE}]}]
+    stored = data.read_readings(facility, database_url=database_url)
+    assert len(stored) == 6 and set(stored["device_id"]) == {"meter"}
