@@ -99,7 +99,9 @@ class Settings:
             scheduler=_flag(os.environ.get("ENERGY_DASH_SCHEDULER"), scheduler_default),
             smtp_url=os.environ.get("ENERGY_DASH_SMTP_URL") or None,
             mail_outbox=outbox,
-            ingest_rate=os.environ.get("ENERGY_DASH_INGEST_RATE", "600/minute").strip(),
+            # set but empty is unset: only "0" switches the limit off
+            ingest_rate=(os.environ.get("ENERGY_DASH_INGEST_RATE") or "").strip()
+            or "600/minute",
             login_rate_storage=os.environ.get("ENERGY_DASH_RATE_STORAGE", "database"),
             forecast_interval_minutes=_minutes(
                 os.environ.get("ENERGY_DASH_FORECAST_INTERVAL_MINUTES", "60")
@@ -143,7 +145,7 @@ class Settings:
                 "ENERGY_DASH_WEBHOOK_TARGETS must be public, lan or local, not "
                 f"{self.webhook_targets!r}"
             )
-        if self.ingest_rate not in {"0", ""}:
+        if self.ingest_rate != "0":
             _parse_rate(self.ingest_rate)
         if self.broker_url and self.broker_url.split("://")[0] not in BROKER_SCHEMES:
             raise ConfigError(
@@ -195,16 +197,26 @@ def _whole_seconds(name: str, text: str) -> int:
 
 
 def _parse_rate(text: str) -> tuple[int, int]:
-    """Parse ``N/second|minute|hour`` into (count, window seconds)."""
+    """Parse ``N/second|minute|hour|day`` (N >= 1) into (count, window seconds).
+
+    ``0/minute`` or ``-5/minute`` would switch the limit off without saying so;
+    only a plain ``0`` does that, on purpose.
+    """
     units = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
     try:
         count, unit = text.split("/")
         unit = unit.strip().lower().rstrip("s")
-        return int(count), units[unit]
+        parsed = int(count), units[unit]
     except (ValueError, KeyError):
         raise ConfigError(
             f"ENERGY_DASH_INGEST_RATE must look like '600/minute', not {text!r}"
         ) from None
+    if parsed[0] < 1:
+        raise ConfigError(
+            f"ENERGY_DASH_INGEST_RATE must allow at least 1 request, not {text!r} "
+            "(0 alone switches the limit off)"
+        )
+    return parsed
 
 
 parse_rate = _parse_rate

@@ -43,3 +43,21 @@ def test_bad_values_are_named(monkeypatch):
     monkeypatch.setenv("ENERGY_DASH_INGEST_RATE", "lots")
     with pytest.raises(ConfigError, match="ENERGY_DASH_INGEST_RATE"):
         Settings.from_env()
+
+
+@pytest.mark.parametrize("text", ["0/minute", "-5/minute", "0/second"])
+def test_an_ingest_rate_that_allows_nothing_is_refused(monkeypatch, tmp_path, text):
+    """These switched the limit off without saying so; only a plain 0 does."""
+    monkeypatch.setenv("ENERGY_DASH_INSTANCE", str(tmp_path))
+    monkeypatch.setenv("ENERGY_DASH_INGEST_RATE", text)
+    with pytest.raises(ConfigError, match="at least 1 request.*0 alone switches"):
+        Settings.from_env()
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ("", "600/minute"), ("  ", "600/minute"), ("0", "0"), ("30/second", "30/second"),
+])
+def test_an_empty_ingest_rate_is_the_default(monkeypatch, tmp_path, text, kept):
+    monkeypatch.setenv("ENERGY_DASH_INSTANCE", str(tmp_path))
+    monkeypatch.setenv("ENERGY_DASH_INGEST_RATE", text)
+    assert Settings.from_env().ingest_rate == kept
