@@ -147,6 +147,12 @@ class Settings:
             )
         if self.ingest_rate != "0":
             _parse_rate(self.ingest_rate)
+        if _in_memory(self.database_url):
+            raise ConfigError(
+                "DATABASE_URL names an in-memory SQLite database, which is a new, "
+                "empty one for every connection: use a file, e.g. "
+                "sqlite:///instance/energy_dash.db"
+            )
         if self.broker_url and self.broker_url.split("://")[0] not in BROKER_SCHEMES:
             raise ConfigError(
                 "ENERGY_DASH_BROKER_URL must start with redis://, rediss://, amqp:// "
@@ -194,6 +200,20 @@ def _whole_seconds(name: str, text: str) -> int:
             f"{name} must be a whole number of seconds >= 1, not {text!r}"
         )
     return value
+
+
+def _in_memory(url: str | None) -> bool:
+    """``sqlite://``, ``sqlite:///:memory:`` or a ``mode=memory`` URI."""
+    if not url or not url.lower().startswith("sqlite"):
+        return False
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:  # a malformed URL is the engine's to report
+        return False
+    database = parsed.database or ""
+    return database in ("", ":memory:") or "mode=memory" in url.lower()
 
 
 def _parse_rate(text: str) -> tuple[int, int]:

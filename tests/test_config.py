@@ -61,3 +61,14 @@ def test_an_empty_ingest_rate_is_the_default(monkeypatch, tmp_path, text, kept):
     monkeypatch.setenv("ENERGY_DASH_INSTANCE", str(tmp_path))
     monkeypatch.setenv("ENERGY_DASH_INGEST_RATE", text)
     assert Settings.from_env().ingest_rate == kept
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:",
+                                 "sqlite:///file:x?mode=memory&uri=true"])
+def test_an_in_memory_database_is_refused(monkeypatch, tmp_path, url):
+    """Every connection would get its own empty database: the scheduler died
+    on 'no such table' tracebacks and the process crashed."""
+    monkeypatch.setenv("ENERGY_DASH_INSTANCE", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", url)
+    with pytest.raises(ConfigError, match="in-memory SQLite database.*use a file"):
+        Settings.from_env()
