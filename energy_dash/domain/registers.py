@@ -64,6 +64,14 @@ def energy_kwh(power: float, interval_s: float) -> float:
     return power * interval_s / 3600.0
 
 
+def load_pct(power_kw: float, capacity_kw: float | None) -> float:
+    """The load a reading without one gets: power over capacity [%], within
+    0..100 (0 for a facility without a capacity)."""
+    capacity = capacity_kw or 0.0
+    load = power_kw / capacity * 100.0 if capacity > 0 else 0.0
+    return min(max(load, 0.0), 100.0)
+
+
 @dataclass(frozen=True)
 class Booking:
     """What one register reading contributes.

@@ -30,6 +30,7 @@ from energy_dash.domain.registers import (
     Baseline,
     book_registers,
     energy_kwh,
+    load_pct,
     reading_interval_s,
 )
 from energy_dash.domain.validation import (
@@ -118,26 +119,39 @@ def rebook_reading(
     ts_ms: int,
     energy_field: str,
     energy: float,
+    *,
+    load_over: tuple[float, float | None] | None = None,
 ) -> None:
     """Set a stored reading's interval energy anew and move its rollup with it.
 
     A late backfill or a resolved glitch changes what an earlier reading booked;
-    the 15-minute rollup gets the difference (its reading count stays).
+    the 15-minute rollup gets the difference (its reading count stays). With
+    ``load_over = (interval_s, capacity_kw)`` a consumption's load that the
+    server derived from the old energy (it equals that derivation) follows the
+    new one; a load the device sent stays.
     """
     key = (READINGS.c.facility_id == facility_id, READINGS.c.device_id == device_id,
            READINGS.c.ts_ms == ts_ms)
     row = conn.execute(
-        select(READINGS.c.energy_produced, READINGS.c.energy_consumed).where(*key)
+        select(READINGS.c.energy_produced, READINGS.c.energy_consumed,
+               READINGS.c.current_load).where(*key)
     ).first()
     if row is None:
         return
-    produced, consumed = float(row[0]), float(row[1])
+    produced, consumed, load = float(row[0]), float(row[1]), float(row[2])
     old = produced if energy_field == "energy_produced" else consumed
     if energy_field == "energy_produced":
         new_pair = (energy, consumed)
     else:
         new_pair = (produced, energy)
-    conn.execute(update(READINGS).where(*key).values({energy_field: energy}))
+    values: dict[str, float] = {energy_field: energy}
+    new_load = load
+    if load_over is not None and energy_field == "energy_consumed":
+        interval_s, capacity = load_over
+        if abs(load - load_pct(old * 3600.0 / interval_s, capacity)) < 1e-9:
+            new_load = load_pct(energy * 3600.0 / interval_s, capacity)
+            values["current_load"] = new_load
+    conn.execute(update(READINGS).where(*key).values(values))
     sums = ROLLUPS.c[f"{energy_field}_sum"]
     conn.execute(
         update(ROLLUPS).where(
@@ -145,6 +159,7 @@ def rebook_reading(
             ROLLUPS.c.bucket_ms == ts_ms // BUCKET_MS * BUCKET_MS,
         ).values({
             sums: sums + (energy - old),
+            ROLLUPS.c.current_load_sum: ROLLUPS.c.current_load_sum + (new_load - load),
             ROLLUPS.c.self_supplied: ROLLUPS.c.self_supplied
             + (min(new_pair) - min(produced, consumed)),
         })
@@ -241,9 +256,7 @@ def _fill(
         power = row.get("power_consumed")
         if power is None:
             power = row["energy_consumed"] * 3600.0 / interval_s
-        capacity = facility.capacity_kw or 0.0
-        load = power / capacity * 100.0 if capacity > 0 else 0.0
-        row["current_load"] = min(max(load, 0.0), 100.0)
+        row["current_load"] = load_pct(power, facility.capacity_kw)
     return events
 
 
@@ -304,8 +317,10 @@ def _book(
             continue
         changes.append((b.ts_ms, booked, b.final, b.baseline))
         if (old_booked or 0.0) != (booked or 0.0):
-            rebook_reading(session, facility.id, device, b.ts_ms,
-                                          energy_field, booked or 0.0)
+            before = _previous_ts(session, facility, device, b.ts_ms)
+            interval = reading_interval_s(before, b.ts_ms, facility.expected_interval_s)
+            rebook_reading(session, facility.id, device, b.ts_ms, energy_field,
+                           booked or 0.0, load_over=(interval, facility.capacity_kw))
         if event and b.final and not old_final and b.event != SPIKE:
             events.append(event)
     insert_new(session, inserts)

@@ -17,13 +17,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from energy_dash import data
 from energy_dash.app import create_app
 from energy_dash.db import session_scope
-from energy_dash.db.models import ApiKey, Facility
+from energy_dash.db.models import ApiKey, Facility, ReadingRollup
 from energy_dash.domain.validation import DEVICE_TEXT_MESSAGE
 from energy_dash.storage.devices import create_api_key, digest, revoke_api_key
 from ingest.state import KEY_TTL_S
@@ -819,3 +819,31 @@ def test_the_bootstrap_key_keeps_no_character_and_dies_with_its_variable(
     assert post(created, named, MINIMAL).status_code == 201
     assert post(create_app(settings).server.test_client(), named,
                 MINIMAL).status_code == 201
+
+
+def test_a_derived_load_follows_its_energy_when_a_register_is_rebooked(
+    client, api_key, database_url, facility
+):
+    """A reset is only known to be one when the register stays down, so the
+    readings after it are booked again; their load, derived from the energy,
+    stayed at what the first booking gave (0 %). 0.05 kWh in 10 s is 18 kW,
+    18 % of the facility's 100 kW."""
+    start = hour_ago()
+    totals = [100.0, 100.05, 100.10, 5.0, 5.05, 5.10, 5.15]
+    for i, total in enumerate(totals):
+        body = {"energy_produced": 0.0, "energy_consumed_total": total,
+                "timestamp": start + 10 * i}
+        assert post(client, api_key, body).status_code == 201
+    rows = stored(database_url, facility)
+    energies = rows["energy_consumed"].round(6).tolist()
+    loads = rows["current_load"].round(6).tolist()
+    assert energies[4:] == [0.05, 0.05, 0.05]
+    assert loads[4:] == [18.0, 18.0, 18.0]
+    assert loads[1:3] == [18.0, 18.0]
+    with session_scope(database_url) as session:  # the rollups moved with them
+        rolled = session.execute(
+            select(func.sum(ReadingRollup.current_load_sum),
+                   func.sum(ReadingRollup.energy_consumed_sum))
+            .where(ReadingRollup.facility_id == facility)).one()
+    assert round(rolled[0], 6) == round(sum(loads), 6)
+    assert round(rolled[1], 6) == round(sum(energies), 6)
