@@ -32,7 +32,12 @@ def init_app(app, settings) -> None:
     app.config.external_scripts = list(VENDOR_SCRIPTS)
     app.config.assets_path_ignore = ["vendor"]
     gate.init_auth(app, settings)
-    for module in (signin, avatars, session_api, debug):
+    modules = [signin, avatars, session_api]
+    if not settings.production:
+        # Not registered at all in production: the debug routes answer exactly as
+        # an unknown path does, so nobody can tell they exist.
+        modules.append(debug)
+    for module in modules:
         server.register_blueprint(module.bp)
     predictions.init_app(server)
     security.init_security(app, settings)

@@ -12,10 +12,13 @@ The gate decides, before any view runs, whether a request may proceed:
   else (Dash callbacks, the session API) answers ``401`` JSON.
 
 Dash callbacks that must work on the public landing page are listed in
-``PUBLIC_CALLBACKS``; they pass anonymously only when the page they are fired from
-(their ``pathname`` input or state) is public, and they act only on
+``PUBLIC_CALLBACKS``; they pass anonymously only when the request carries exactly
+the inputs and state the callback declares (Dash passes them by position) and
+every ``pathname`` among them is a public page, and they act only on
 ``current_user``. Wall callbacks are recognised by their output ids: every output
-id (or the ``type`` of a pattern-matching id) starts with ``wall``.
+id (or the ``type`` of a pattern-matching id) starts with ``wall``. A callback
+request that names no registered server-side callback is refused before Dash
+sees it (401 without a session, else 400).
 
 Sessions: the Flask-Login id is ``"<user id>:<session_version>"``; bumping the
 user's ``session_version`` (logout, password change or reset) makes every older

@@ -1,14 +1,17 @@
-"""Debug endpoints (``ENERGY_DASH_ENV=development`` only; 404 in production; login
-and a writing role required): ``/api/debug/test-hardware`` stores one realistic
-reading, ``/api/debug/voltage-demo?condition=`` a run of readings in a voltage
-band, both through the sensor API's validation and storage."""
+"""Debug endpoints (``ENERGY_DASH_ENV=development`` only; login and a writing role
+required): ``/api/debug/test-hardware`` stores one realistic reading,
+``/api/debug/voltage-demo?condition=`` a run of readings in a voltage band, both
+through the sensor API's validation and storage.
+
+``energy_dash.web.init_app`` registers this blueprint only outside production: in
+production these paths answer 404 like any unknown path, signed in or not."""
 
 from __future__ import annotations
 
 import random
 import time
 
-from flask import Blueprint, Response, abort, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from energy_dash.demo.readings import (
     VOLTAGE_CONDITIONS,
@@ -18,31 +21,26 @@ from energy_dash.demo.readings import (
 from energy_dash.domain.times import iso_utc
 from energy_dash.services import facilities, ingest
 from energy_dash.web import auth
-from energy_dash.web.replies import FACILITY_ID, json_error
 from energy_dash.web.replies import db_url as _db_url
-from energy_dash.web.replies import settings as _settings
+from energy_dash.web.replies import id_param, json_error
 
 bp = Blueprint("debug", __name__)
 
 
 def _debug_facility() -> tuple[int | None, Response | None]:
-    if _settings().production:
-        abort(404)
-    raw = request.args.get("facility_id")
+    fid, error = id_param("facility_id")
+    if error is not None:
+        return None, error
     facilities = auth.current_user_facilities()
-    if raw in (None, ""):
+    if fid is None:
         writable = [f["id"] for f in facilities if f["role"] in ("admin", "operator")]
         if not facilities:
             return None, json_error(403, "you are not a member of any facility")
         if not writable:
             return None, json_error(403, "your role in this facility is read-only")
         return writable[0], None
-    if not FACILITY_ID.fullmatch(raw):
-        return None, json_error(
-            400, "facility_id must be a positive integer", "facility_id"
-        )
     try:
-        return auth.check_facility(int(raw), write=True), None
+        return auth.check_facility(fid, write=True), None
     except PermissionError as exc:
         return None, json_error(403, str(exc))
 

@@ -7,7 +7,6 @@ Public routes, pages and callbacks are listed in ``energy_dash.web.auth``
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -59,13 +58,33 @@ def _is_wall_id(value: Any) -> bool:
     return isinstance(value, str) and value.startswith("wall")
 
 
-def _pathname(body: dict[str, Any]) -> str | None:
+def _declared_paths(body: dict[str, Any], entry: dict[str, Any]) -> list[Any] | None:
+    """The ``pathname`` values of a request shaped exactly as ``entry`` declares.
+
+    Dash hands inputs and state to the function by position, not by name, so only
+    a request with the declared ids and properties, in the declared order and
+    number, says truthfully which path it renders; for any other, None. (Public
+    callbacks have plain string ids; a pattern-matching one never matches.)
+    """
+    paths = []
     for group in ("inputs", "state"):
-        for item in body.get(group) or []:
-            if isinstance(item, dict) and item.get("property") == "pathname":
-                value = item.get("value")
-                return value if isinstance(value, str) else None
-    return None
+        sent, declared = body.get(group, []), entry[group]
+        if not isinstance(sent, list) or len(sent) != len(declared):
+            return None
+        for item, dep in zip(sent, declared, strict=True):
+            if not isinstance(item, dict) or (
+                item.get("id"), item.get("property")
+            ) != (dep["id"], dep["property"]):
+                return None
+            if dep["property"] == "pathname":
+                paths.append(item.get("value"))
+    return paths
+
+
+def _body() -> dict[str, Any]:
+    """The JSON object of a callback request, or {} (parsed once, cached for Dash)."""
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
 
 
 def _referer_path() -> str | None:
@@ -113,6 +132,8 @@ class LoginGate(Auth):
             if path == DASH_CALLBACK:
                 # Profile pictures (2 MB, base64) travel in a callback body.
                 request.max_content_length = SIGNED_IN_CALLBACK_MAX_BYTES
+                if request.method == "POST" and self._registered(_body()) is None:
+                    return json_refusal(400, "unknown callback")
             return None
         display = current_display()
         if path in DASH_PLUMBING:
@@ -128,20 +149,28 @@ class LoginGate(Auth):
             return None
         return self.login_request()
 
+    def _registered(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """The registered server-side callback a request names, else None.
+
+        Dash finds the function by ``output`` alone and answers a name it does not
+        know, or one of a clientside callback (no server function), with a 500;
+        the gate refuses those first.
+        """
+        output = body.get("output")
+        entry = self.app.callback_map.get(output) if isinstance(output, str) else None
+        return entry if entry is not None and "callback" in entry else None
+
     def _callback_allowed(self, display: Display | None) -> bool:
-        try:
-            body = json.loads(request.get_data(cache=True) or b"null")
-        except (ValueError, UnicodeDecodeError):
+        body = _body()
+        entry = self._registered(body)
+        if entry is None:
             return False
-        if not isinstance(body, dict):
-            return False
-        pathname = _pathname(body)
-        if body.get("output") in PUBLIC_CALLBACKS:
-            if pathname in PUBLIC_PAGES:
-                return True
-            if display is not None and pathname == WALL_PATH:
-                return True
-            return False
+        if body["output"] in PUBLIC_CALLBACKS:
+            pages = PUBLIC_PAGES if display is None else PUBLIC_PAGES | {WALL_PATH}
+            paths = _declared_paths(body, entry)
+            return bool(paths) and all(
+                isinstance(p, str) and p in pages for p in paths
+            )
         if display is not None:
             outputs = _callback_outputs(body)
             return bool(outputs) and all(_is_wall_id(o) for o in outputs)

@@ -56,18 +56,11 @@ from energy_dash.domain.metrics import finite
 from energy_dash.domain.times import iso_utc, to_utc
 from energy_dash.services import forecasts as store
 from energy_dash.web import auth
-from energy_dash.web.replies import json_error
+from energy_dash.web.replies import id_param, json_error
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("predictions_api", __name__)
-
-
-def _facility_id(raw: str | None) -> int | None:
-    if raw is None or not raw.strip().isdigit():
-        return None
-    value = int(raw.strip())
-    return value if 1 <= value <= 2**31 - 1 else None
 
 
 def prediction_payload(
@@ -136,14 +129,11 @@ def prediction_payload(
 def predictions():
     if not current_user.is_authenticated:
         return json_error(401, "login required")
-    raw = request.args.get("facility_id")
-    if raw is None or raw == "":
-        return json_error(400, "facility_id is required", "facility_id")
-    facility_id = _facility_id(raw)
+    facility_id, error = id_param("facility_id")
+    if error is not None:
+        return error
     if facility_id is None:
-        return json_error(
-            400, "facility_id must be a positive whole number", "facility_id"
-        )
+        return json_error(400, "facility_id is required", "facility_id")
     target = request.args.get("target", "consumption")
     if target not in store.TARGETS:
         return json_error(400, "target must be 'consumption' or 'production'", "target")

@@ -1,5 +1,5 @@
-"""Plumbing shared by the browser-facing routes: settings, JSON refusals, the
-checked ``facility_id`` parameter of the session API."""
+"""Plumbing shared by the browser-facing routes: settings, JSON refusals, integer
+query parameters and the checked ``facility_id`` parameter of the session API."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ from energy_dash.domain.facility import FacilityInfo
 from energy_dash.services import facilities
 from energy_dash.web import auth
 
-FACILITY_ID = re.compile(r"\s*\d{1,12}\s*")
+# ASCII digits only: ``\d`` and ``str.isdigit`` also accept "١" or "²", and
+# ``int()`` refuses more than 4300 digits. Ten digits hold every id up to 2**31 - 1.
+_ID_DIGITS = re.compile(r"[0-9]{1,10}")
+_MAX_ID = 2**31 - 1
 
 
 def settings() -> Settings:
@@ -35,24 +38,37 @@ def json_error(status: int, message: str, field: str | None = None) -> Response:
     return response
 
 
+def id_param(name: str) -> tuple[int | None, Response | None]:
+    """The query parameter ``name`` as an id in ``[1, 2**31 - 1]``.
+
+    Returns ``(id, None)``, ``(None, None)`` when it is absent or empty, or
+    ``(None, a 400 refusal naming it)``: a malformed value is the client's error,
+    never a 500.
+    """
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None, None
+    if not _ID_DIGITS.fullmatch(raw) or not 1 <= int(raw) <= _MAX_ID:
+        return None, json_error(400, f"{name} must be a positive integer", name)
+    return int(raw), None
+
+
 def facility_param() -> tuple[FacilityInfo | None, Response | None]:
     """The facility of the checked ``facility_id`` parameter (default: the first).
 
     Returns ``(FacilityInfo, None)`` or ``(None, the JSON refusal)``.
     """
-    raw = request.args.get("facility_id")
-    if raw is None or raw == "":
+    fid, error = id_param("facility_id")
+    if error is not None:
+        return None, error
+    if fid is None:
         mine = auth.current_user_facilities()
         if not mine:
             return None, json_error(403, "you are not a member of any facility")
         fid = mine[0]["id"]
-    elif not FACILITY_ID.fullmatch(raw):
-        return None, json_error(
-            400, "facility_id must be a positive integer", "facility_id"
-        )
     else:
         try:
-            fid = auth.check_facility(int(raw))
+            auth.check_facility(fid)
         except PermissionError as exc:
             return None, json_error(403, str(exc))
     facility = facilities.facility_info(fid, database_url=db_url())

@@ -294,3 +294,167 @@ def test_production_cookies_are_secure(settings):
     cookie = page.headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Demo: sign in" not in page.get_data(as_text=True)
+
+
+# ------------------------------------------------- callbacks judged as Dash runs them
+
+DASH_CALLBACK = "/_dash-update-component"
+ROUTING_OUTPUTS = [
+    {"id": "_pages_content", "property": "children"},
+    {"id": "_pages_store", "property": "data"},
+]
+
+
+def _location(prop: str, value) -> dict:
+    return {"id": "_pages_location", "property": prop, "value": value}
+
+
+def _routing(inputs: list, **extra) -> dict:
+    """The page-routing request as the renderer sends it (no ``state``: none)."""
+    return {
+        "output": auth.ROUTING_OUTPUT,
+        "outputs": ROUTING_OUTPUTS,
+        "inputs": inputs,
+        "changedPropIds": ["_pages_location.pathname"],
+        "parsedChangedPropsIds": ["_pages_location.pathname"],
+        **extra,
+    }
+
+
+def _page_title(path: str) -> str:
+    return next(p["title"] for p in dash.page_registry.values() if p["path"] == path)
+
+
+def _component_ids(node) -> set:
+    found = set()
+    if isinstance(node, dict):
+        if isinstance(node.get("props"), dict) and "id" in node["props"]:
+            found.add(node["props"]["id"])
+        for value in node.values():
+            found |= _component_ids(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= _component_ids(item)
+    return found
+
+
+# Dash passes inputs by position: the first is the path it renders.
+ROUTING_ATTACKS = {
+    "decoy-property-first": lambda page: [
+        _location("pathnamex", page), _location("pathname", "/")
+    ],
+    "search-in-pathname-place": lambda page: [
+        _location("search", page), _location("pathname", "/")
+    ],
+    "other-id-in-pathname-place": lambda page: [
+        {"id": "elsewhere", "property": "pathname", "value": page},
+        _location("pathname", "/"),
+    ],
+    "extra-input": lambda page: [
+        _location("pathname", page), _location("search", ""), _location("pathname", "/")
+    ],
+    "one-input-short": lambda page: [_location("pathname", "/")],
+    "protected-path": lambda page: [
+        _location("pathname", page), _location("search", "")
+    ],
+    "path-not-a-string": lambda page: [
+        _location("pathname", ["/"]), _location("search", "")
+    ],
+}
+
+
+@pytest.mark.parametrize("page", ["/settings", "/dashboard", "/profile"])
+@pytest.mark.parametrize("attack", list(ROUTING_ATTACKS))
+def test_anonymous_routing_request_must_match_the_declared_inputs(
+    app, client, page, attack
+):
+    ensure_callbacks(app)
+    response = client.post(DASH_CALLBACK, json=_routing(ROUTING_ATTACKS[attack](page)))
+    assert (response.status_code, response.get_json()) == (
+        401, {"error": "login required"}
+    )
+
+
+def test_anonymous_routing_state_must_match_too(app, client):
+    ensure_callbacks(app)
+    inputs = [_location("pathname", "/"), _location("search", "")]
+    for state in ([_location("pathname", "/settings")], None, {}):
+        response = client.post(DASH_CALLBACK, json=_routing(inputs, state=state))
+        assert (response.status_code, response.get_json()) == (
+            401, {"error": "login required"}
+        ), state
+
+
+def test_anonymous_visitor_still_gets_the_landing_page(app, client):
+    assert client.get("/").status_code == 200
+    assert client.get("/login").status_code == 200
+    response = client.post(
+        DASH_CALLBACK,
+        json=_routing([_location("pathname", "/"), _location("search", "")]),
+    )
+    assert response.status_code == 200
+    body = response.get_json()["response"]
+    assert body["_pages_store"] == {"data": {"title": _page_title("/")}}
+    assert "home-cta" in _component_ids(body["_pages_content"])
+
+
+def test_signed_in_routing_still_renders_protected_pages(app, auth_client):
+    client = auth_client("alice")
+    response = client.post(
+        DASH_CALLBACK,
+        json=_routing([_location("pathname", "/settings"), _location("search", "")]),
+    )
+    assert response.status_code == 200
+    body = response.get_json()["response"]
+    assert body["_pages_store"] == {"data": {"title": _page_title("/settings")}}
+    assert "settings-refresh" in _component_ids(body["_pages_content"])
+
+
+UNKNOWN_OUTPUTS = {
+    "clientside": "navbar.class_name",
+    "made-up": "nope.children",
+    "made-up-multi": "..nope.children...nope.style..",
+    "number": 42,
+    "list": ["nope.children"],
+    "missing": None,
+}
+
+
+@pytest.mark.parametrize(
+    "output", list(UNKNOWN_OUTPUTS.values()), ids=list(UNKNOWN_OUTPUTS)
+)
+def test_a_callback_that_is_not_on_the_server_is_400_for_a_user(
+    app, client, auth_client, output
+):
+    ensure_callbacks(app)
+    body = {
+        "output": output,
+        "outputs": {"id": "nope", "property": "children"},
+        "inputs": [{"id": "url", "property": "pathname", "value": "/"}],
+        "changedPropIds": ["url.pathname"],
+    }
+    signed_in = auth_client("alice")
+    response = signed_in.post(DASH_CALLBACK, json=body)
+    assert (response.status_code, response.get_json()) == (
+        400, {"error": "unknown callback"}
+    )
+    anonymous = client.post(DASH_CALLBACK, json=body)
+    assert (anonymous.status_code, anonymous.get_json()) == (
+        401, {"error": "login required"}
+    )
+
+
+@pytest.mark.parametrize("payload", [b"[]", b'"x"', b"{not json", b""])
+def test_a_callback_body_that_is_no_request_is_400_for_a_user(
+    app, client, auth_client, payload
+):
+    signed_in = auth_client("alice")
+    headers = {"Content-Type": "application/json"}
+    response = signed_in.post(DASH_CALLBACK, data=payload, headers=headers)
+    assert (response.status_code, response.get_json()) == (
+        400, {"error": "unknown callback"}
+    )
+    anonymous = client.post(DASH_CALLBACK, data=payload, headers=headers)
+    assert (anonymous.status_code, anonymous.get_json()) == (
+        401, {"error": "login required"}
+    )

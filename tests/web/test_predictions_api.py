@@ -98,10 +98,8 @@ def test_members_only_403(auth_client, facility, database_url):
     ("query", "field", "message"),
     [
         ("", "facility_id", "facility_id is required"),
-        ("facility_id=abc", "facility_id", "facility_id must be a positive whole "
-         "number"),
-        ("facility_id=-1", "facility_id", "facility_id must be a positive whole "
-         "number"),
+        ("facility_id=abc", "facility_id", "facility_id must be a positive integer"),
+        ("facility_id=-1", "facility_id", "facility_id must be a positive integer"),
         ("facility_id=1&target=weather", "target", "target must be 'consumption' "
          "or 'production'"),
     ],

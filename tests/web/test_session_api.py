@@ -221,15 +221,31 @@ def test_debug_endpoints_refuse_viewers(app, auth_client, facility):
     assert client.get("/api/debug/voltage-demo").status_code == 403
 
 
-def test_debug_endpoints_are_404_in_production(settings, make_user, facility):
+DEBUG_PATHS = ("/api/debug/test-hardware", "/api/debug/voltage-demo?condition=normal")
+
+
+def test_debug_endpoints_need_a_session_in_development(app, client, auth_client):
+    signed_in = auth_client("alice")
+    for path in DEBUG_PATHS:
+        anonymous = client.get(path)
+        assert (anonymous.status_code, anonymous.get_json()) == (
+            401, {"error": "login required"}
+        )
+        assert signed_in.get(path).status_code == 201
+
+
+def test_debug_endpoints_answer_like_unknown_paths_in_production(
+    settings, make_user, facility
+):
+    """Not even their existence shows: 404 for everybody, whatever the method."""
     from energy_dash.app import create_app
 
     prod = create_app(replace(settings, env="production"))
     make_user("alice", facility=facility)
-    client = prod.server.test_client()
     https = "https://localhost"  # production cookies are Secure
-    page = client.get("/login", base_url=https)
-    signed = client.post(
+    anonymous, signed_in = prod.server.test_client(), prod.server.test_client()
+    page = signed_in.get("/login", base_url=https)
+    signed = signed_in.post(
         "/login",
         base_url=https,
         data={
@@ -239,6 +255,18 @@ def test_debug_endpoints_are_404_in_production(settings, make_user, facility):
         },
     )
     assert signed.status_code == 302
-    for path in ("/api/debug/test-hardware", "/api/debug/voltage-demo"):
-        assert client.get(path, base_url=https).status_code == 404
-    assert client.get("/api/hardware-status-check", base_url=https).status_code == 200
+    for client in (anonymous, signed_in):
+        for method in ("GET", "POST"):
+            unknown = client.open(
+                "/api/debug/no-such-endpoint", method=method, base_url=https
+            )
+            assert (unknown.status_code, unknown.get_json()) == (
+                404, {"error": "not found"}
+            )
+            for path in DEBUG_PATHS:
+                response = client.open(path, method=method, base_url=https)
+                assert (response.status_code, response.get_json()) == (
+                    404, {"error": "not found"}
+                ), (method, path)
+    status = signed_in.get("/api/hardware-status-check", base_url=https)
+    assert status.status_code == 200
