@@ -13,6 +13,7 @@ from dash import dcc, html
 from components import figures
 from components import formatting as fmt
 from components.dashboard import KIND_LABEL
+from energy_dash.domain.validation import integer_id
 
 DEFAULT_REFRESH_S = 10
 MIN_REFRESH_S = 2
@@ -51,12 +52,10 @@ def refresh_seconds(value: Any) -> int:
 
 
 def facility_param(value: Any) -> int | None:
-    """``?facility=`` as a positive integer, else None."""
-    try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-    return number if number > 0 else None
+    """``?facility=`` as a positive integer, else None (``int()`` also read
+    "١" as 1, and raised on 5 000 digits)."""
+    number = integer_id(value if isinstance(value, str) else None)
+    return number if number is not None and number > 0 else None
 
 
 def _tile(label: str, value_id: str, *, tile_id: str | None = None,

@@ -587,6 +587,9 @@ def test_wall_query_parameters_are_bounded():
     assert wall_ui.facility_param("3") == 3
     assert wall_ui.facility_param("-1") is None
     assert wall_ui.facility_param("x") is None
+    assert wall_ui.facility_param("١") is None  # int() read it as 1
+    assert wall_ui.facility_param("9" * 5000) is None  # int() raised
+    assert wall_ui.facility_param("0") is None
     layout = wall_ui.layout(facility=3, refresh_s=wall_ui.refresh_seconds("5"))
     tree = json.loads(json.dumps(layout, cls=PlotlyJSONEncoder))
     interval = find(tree, "wall-interval")
