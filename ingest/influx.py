@@ -25,17 +25,19 @@ from sqlalchemy.exc import SQLAlchemyError
 from energy_dash.db import session_scope
 from energy_dash.domain import quality
 from energy_dash.domain.quality import QualityEvent
-from energy_dash.services.bindings import influx_bindings
-from energy_dash.services.meters import ingest_readings, newest_reading_ts
+from energy_dash.services.bindings import influx_bindings, last_stored
+from energy_dash.services.meters import ingest_readings
 from energy_dash.storage.devices import find_api_key
 from ingest.lineprotocol import (
     PRECISIONS,
     InfluxBinding,
     LastQuery,
+    checked_bodies,
+    device_of,
     last_response,
     parse_last_query,
+    query_binding,
     query_error,
-    write_bodies,
 )
 
 logger = logging.getLogger(__name__)
@@ -142,7 +144,8 @@ def _write(*, v2: bool, precision: str) -> Response:
                            + ", ".join(allowed), v2=v2)
         data = _body()
         bindings = _bindings(facility_id)
-        bodies, unbound, parsed = write_bodies(data, precision, bindings)
+        bodies, unbound, parsed = checked_bodies(data, precision, bindings,
+                                                 received_s)
         events: list[tuple[int | None, QualityEvent]] = []
         if unbound:
             names = sorted({p.measurement for p in unbound})
@@ -165,7 +168,7 @@ def _write(*, v2: bool, precision: str) -> Response:
         return _answer(503, "database unavailable; retry", v2=v2)
     if parsed.first_error is not None:
         message = str(parsed.first_error)
-        if parsed.points:
+        if len(bodies) or unbound:  # some points were good
             message = f"partial write: {message}"
         return _answer(400, message, v2=v2)
     return Response(status=204)
@@ -183,20 +186,18 @@ def write_v1() -> Response:
     return _write(v2=False, precision=request.args.get("precision", "ns"))
 
 
-def _last(facility_id: int, query: LastQuery) -> tuple[int | None, None]:
-    """Newest stored reading of the device a matching binding feeds [ns]."""
-    for binding in _bindings(facility_id):
-        if binding.measurement != query.measurement:
-            continue
-        if any(query.tags.get(k) != v for k, v in binding.tags):
-            continue
-        if (binding.field or "value") != query.field:
-            continue
-        device = binding.device_id or query.tags.get("device") or query.tags.get(
-            "host") or "influx"
-        ts_ms = newest_reading_ts(_database_url(), facility_id, device[:64])
-        return (None if ts_ms is None else ts_ms * 1_000_000), None
-    return None, None
+def _last(facility_id: int, query: LastQuery) -> tuple[int | None, float | None]:
+    """Time [ns] and value, as the meter sent it, of what the binding the query
+    names stored last; ``(None, None)`` when nothing."""
+    binding = query_binding(query, _bindings(facility_id))
+    if binding is None:
+        return None, None
+    found = last_stored(_database_url(), facility_id,
+                        device_of(binding, query.tags), binding.role, binding.kind)
+    if found is None:
+        return None, None
+    ts_ms, stored, interval_s = found
+    return ts_ms * 1_000_000, binding.sent(stored, interval_s)
 
 
 @bp.route("/query", methods=["GET", "POST"])

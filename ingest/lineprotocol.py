@@ -17,12 +17,15 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from energy_dash.domain.batch import ReadingTable
+from energy_dash.domain.batch import ReadingTable, validate_batch
 from energy_dash.domain.bindings import TARGETS, influx_problems
+from energy_dash.domain.metrics import power_kw
+from energy_dash.domain.validation import validate_reading
 
 logger = logging.getLogger(__name__)
 
@@ -279,6 +282,11 @@ def parse_lines(body: bytes | str, precision: str = "ns") -> ParseResult:
 
 # -- bindings ----------------------------------------------------------------
 
+SENT_DIGITS = 12
+"""Significant digits of a value rebuilt from what is stored (see
+:meth:`InfluxBinding.sent`)."""
+
+
 @dataclass(frozen=True)
 class InfluxBinding:
     """Points of ``measurement`` carrying all of ``tags`` feed one reading field."""
@@ -298,9 +306,38 @@ class InfluxBinding:
         """The reading field this binding writes."""
         return TARGETS[(self.role, self.kind)]
 
+    @property
+    def factor(self) -> float:
+        """One ``unit`` in the reading field's unit (kW or kWh)."""
+        return 0.001 if self.unit in ("W", "Wh") else 1.0
+
     def scale(self, value: float) -> float:
         """The value in the reading field's unit (kW or kWh)."""
-        return value / 1000.0 if self.unit in ("W", "Wh") else value
+        return value * self.factor
+
+    def sent(self, stored: float, interval_s: float | None = None) -> float:
+        """What the meter sent, in ``unit``, rebuilt from what this binding stored.
+
+        ``stored`` is a reading's interval energy [kWh] (kinds ``power`` and
+        ``energy``) or the register [kWh] (``energy_total``). A power is that
+        energy's average over the reading's interval ``interval_s`` [s], the
+        inverse of how it was booked; it comes back as stored: production
+        unsigned, consumption not below 0. The few float roundings of the way
+        there and back (about 1e-15 of the value) are rounded off at
+        :data:`SENT_DIGITS`, so a value sent with up to 12 digits comes back
+        exactly as sent.
+        """
+        value = power_kw(stored, interval_s) if self.kind == "power" else stored
+        if self.kind != "power" and self.factor == 1.0:
+            return value  # stored as sent
+        return float(f"{value / self.factor:.{SENT_DIGITS}g}")
+
+
+def device_of(binding: InfluxBinding, tags: dict[str, str]) -> str:
+    """The device a bound point is stored under: the binding's own, else the
+    point's ``device`` or ``host`` tag, else ``influx``. Not cut to length: an
+    overlong one is refused like any device id the sensor API refuses."""
+    return binding.device_id or tags.get("device") or tags.get("host") or "influx"
 
 
 def binding_errors(
@@ -351,9 +388,20 @@ def points_to_readings(
     ``([(facility_id, reading)], unbound_points)``; a reading's ``timestamp`` is
     Unix seconds, absent when the line had none (time of receipt).
     """
+    readings, unbound, _ = _bind(points, bindings)
+    return readings, unbound
+
+
+def _bind(
+    points: Sequence[Point],
+    bindings: Iterable[InfluxBinding] | dict[str, list[InfluxBinding]],
+) -> tuple[list[tuple[int, dict[str, Any]]], list[Point], list[dict[str, int]]]:
+    """:func:`points_to_readings`, and for each reading the line each of its
+    fields came from (``{field: line}``)."""
     index = bindings if isinstance(bindings, dict) else index_bindings(bindings)
     plans = _plans(index)
     grouped: dict[tuple[int, str, int | None], dict[str, Any]] = {}
+    sources: dict[tuple[int, str, int | None], dict[str, int]] = {}
     specificity: dict[tuple[int, str, int | None, str], int] = {}
     unbound: list[Point] = []
     for point in points:
@@ -372,9 +420,7 @@ def points_to_readings(
                 value = _field_of(point, binding)
                 if value is None:
                     continue
-            device = binding.device_id or tags.get("device") or tags.get(
-                "host") or "influx"
-            key = (binding.facility_id, device[:64], point.ts_ns)
+            key = (binding.facility_id, device_of(binding, tags), point.ts_ns)
             slot = (*key, target)
             if specificity.get(slot, -1) >= rank:
                 taken = True
@@ -383,6 +429,7 @@ def points_to_readings(
             reading = grouped.get(key)
             if reading is None:
                 reading = grouped[key] = {"device_id": key[1]}
+                sources[key] = {}
                 if point.ts_ns is not None:
                     reading["timestamp"] = point.ts_ns / 1e9
             value = float(value) * scale
@@ -391,11 +438,12 @@ def points_to_readings(
             elif sign < 0 and value < 0:  # consumption power: no negative draw
                 value = 0.0
             reading[target] = value
+            sources[key][target] = point.line
             taken = True
         if not taken:
             unbound.append(point)
     readings = [(key[0], reading) for key, reading in grouped.items()]
-    return readings, unbound
+    return readings, unbound, list(sources.values())
 
 
 # -- the quick path for plain bodies ------------------------------------------
@@ -416,10 +464,8 @@ def _contributions(
                 names[0] if len(names) == 1 else None)
         if field_name not in names:
             continue
-        device = binding.device_id or tags.get("device") or tags.get(
-            "host") or "influx"
         taken.append((names.index(field_name), target, scale, sign, rank,
-                       binding.facility_id, device[:64]))
+                       binding.facility_id, device_of(binding, tags)))
     return taken
 
 
@@ -427,8 +473,7 @@ def _plans(index: dict[str, list[InfluxBinding]]) -> dict[str, list[tuple]]:
     """Per binding once: tags, field, target, scale and sign (the loop is per
     point)."""
     return {
-        name: [(b, b.tags, len(b.tags), b.field, b.target,
-                0.001 if b.unit in ("W", "Wh") else 1.0,
+        name: [(b, b.tags, len(b.tags), b.field, b.target, b.factor,
                 (b.role == "production") - (b.role != "production")
                 if b.kind == "power" else 0)
                for b in items]
@@ -509,6 +554,96 @@ def write_bodies(
     parsed = parse_lines(body, precision)
     readings, unbound = points_to_readings(parsed.points, bindings)
     return [r for _, r in readings], unbound, parsed
+
+
+def checked_bodies(
+    body: bytes | str,
+    precision: str,
+    bindings: Iterable[InfluxBinding] | dict[str, list[InfluxBinding]],
+    now_s: float,
+) -> tuple[Sequence[dict[str, Any]], list[Point], ParseResult]:
+    """:func:`write_bodies` held to the sensor API's validator, as of ``now_s``.
+
+    A point whose value, device or time the validator refuses is a bad line like
+    an unparsable one (InfluxDB answers both alike): its reading is not among
+    the bodies, and the line is in the errors, which stay in line order. The
+    other lines of such a reading (IoTaWatt's ``Solar`` next to a refused
+    ``Mains``) are still written when the rest of it passes.
+    """
+    bodies, unbound, parsed = write_bodies(body, precision, bindings)
+    if not _refusals(bodies, now_s):
+        return bodies, unbound, parsed
+    parsed = parse_lines(body, precision)  # the full path: which line gave what
+    readings, unbound, sources = _bind(parsed.points, bindings)
+    bodies = [reading for _, reading in readings]
+    refused = dict(_refusals(bodies, now_s))
+    kept: list[dict[str, Any]] = []
+    bad: dict[int, str] = {}
+    for k, reading in enumerate(bodies):
+        if k not in refused:
+            kept.append(reading)
+            continue
+        rest = _rest(reading, sources[k], refused[k], bad, now_s)
+        if rest is not None:
+            kept.append(rest)
+    lines = _text(body).split("\n")
+    parsed.errors = sorted(
+        parsed.errors + [LineError(n, lines[n - 1].strip(" \t\r"), message)
+                         for n, message in bad.items()],
+        key=lambda e: e.line)[:MAX_ERRORS]
+    parsed.bad_lines += len(bad)
+    return kept, unbound, parsed
+
+
+def _refusals(
+    bodies: Sequence[dict[str, Any]], now_s: float
+) -> list[tuple[int, list[dict[str, str]]]]:
+    """``(index, details)`` of the reading bodies the sensor API's validator
+    refuses; vectorised for dated bodies, one by one for undated ones (the
+    ingest service dates those at receipt)."""
+    check = partial(validate_reading, now_s=now_s)
+
+    def dated(items: Sequence[dict[str, Any]]) -> list[tuple[int, list]]:
+        return validate_batch(items, now_s, facility_id=0, default_device="influx",
+                              check_row=check)[1]  # the bodies name no facility
+
+    if isinstance(bodies, ReadingTable):  # always dated
+        return dated(bodies)
+    at = [k for k, body in enumerate(bodies) if "timestamp" in body]
+    found = [(at[j], details) for j, details in dated([bodies[k] for k in at])]
+    found += [(k, details) for k, body in enumerate(bodies)
+              if "timestamp" not in body and (details := check(body)[1])]
+    return sorted(found, key=lambda item: item[0])
+
+
+def _rest(
+    reading: dict[str, Any], lines: dict[str, int], details: list[dict[str, str]],
+    bad: dict[int, str], now_s: float,
+) -> dict[str, Any] | None:
+    """What may still be written of a refused reading; adds each refused line's
+    message to ``bad``. Only values can be refused line by line: a refused
+    device or time is every line's, and so is a rest that does not pass."""
+    if all(d["field"] in lines for d in details):
+        for d in details:
+            bad.setdefault(lines[d["field"]], _said([d]))
+        refused = {d["field"] for d in details}
+        rest = {k: v for k, v in reading.items() if k not in refused}
+        if any(name in lines for name in rest):
+            details = validate_reading(rest, now_s=now_s)[1]
+            if not details:
+                return rest
+    for line in lines.values():
+        bad.setdefault(line, _said(details))
+    return None
+
+
+def _said(details: list[dict[str, str]]) -> str:
+    return "; ".join(f"{d.get('field') or 'reading'}: {d.get('message')}"
+                     for d in details)
+
+
+def _text(body: bytes | str) -> str:
+    return body if isinstance(body, str) else body.decode("utf-8", "replace")
 
 
 def _line_readings(
@@ -769,6 +904,21 @@ class LastQuery:
     field: str
     measurement: str
     tags: dict[str, str]
+
+
+def query_binding(
+    query: LastQuery, bindings: Iterable[InfluxBinding]
+) -> InfluxBinding | None:
+    """The binding whose points a ``LAST`` query asks for, chosen as a point is
+    bound: its measurement, all its tags among the query's conditions, its
+    field (one without a field answers for any: it takes ``value`` or a point's
+    only field), the most specific first."""
+    for binding in index_bindings(bindings).get(query.measurement, ()):
+        if binding.field not in (None, query.field):
+            continue
+        if all(query.tags.get(k) == v for k, v in binding.tags):
+            return binding
+    return None
 
 
 def _unquote(ident: str) -> str:

@@ -357,6 +357,18 @@ class TopicBinding(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class BindingId(Base):
+    """The id source topic and line-protocol bindings share, so that a bare id
+    names one binding of either kind. An id is drawn (a row inserted, then
+    deleted): SQLite's AUTOINCREMENT and PostgreSQL's sequence never hand it out
+    again."""
+
+    __tablename__ = "binding_ids"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+
+
 class InfluxBinding(Base):
     """Line-protocol points (measurement, tags, field) feeding one reading field."""
 

@@ -20,8 +20,10 @@ from energy_dash.domain.bindings import (
     influx_problems,
     topic_problem,
 )
+from energy_dash.domain.registers import reading_interval_s
 from energy_dash.storage import bindings as store
 from energy_dash.storage.facilities import load_info
+from energy_dash.storage.readings import previous_ts
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +112,9 @@ def bind_influx(
 def unbind(database_url: str | None, ref: str) -> str:
     """Remove ``ID``, ``topic:ID`` or ``influx:ID``; returns what was removed.
 
-    A bare id that exists in both tables is refused as ambiguous.
+    Both kinds draw their ids from one source, so a bare id names one binding;
+    only ids given out before that source (migration 0011) can be in both
+    tables, and such a bare id is refused as ambiguous.
     """
     kind, _, number = ref.strip().rpartition(":")
     if not number.isascii() or not number.isdigit() or kind not in ("", "topic",
@@ -185,3 +189,33 @@ def influx_bindings(database_url: str | None, facility_id: int) -> list[dict[str
         _influx_cache.clear()
     _influx_cache[key] = (now, rows)
     return rows
+
+
+def last_stored(
+    database_url: str | None, facility_id: int, device_id: str, role: str, kind: str
+) -> tuple[int, float, float | None] | None:
+    """What a line-protocol binding of ``device_id`` stored last (where IoTaWatt
+    resumes): ``(ts_ms, kWh, interval_s)``, or None.
+
+    A register (``energy_total``) is its own newest row, so its time is exact
+    for its role. Power and interval energy are both directions of one reading
+    (a direction not sent is stored as 0 kWh), so theirs is the device's newest
+    reading, with its energy of ``role`` and, for power, the interval that
+    energy was booked over [s].
+    """
+    direction = "consumed" if role == "consumption" else "produced"
+    with session_scope(database_url) as session:
+        if kind == "energy_total":
+            found = store.newest_register(session, facility_id, device_id, direction)
+            return None if found is None else (*found, None)
+        found = store.newest_energy(session, facility_id, device_id,
+                                    f"energy_{direction}")
+        if found is None:
+            return None
+        interval_s = None
+        if kind == "power":
+            facility = load_info(session, facility_id)
+            before = previous_ts(session, facility_id, device_id, found[0])
+            interval_s = reading_interval_s(before, found[0],
+                                            facility.expected_interval_s)
+        return (*found, interval_s)

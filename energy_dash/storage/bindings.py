@@ -8,25 +8,45 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.orm import Session
 
-from energy_dash.db.models import Facility, InfluxBinding, TopicBinding
+from energy_dash.db.models import (
+    BindingId,
+    DeviceRegister,
+    Facility,
+    InfluxBinding,
+    Reading,
+    TopicBinding,
+)
 
 logger = logging.getLogger(__name__)
 
 TOPICS = TopicBinding.__table__
 INFLUX = InfluxBinding.__table__
 FACILITIES = Facility.__table__
+IDS = BindingId.__table__
+READINGS = Reading.__table__
+REGISTERS = DeviceRegister.__table__
+
+
+def _new_id(conn: Connection | Session) -> int:
+    """The next id of the source both binding kinds share: a bare id then names
+    one binding, whichever table holds it."""
+    new_id = int(conn.execute(insert(IDS).returning(IDS.c.id)).scalar_one())
+    conn.execute(delete(IDS).where(IDS.c.id == new_id))
+    return new_id
 
 
 def add_topic(conn: Connection | Session, values: dict[str, Any]) -> int:
     """Insert a topic binding (validated by the caller); returns its id."""
-    result = conn.execute(insert(TOPICS).values(**values).returning(TOPICS.c.id))
-    return int(result.scalar_one())
+    new_id = _new_id(conn)
+    conn.execute(insert(TOPICS).values(id=new_id, **values))
+    return new_id
 
 
 def add_influx(conn: Connection | Session, values: dict[str, Any]) -> int:
     """Insert a line-protocol binding (validated by the caller); returns its id."""
-    result = conn.execute(insert(INFLUX).values(**values).returning(INFLUX.c.id))
-    return int(result.scalar_one())
+    new_id = _new_id(conn)
+    conn.execute(insert(INFLUX).values(id=new_id, **values))
+    return new_id
 
 
 def topic_exists(
@@ -89,3 +109,32 @@ def influx_rows(
     if facility_id is not None:
         stmt = stmt.where(INFLUX.c.facility_id == facility_id)
     return [dict(row._mapping) for row in conn.execute(stmt.order_by(INFLUX.c.id))]
+
+
+def newest_energy(
+    conn: Connection | Session, facility_id: int, device_id: str, column: str
+) -> tuple[int, float] | None:
+    """Time [UTC epoch ms] and interval energy ``column`` [kWh] of the device's
+    newest reading (what a power or energy binding of it stored last)."""
+    row = conn.execute(
+        select(READINGS.c.ts_ms, READINGS.c[column]).where(
+            READINGS.c.facility_id == facility_id,
+            READINGS.c.device_id == device_id,
+        ).order_by(READINGS.c.ts_ms.desc()).limit(1)
+    ).first()
+    return None if row is None else (int(row[0]), float(row[1]))
+
+
+def newest_register(
+    conn: Connection | Session, facility_id: int, device_id: str, register: str
+) -> tuple[int, float] | None:
+    """Time [UTC epoch ms] and total [kWh] of the device's newest ``register``
+    (``consumed`` or ``produced``) reading."""
+    row = conn.execute(
+        select(REGISTERS.c.ts_ms, REGISTERS.c.total_kwh).where(
+            REGISTERS.c.facility_id == facility_id,
+            REGISTERS.c.device_id == device_id,
+            REGISTERS.c.register == register,
+        ).order_by(REGISTERS.c.ts_ms.desc()).limit(1)
+    ).first()
+    return None if row is None else (int(row[0]), float(row[1]))

@@ -33,16 +33,24 @@ def test_bind_list_and_unbind(run, database_url, facility):
     assert result.exit_code == 0, result.output
     [row] = influx_bindings(database_url, facility)
     assert row["tags"] == {"device": "IotaWatt"} and row["unit"] == "W"
-    # both tables now hold id 1: a bare id is ambiguous
-    if int(result.output) == topic_id:
-        ambiguous = run("unbind", str(topic_id))
-        assert ambiguous.exit_code == 1
-        assert "say topic:" in ambiguous.output
     removed = run("unbind", f"topic:{topic_id}")
     assert removed.output.strip() == f"removed topic:{topic_id}"
     assert topic_bindings(database_url) == []
     missing = run("unbind", "topic:999")
     assert missing.exit_code == 1 and "no binding topic:999" in missing.output
+
+
+def test_unbind_takes_the_ids_that_bind_printed(run, facility):
+    """Topic and line-protocol bindings draw their ids from one source."""
+    topic = run("bind-topic", "--facility", str(facility), "--topic", "tele/+/SENSOR",
+                "--format", "tasmota")
+    influx = run("bind-influx", "--facility", str(facility), "--measurement", "Mains",
+                 "--role", "consumption", "--kind", "power", "--unit", "W")
+    assert (topic.output, influx.output) == ("1\n", "2\n")
+    removed = run("unbind", "2")
+    assert (removed.exit_code, removed.output) == (0, "removed influx:2\n")
+    removed = run("unbind", "1")
+    assert (removed.exit_code, removed.output) == (0, "removed topic:1\n")
 
 
 def test_errors_are_one_line(run, facility):
