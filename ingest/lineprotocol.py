@@ -547,13 +547,39 @@ def write_bodies(
     if plain is not None:
         uniform = _uniform_columns(*plain, plans)
         if uniform is not None:
-            return uniform.table(), uniform.unbound, ParseResult()
+            return one_direction(uniform.table()), uniform.unbound, ParseResult()
         quick = _line_readings(*plain, plans)
         if quick is not None:
-            return [r for _, r in quick[0]], quick[1], ParseResult()
+            return one_direction([r for _, r in quick[0]]), quick[1], ParseResult()
     parsed = parse_lines(body, precision)
     readings, unbound = points_to_readings(parsed.points, bindings)
-    return [r for _, r in readings], unbound, parsed
+    return one_direction([r for _, r in readings]), unbound, parsed
+
+
+ENERGIES = ("energy_consumed", "energy_produced")
+
+
+def one_direction(bodies):
+    """A meter bound for one direction's interval energy sends none for the
+    other: that one is 0, as a power-fed reading gets (the sensor API itself
+    requires both). Works on body dicts and on a :class:`ReadingTable`."""
+    if isinstance(bodies, ReadingTable):
+        values = bodies.values
+        if all(name in values for name in ENERGIES):
+            consumed, produced = (values[name] for name in ENERGIES)
+            produced[np.isnan(produced) & ~np.isnan(consumed)] = 0.0
+            consumed[np.isnan(consumed) & ~np.isnan(produced)] = 0.0
+        else:
+            for name in ENERGIES:
+                other = ENERGIES[1 - ENERGIES.index(name)]
+                if name in values and other not in values:
+                    values[other] = np.where(np.isnan(values[name]), np.nan, 0.0)
+        return bodies
+    for body in bodies:
+        sent = [name for name in ENERGIES if name in body]
+        if len(sent) == 1:
+            body[ENERGIES[1 - ENERGIES.index(sent[0])]] = 0.0
+    return bodies
 
 
 def checked_bodies(

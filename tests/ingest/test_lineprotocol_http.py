@@ -150,3 +150,23 @@ def test_no_body_gives_a_500(client, api_key, facility, iotawatt, body, precisio
     assert response.status_code in (204, 400), response.get_data(as_text=True)
     if response.status_code == 400:
         assert response.get_json()["message"]
+
+
+@pytest.mark.parametrize("body", [
+    "energy,meter=m1 wh=50 1767225600\nenergy,meter=m1 wh=20 1767225660\n",  # uniform
+    "energy,meter=m1 wh=50,note=1 1767225600\nenergy,meter=m1 wh=20 1767225660\n",
+    'energy,meter=m1 wh=50,note="x" 1767225600\nenergy,meter=m1 wh=20 1767225660\n',
+], ids=["columns", "line-loop", "parser"])
+def test_an_energy_of_one_direction_stores_the_other_as_zero(
+    client, api_key, facility, database_url, body
+):
+    """Only consumption is bound: the sensor API needs both interval energies,
+    so every write was refused. Each of the three parse paths fills 0."""
+    bind_influx(database_url, facility, "energy", tags={"meter": "m1"}, field="wh",
+                role="consumption", kind="energy", unit="Wh")
+    response = client.post("/api/v2/write?bucket=b&org=o&precision=s", data=body,
+                           headers={"Authorization": f"Token {api_key}"})
+    assert response.status_code == 204, response.get_data(as_text=True)
+    frame = data.read_readings(facility, database_url=database_url)
+    assert frame["energy_consumed"].round(6).tolist() == [0.05, 0.02]
+    assert frame["energy_produced"].tolist() == [0.0, 0.0]
