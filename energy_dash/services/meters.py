@@ -67,8 +67,14 @@ def _detail(details: Sequence[dict[str, str]]) -> str:
 
 
 def _device_of(body: Any) -> str | None:
+    """The body's device id when the sensor API would take it, else None: the
+    event of a refused body must store (PostgreSQL refuses a NUL in text, and
+    then the batch and its events fell back row by row)."""
     device = body.get("device_id") if isinstance(body, dict) else None
-    return device if isinstance(device, str) else None
+    if not isinstance(device, str):
+        return None
+    _, details = validate_reading({"device_id": device})
+    return device.strip() if all(d["field"] != "device_id" for d in details) else None
 
 
 def _columns(
