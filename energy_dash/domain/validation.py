@@ -2,8 +2,8 @@
 
 :data:`NUMBER_FIELDS` (units and bounds) and the timestamp rules serve the scalar
 validator (:func:`validate_reading`: the sensor API, ``import-csv``, debug tools), the
-vectorised one (:func:`frame_to_columns`: ``data.write_readings``, which re-checks a
-refused row with :func:`validate_reading` for its messages) and the OpenAPI
+vectorised one (:func:`frame_to_columns`: ``data.write_readings``, which hands every
+row it cannot vouch for to :func:`validate_reading`) and the OpenAPI
 document (:func:`reading_schema`), so they cannot drift apart. The rules are listed
 in ``examples/HARDWARE_INTEGRATION.md`` ("Fields and units").
 """
@@ -14,9 +14,9 @@ import logging
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 import numpy as np
@@ -464,99 +464,276 @@ class ReadingColumns:
 
 
 def frame_to_columns(
-    frame: pd.DataFrame, facility_id: int, device_id: str
+    frame: pd.DataFrame, facility_id: int, device_id: str, *,
+    now_s: float | None = None,
 ) -> tuple[ReadingColumns, list[dict[str, Any]]]:
-    """Vectorised :func:`validate_reading` of a frame: (clean columns, rejected).
+    """:func:`validate_reading` of every row of a frame: (clean columns, rejected).
 
-    Bounds come from :data:`NUMBER_FIELDS`, timestamps the bounds of
-    :func:`parse_timestamp`; a refused row is re-checked with
-    :func:`validate_reading` so its details name the field as the API would. The
-    valid rows stay columns (NaN where a field is absent): no dict per row.
+    The fast path checks whole columns of the common shape (numeric columns; a
+    ``DatetimeIndex`` or a ``timestamp`` column of datetimes, Unix seconds or ISO
+    8601 text; plain device names) against the same rule table, and it only ever
+    accepts. Any other row (a numeric string, a boolean, a bound crossed, a field
+    missing) goes to :func:`validate_reading` as the body the API would get, so the
+    rows stored, their values and every message are the API's. Datetimes are
+    moments (naive ones UTC) cut to the millisecond. The valid rows stay columns in
+    frame order (NaN where a field is absent): no dict per clean row.
     """
-    if "timestamp" in frame.columns:
-        stamps = pd.to_datetime(frame["timestamp"], utc=False, errors="coerce")
-    else:
-        stamps = pd.Series(frame.index, index=frame.index)
-    stamps = pd.DatetimeIndex(stamps)
-    if stamps.tz is None:
-        stamps = stamps.tz_localize("UTC")
+    now_s = time.time() if now_s is None else now_s
+    default = _default_device(device_id)
     n = len(frame)
-    bad = np.zeros(n, dtype=bool)
-    values: dict[str, np.ndarray] = {}
+    slow = np.zeros(n, dtype=bool)
+    values = {spec.name: _frame_numbers(frame, spec.name, slow)
+              for spec in NUMBER_FIELDS}
     relaxed = np.zeros(n, dtype=bool)
     for name in ALTERNATIVES:
-        if name in frame.columns:
-            relaxed |= frame[name].notna().to_numpy()
+        relaxed |= ~np.isnan(values[name])
     for spec in NUMBER_FIELDS:
-        if spec.name in frame.columns:
-            column = frame[spec.name]
-            numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64")
-            present = column.notna().to_numpy()
-        else:
-            numbers = np.full(n, np.nan)
-            present = np.zeros(n, dtype=bool)
-        invalid = present & ~np.isfinite(numbers)
-        if spec.required:
-            invalid |= ~present & ~relaxed
+        numbers = values[spec.name]
+        present = ~np.isnan(numbers)
         with np.errstate(invalid="ignore"):
-            invalid |= present & spec.out_of_bounds(numbers)
-        bad |= invalid
-        values[spec.name] = numbers
-    ts_ns = stamps.as_unit("ns").asi8.copy()
-    missing_ts = stamps.isna()
-    now_ms = int(time.time() * 1000)
-    ts_ms = np.where(missing_ts, 0, ts_ns // 1_000_000)
-    bad |= missing_ts | (ts_ms < MIN_TIMESTAMP_S * 1000)
-    bad |= ts_ms > now_ms + MAX_FUTURE_S * 1000  # the rules of parse_timestamp
+            slow |= present & ~np.isfinite(numbers)
+            if spec.required:
+                slow |= ~present & ~relaxed
+            slow |= present & spec.out_of_bounds(numbers)
+    source = frame["timestamp"] if "timestamp" in frame.columns else frame.index
+    ts_ms, stamp_of = _frame_stamps(source, now_s, slow)
+    devices = _frame_devices(frame, default, slow)
     if "facility_id" in frame.columns:
-        fac = pd.to_numeric(frame["facility_id"], errors="coerce").to_numpy()
-        bad |= ~np.isnan(fac) & (fac != facility_id)
-    good = np.flatnonzero(~bad)
-    columns = ReadingColumns(
-        ts_ms[good].astype(np.int64),
-        _device_column(frame, good, device_id),
-        {name: values[name][good] for name in INPUT_FIELDS},
-    )
+        ids = _frame_numbers(frame, "facility_id", slow)
+        slow |= ~np.isnan(ids) & (ids != facility_id)
+    if not slow.any():
+        return ReadingColumns(ts_ms, devices, values), []
+    fast = np.flatnonzero(~slow)
+    clean = ReadingColumns(ts_ms[fast], devices[fast],
+                           {name: values[name][fast] for name in INPUT_FIELDS})
     rejected: list[dict[str, Any]] = []
-    for i in np.flatnonzero(bad).tolist():
-        details = _explain(frame, i, stamps, facility_id)
-        rejected.append({"index": i, "details": details})
-    return columns, rejected
+    late_rows, late_at = [], []
+    checked = np.flatnonzero(slow)
+    for i, body in zip(checked.tolist(), _bodies(frame, checked, stamp_of),
+                       strict=True):
+        row, details = validate_reading(body, now_s=now_s, require_timestamp=True)
+        if row is None:
+            rejected.append({"index": i, "details": details})
+        elif row["facility_id"] not in (None, facility_id):
+            rejected.append({"index": i, "details": [
+                {"field": "facility_id", "message": "does not match facility_id"}]})
+        else:
+            if row["device_id"] is None:
+                row["device_id"] = default
+            late_rows.append(row)
+            late_at.append(i)
+    if not late_rows:
+        return clean, rejected
+    late = ReadingColumns.from_rows(late_rows)
+    order = np.argsort(np.concatenate([fast, late_at]), kind="stable")
+    return ReadingColumns.concat([clean, late]).take(order), rejected
 
 
-def _device_column(frame: pd.DataFrame, good: np.ndarray, default: str) -> np.ndarray:
-    """Each good row's device: its ``device_id`` cell, else ``default`` (64 chars)."""
-    out = np.empty(len(good), dtype=object)
-    if "device_id" not in frame.columns:
-        out[:] = str(default)[:MAX_DEVICE_ID]
-        return out
-    cells = frame["device_id"].astype("string").to_numpy(dtype=object)[good]
-    clean: dict[Any, str] = {}
-    for k, device in enumerate(cells.tolist()):
-        name = clean.get(device)
-        if name is None:
-            if device is None or device is pd.NA or not str(device).strip():
-                name = str(default)[:MAX_DEVICE_ID]
-            else:
-                name = str(device)[:MAX_DEVICE_ID]
-            if device is not pd.NA:
-                clean[device] = name
-        out[k] = name
-    return out
+def _default_device(name: str) -> str:
+    """The writer's default device as the API would store it. A name the API
+    refuses is the caller's mistake, not a row's, so it raises."""
+    _, details = validate_reading({"device_id": name})
+    for detail in details:
+        if detail["field"] == "device_id":
+            raise ValueError(f"device_id {detail['message']}")
+    return name.strip()
 
 
-def _explain(frame, i, stamps, facility_id) -> list[dict[str, str]]:
-    record = {k: v for k, v in frame.iloc[i].to_dict().items() if not _is_missing(v)}
-    stamp = stamps[i]
-    record["timestamp"] = None if pd.isna(stamp) else stamp.timestamp()
-    _, details = validate_reading(record, require_timestamp=True)
-    if not details and record.get("facility_id") not in (None, facility_id):
-        details = [{"field": "facility_id", "message": "does not match facility_id"}]
-    return details or [{"field": "", "message": "invalid row"}]
+def _is_numeric(dtype: Any) -> bool:
+    """Integer or float columns (numpy or nullable); booleans are not numbers."""
+    return getattr(dtype, "kind", "O") in "iuf"
 
 
-def _is_missing(value: Any) -> bool:
+def _frame_numbers(frame: pd.DataFrame, name: str, slow: np.ndarray) -> np.ndarray:
+    """float64 of a column (NaN where absent). In a non-numeric column any cell
+    that is not a plain number marks its row slow."""
+    if name not in frame.columns:
+        return np.full(len(frame), np.nan)
+    column = frame[name]
+    if _is_numeric(column.dtype):
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    numbers = [_plain_number(c) for c in column.to_numpy(dtype=object).tolist()]
+    slow |= np.array([number is None for number in numbers], dtype=bool)
+    return np.array([np.nan if number is None else number for number in numbers],
+                    dtype=np.float64)
+
+
+_EXACT_INT = 2**53  # larger integers take the row validator (float rounding)
+
+
+def _plain_number(cell: Any) -> float | None:
+    """A number cell's float, NaN when the cell is missing, None for anything
+    else (text, booleans, huge integers), which the row validator words."""
+    if isinstance(cell, float | np.floating):
+        return float(cell)
+    if isinstance(cell, int | np.integer) and not isinstance(cell, _NOT_NUMBERS):
+        return float(cell) if -_EXACT_INT < cell < _EXACT_INT else None
+    return np.nan if _is_missing(cell) else None
+
+
+_NOT_NUMBERS = (bool, np.timedelta64)  # integers to Python and numpy, not to JSON
+
+
+def _is_missing(cell: Any) -> bool:
+    """None, NaN, NaT or ``pd.NA``: the field is left out, like JSON's null."""
+    if isinstance(cell, float | np.floating | np.datetime64 | np.timedelta64):
+        return bool(pd.isna(cell))
+    return cell is None or cell is pd.NA or cell is pd.NaT
+
+
+def _native(cell: Any) -> Any:
+    """A cell as a JSON body carries it: None when missing, numpy scalars as
+    Python ones (the row validator takes only ``float``, ``int`` and ``str``)."""
+    if _is_missing(cell):
+        return None
+    if isinstance(cell, np.timedelta64):  # .item() would make it a number
+        return cell
+    return cell.item() if isinstance(cell, np.number | np.bool_ | np.str_) else cell
+
+
+_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+def _frame_stamps(
+    source: pd.Series | pd.Index, now_s: float, slow: np.ndarray
+) -> tuple[np.ndarray, Callable[[int], Any]]:
+    """Epoch milliseconds of the rows the fast path vouches for (the others are
+    marked slow), and ``stamp_of(i)``: the ``timestamp`` of row ``i``'s body."""
+    if source.dtype.kind == "M":  # datetime64, naive (UTC) or tz-aware
+        stamps = pd.DatetimeIndex(source)
+        return _datetime_ms(stamps.asi8, _PER_SECOND[stamps.unit],
+                            np.asarray(stamps.isna()), now_s, slow)
+    if _is_numeric(source.dtype):  # Unix seconds
+        seconds = source.to_numpy(dtype=np.float64, na_value=np.nan)
+        return _seconds_ms(seconds, now_s, slow), lambda i: _native(seconds[i])
+    cells = np.asarray(source.to_numpy(dtype=object))
+    if pd.api.types.infer_dtype(cells, skipna=False) == "string":  # no cell loop
+        seconds, body, texts = np.full(len(cells), np.nan), cells, np.arange(len(cells))
+    else:
+        seconds, body, texts = _cell_seconds(cells)
+    if len(texts):
+        # The bulk API's vectorised ISO 8601 reader (its module imports this one).
+        from energy_dash.domain.batch import iso_seconds
+
+        parsed, exact = iso_seconds(cells[texts].tolist())
+        seconds[texts[exact]] = parsed[exact]
+    return _seconds_ms(seconds, now_s, slow), lambda i: _native(body[i])
+
+
+def _cell_seconds(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unix seconds of the number and datetime cells of a mixed column (NaN for
+    the rest), each cell's body value, and the positions of the text cells."""
+    seconds = np.full(len(cells), np.nan)
+    body = cells.copy()
+    texts = []
+    for i, cell in enumerate(cells.tolist()):
+        if isinstance(cell, str):
+            texts.append(i)
+        elif _is_missing(cell):
+            body[i] = None
+        elif isinstance(cell, datetime | np.datetime64):
+            ms = _datetime_ms_of(cell)
+            seconds[i], body[i] = ms / 1000, _moment(ms)
+        else:
+            number = _plain_number(cell)
+            seconds[i] = np.nan if number is None else number
+    return seconds, body, np.array(texts, dtype=np.intp)
+
+
+def _datetime_ms_of(cell: datetime | np.datetime64) -> int:
+    """Epoch milliseconds of a datetime cell, cut; naive is UTC."""
+    if isinstance(cell, np.datetime64):
+        return int(cell.astype("datetime64[ms]").astype(np.int64))
+    if cell.tzinfo is None:
+        cell = cell.replace(tzinfo=UTC)
+    return (cell - _EPOCH) // _MS
+
+
+def _moment(ms: int) -> str | float:
+    """A datetime as a JSON body carries it: ISO 8601 with its offset, so the
+    row validator words it as the API would (Unix seconds beyond the years a
+    ``datetime`` holds)."""
     try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
+        return (_EPOCH + ms * _MS).isoformat(timespec="milliseconds")
+    except OverflowError:
+        return ms / 1000
+
+
+def _seconds_ms(seconds: np.ndarray, now_s: float, slow: np.ndarray) -> np.ndarray:
+    """Milliseconds of Unix seconds inside :func:`parse_timestamp`'s bounds; the
+    others (NaN included) are marked slow, for it to word."""
+    with np.errstate(invalid="ignore"):
+        fine = (seconds >= MIN_TIMESTAMP_S) & (seconds <= 1e11)
+        fine &= seconds <= now_s + MAX_FUTURE_S
+    slow |= ~fine
+    return np.round(np.where(fine, seconds, 0.0) * 1000).astype(np.int64)
+
+
+def _datetime_ms(
+    ticks: np.ndarray, per_second: int, missing: np.ndarray, now_s: float,
+    slow: np.ndarray,
+) -> tuple[np.ndarray, Callable[[int], Any]]:
+    """:func:`_frame_stamps` of datetime64 ticks: the bounds of Unix seconds, the
+    milliseconds cut in integer arithmetic (exact, no overflow in far-off years)."""
+    outside = np.zeros(len(ticks), dtype=bool)
+    _seconds_ms(np.where(missing, np.nan, ticks / per_second), now_s, outside)
+    kept = np.where(outside, 0, ticks)
+    if per_second < 1000:
+        ts_ms = kept * (1000 // per_second)
+    else:
+        ts_ms = kept // (per_second // 1000)
+    slow |= outside
+
+    def stamp_of(i: int) -> str | float | None:
+        return None if missing[i] else _moment(int(ticks[i]) * 1000 // per_second)
+
+    return ts_ms.astype(np.int64), stamp_of
+
+
+def _frame_devices(frame: pd.DataFrame, default: str, slow: np.ndarray) -> np.ndarray:
+    """Each row's device (``default`` where the cell is missing). A name the fast
+    path cannot vouch for marks its rows slow: the row validator words or cleans it."""
+    out = np.empty(len(frame), dtype=object)
+    out[:] = default
+    if "device_id" not in frame.columns:
+        return out
+    cells = frame["device_id"].to_numpy(dtype=object)
+    try:
+        codes, uniques = pd.factorize(cells)
+    except TypeError:  # an unhashable cell (a list): every row on its own
+        codes, uniques = np.arange(len(cells)), cells
+    plain = np.array([*map(_plain_device, uniques.tolist()), True], dtype=bool)
+    names = np.empty(len(uniques) + 1, dtype=object)
+    names[:-1], names[-1] = uniques, default  # code -1: a missing cell
+    slow |= ~plain[codes]
+    return names[codes]
+
+
+def _plain_device(value: Any) -> bool:
+    """True for a device id the API stores exactly as sent (the row validator's
+    verdict on the name alone)."""
+    if type(value) is not str or value != value.strip():
         return False
+    _, details = validate_reading({"device_id": value})
+    return all(detail["field"] != "device_id" for detail in details)
+
+
+_BODY_FIELDS = (*INPUT_FIELDS, "device_id", "facility_id")
+
+
+def _bodies(
+    frame: pd.DataFrame, rows: np.ndarray, stamp_of: Callable[[int], Any]
+) -> list[dict[str, Any]]:
+    """The API body of each of ``rows``: its cells as JSON would carry them
+    (other columns are unknown fields, which the API ignores)."""
+    names = [name for name in _BODY_FIELDS if name in frame.columns]
+    cells = [frame[name].iloc[rows].to_numpy(dtype=object).tolist() for name in names]
+    bodies = []
+    for k, i in enumerate(rows.tolist()):
+        body = {name: _native(column[k]) for name, column in zip(names, cells,
+                                                                  strict=True)}
+        body["timestamp"] = stamp_of(i)
+        bodies.append(body)
+    return bodies

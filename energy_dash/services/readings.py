@@ -21,13 +21,10 @@ from sqlalchemy import Connection, select
 
 from energy_dash.db import connected, session_scope
 from energy_dash.db.models import ENERGY_FIELDS, READING_FIELDS, Facility
+from energy_dash.domain.batch import physical_refusals
 from energy_dash.domain.times import to_ms, utc_index
-from energy_dash.domain.validation import (
-    ReadingColumns,
-    frame_to_columns,
-    physical_errors,
-    physical_limit_kwh,
-)
+from energy_dash.domain.validation import ReadingColumns, frame_to_columns
+from energy_dash.services import quality
 from energy_dash.storage import readings as _readings
 from energy_dash.storage.columnar import store_columns
 from energy_dash.storage.facilities import load_info
@@ -251,23 +248,30 @@ def write_readings(
 ) -> dict[str, Any]:
     """Store readings with the sensor API's validation; duplicates are skipped.
 
-    Rows are checked by :func:`energy_dash.domain.validation.frame_to_columns` and
-    stored as columns (:func:`energy_dash.storage.columnar.store_columns`).
+    Rows are checked by :func:`energy_dash.domain.validation.frame_to_columns`
+    (the API's row validator for every row it cannot vouch for) and stored as
+    columns (:func:`energy_dash.storage.columnar.store_columns`). Unlikely values
+    and duplicates that carry other values are logged as data-quality events
+    (``spike``, ``conflict``), as the sensor API logs them.
 
     Parameters
     ----------
     frame : pandas.DataFrame
-        Indexed by timestamps (or with a ``timestamp`` column; naive means UTC),
-        with the reading fields as columns (``energy_produced`` [kWh], …).
-        An optional ``device_id`` column overrides ``device_id``.
+        Indexed by timestamps, or with a ``timestamp`` column of datetimes, ISO
+        8601 text with a UTC offset or Unix seconds [s]; naive datetimes are UTC.
+        The reading fields are columns (``energy_produced`` [kWh], …). An optional
+        ``device_id`` column overrides ``device_id``.
     facility_id : int
         Target facility; a ``facility_id`` column, if present, must match it.
+    device_id : str
+        Device of the rows without one; a name the API refuses raises ValueError.
 
     Returns
     -------
     dict
         ``{"accepted": n, "duplicates": m, "rejected": [{"index": i, "details":
-        [...]}]}`` where ``index`` is the row's position in ``frame``.
+        [...]}]}`` where ``index`` is the row's position in ``frame`` and each
+        detail names its field with the API's message.
     """
     columns, rejected = frame_to_columns(frame, facility_id, device_id)
     with session_scope(database_url, write=True) as session:
@@ -275,7 +279,8 @@ def write_readings(
         if facility is None:
             raise ValueError(f"facility {facility_id} does not exist")
         columns = _within_physical_bounds(columns, rejected, facility)
-        result = store_columns(session, facility, columns)
+        result = store_columns(session, facility, columns, conflicts=True)
+        quality.record(session, facility.id, result.unlikely + result.conflicts)
     return {
         "accepted": result.accepted,
         "duplicates": result.duplicates,
@@ -286,29 +291,18 @@ def write_readings(
 def _within_physical_bounds(
     columns: ReadingColumns, rejected: list[dict[str, Any]], facility
 ) -> ReadingColumns:
-    """The rows inside the facility's physical bounds; the others join
-    ``rejected`` under their frame position (every position not yet rejected).
-
-    The bound is checked on the columns; only a refused row becomes a dict, for
-    :func:`physical_errors` to word its details."""
+    """The rows inside the facility's physical bounds (the API's
+    :func:`~energy_dash.domain.batch.physical_refusals`); the others join
+    ``rejected`` under their frame position. ``columns`` holds the rows not yet
+    rejected, in frame order."""
+    over = physical_refusals(columns, facility)
+    if not over:
+        return columns
     refused = {r["index"] for r in rejected}
-    positions = np.array(
-        [i for i in range(len(columns) + len(refused)) if i not in refused],
-        dtype=np.int64,
-    )
-    _, limit = physical_limit_kwh(facility)
-    suspect = np.zeros(len(columns), dtype=bool)
-    for name in ENERGY_FIELDS:
-        with np.errstate(invalid="ignore"):
-            suspect |= columns.column(name) > limit
-    limit_hits = np.flatnonzero(suspect)
+    positions = [i for i in range(len(columns) + len(refused)) if i not in refused]
     keep = np.ones(len(columns), dtype=bool)
-    if len(limit_hits):
-        for k, row in zip(limit_hits.tolist(), columns.take(limit_hits).to_rows(),
-                          strict=True):
-            details = physical_errors(row, facility)
-            if details:
-                rejected.append({"index": int(positions[k]), "details": details})
-                keep[k] = False
+    for k, details in over:
+        rejected.append({"index": positions[k], "details": details})
+        keep[k] = False
     rejected.sort(key=lambda r: r["index"])
-    return columns if keep.all() else columns.take(np.flatnonzero(keep))
+    return columns.take(np.flatnonzero(keep))

@@ -323,7 +323,7 @@ def store_columns(session: Session, facility: FacilityInfo,
     :func:`energy_dash.storage.registers.prepare_rows` first, under the lock, and
     its data-quality events are logged; the others stay columns. With
     ``conflicts`` the result lists duplicates of stored rows that carry other
-    values (the caller logs them; the sensor API does, the notebook writer not).
+    values (the caller logs them, as the sensor API and the notebook writer do).
     ``unlikely`` lists the unlikely values of the rows inserted, as booked: only
     here are the energies from registers and power known, and duplicates (a
     redelivery, a re-import) known not to be new.

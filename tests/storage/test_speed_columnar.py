@@ -95,12 +95,15 @@ def test_duplicates_in_database_and_batch_are_counted_once(database_url, facilit
 def test_devices_from_a_column(database_url, facility):
     source = frame(ROWS)
     source["device_id"] = np.where(np.arange(ROWS) % 2 == 0, "east", "west")
-    source.iloc[5, source.columns.get_loc("device_id")] = "  "
+    source.iloc[5, source.columns.get_loc("device_id")] = None  # missing: default
+    source.iloc[7, source.columns.get_loc("device_id")] = "  "  # blank: as the API
     result = data.write_readings(source, facility, database_url=database_url)
-    assert result["accepted"] == ROWS
+    assert result["accepted"] == ROWS - 1
+    assert result["rejected"] == [{"index": 7, "details": [
+        {"field": "device_id", "message": "must be a non-empty string"}]}]
     devices = [r[0] for r in stored(database_url, facility)]
     assert devices.count("east") == ROWS // 2
-    assert devices.count("west") == ROWS // 2 - 1
+    assert devices.count("west") == ROWS // 2 - 2
     assert devices.count("notebook") == 1
 
 
