@@ -7,7 +7,7 @@ import logging
 import dash
 from dash import Dash
 
-from energy_dash.config import PROJECT_ROOT, Settings
+from energy_dash.config import PROJECT_ROOT, ConfigError, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None) -> Dash:
     """Build the Dash app, its server, the sensor API and (optionally) the scheduler."""
     settings = settings or Settings.from_env()
     settings.validate()
+    refuse_demo_login(settings)
     _reset_page_registry()
 
     app = Dash(
@@ -75,10 +76,25 @@ def create_app(settings: Settings | None = None) -> Dash:
     return app
 
 
+def refuse_demo_login(settings: Settings) -> None:
+    """Production has no demo user: refuse to start while ``demo`` / ``password``
+    signs in, as when a database seeded in development goes live. Beside
+    :meth:`Settings.validate`, which cannot ask the database."""
+    if not settings.production:
+        return
+    from energy_dash.demo.seed import DEMO_USER, demo_login_works
+
+    if demo_login_works(settings.database_url):
+        raise ConfigError(
+            f"The demo user {DEMO_USER!r} must not keep the demo's well-known "
+            f"password in production (energy-dash set-password {DEMO_USER})"
+        )
+
+
 def _safe_url(settings: Settings) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(settings.database_url).render_as_string(hide_password=True)
 
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "refuse_demo_login"]

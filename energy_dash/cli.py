@@ -26,7 +26,6 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
 IMPORT_CHUNK = 5_000
 SHOW_REJECTED = 10
-SIMULATOR_INTERVAL_S = 10.0
 
 
 # --------------------------------------------------------------------- errors
@@ -157,7 +156,8 @@ def _print_demo(result, *, production: bool) -> None:
 
 @main.command()
 @click.option("--days", type=click.IntRange(1, 3660), default=30, show_default=True,
-              help="Days of one-minute history ending now.")
+              help="Days of history ending now, at the demo facility's "
+              "reporting interval (10 s).")
 def demo(days: int) -> None:
     """Seed the demo facility, user, sensor key and history (idempotent)."""
     from energy_dash.db import init_db
@@ -218,6 +218,29 @@ def create_user_command(
     click.echo(user_id)
 
 
+@main.command("set-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the new password from the first line of standard input.")
+def set_password_command(username: str, password_stdin: bool) -> None:
+    """Set a user's password (asked for, hidden) and sign out their sessions.
+
+    The fix production names when the demo user still has the demo's password.
+    """
+    from energy_dash.storage import accounts
+
+    settings = _settings()
+    password = _read_password(password_stdin)
+    with _session(settings.database_url) as session:
+        user = accounts.get_user(session, username)
+        if user is None:
+            raise CliError(f"There is no user named {username.strip()!r}.")
+        name = user.username
+        accounts.change_password(session, user.id, None, password,
+                                 require_current=False)
+    click.echo(f"Password of {name} changed; their sessions are signed out.")
+
+
 @main.command()
 @click.argument("username")
 @click.option("--facility", "facility_id", type=int, required=True)
@@ -245,9 +268,13 @@ def grant(username: str, facility_id: int, role: str) -> None:
               help="Site latitude [°N]: production forecasts follow the sun there.")
 @click.option("--longitude", type=float, default=None,
               help="Site longitude [°E] (with --latitude).")
+@click.option("--interval", "interval_s", type=int, default=300, show_default=True,
+              help="Seconds between a sensor's readings: gaps, 'connected' and "
+              "power follow it.")
 def create_facility(
     name: str, timezone: str, nominal_voltage: float, capacity_kw: float,
     country: str | None, latitude: float | None, longitude: float | None,
+    interval_s: int,
 ) -> None:
     """Create a facility and print its id."""
     from energy_dash.db.models import Facility
@@ -255,7 +282,7 @@ def create_facility(
 
     values: dict[str, Any] = {
         "name": name, "timezone": timezone, "nominal_voltage": nominal_voltage,
-        "capacity_kw": capacity_kw,
+        "capacity_kw": capacity_kw, "expected_interval_s": interval_s,
     }
     if country is not None:
         values["country"] = country
@@ -263,10 +290,11 @@ def create_facility(
         values.update(latitude=latitude, longitude=longitude)
     try:
         clean = accounts.clean_facility_values(values)
-    except accounts.FieldError as exc:
+    except accounts.FieldError as exc:  # the facility rules refused a value
         option = {"name": "NAME", "nominal_voltage": "--nominal-voltage",
-                  "capacity_kw": "--capacity-kw"}.get(exc.field, f"--{exc.field}")
-        raise click.BadParameter(str(exc), param_hint=option) from None
+                  "capacity_kw": "--capacity-kw",
+                  "expected_interval_s": "--interval"}.get(exc.field, f"--{exc.field}")
+        raise CliError(f"invalid value for {option}: {exc}") from None
     settings = _settings()
     with _session(settings.database_url) as session:
         facility = Facility(**clean)
@@ -571,7 +599,7 @@ def _start_demo(settings: Settings, port: int, host: str) -> bool:
 
     url = settings.database_url
     if demo_module.is_empty(url):
-        click.echo("Seeding the demo (30 days of one-minute history) …")
+        click.echo("Seeding the demo (30 days of history) …")
         result = demo_module.seed_demo(url, days=30, production=settings.production)
         _print_demo(result, production=settings.production)
         if result.seeded:  # in the background: the app serves meanwhile
@@ -591,14 +619,17 @@ def _start_demo(settings: Settings, port: int, host: str) -> bool:
 
         with _session(url) as session:
             facility = accounts.get_facility(session, facility_id)
+        # the facility's interval, as the history: the gap check then sees none
+        interval_s = facility["expected_interval_s"]
         key = demo_module.create_simulator_key(url, facility_id)
         start_background(
             f"http://{_client_host(host)}:{port}", key,
-            interval_s=SIMULATOR_INTERVAL_S, model=demo_module.site_model(facility),
+            interval_s=interval_s, model=demo_module.site_model(facility),
             device_id=demo_module.DEMO_DEVICE,
+            catch_up=lambda: demo_module.fill_gap(url, facility_id),
         )
         click.echo(
-            f"Simulated sensor: one reading every {SIMULATOR_INTERVAL_S:g} s to "
+            f"Simulated sensor: one reading every {interval_s:g} s to "
             f"facility {facility_id} through the sensor API."
         )
     else:
@@ -676,18 +707,21 @@ def _serve_gunicorn(settings: Settings, host: str, port: int) -> None:
               default=DEFAULT_PORT, show_default=True, help="Port (env PORT).")
 @click.option("--demo", "with_demo", is_flag=True,
               help="Seed the demo when the database is empty and run a simulated "
-              "sensor that posts a reading every 10 s through the sensor API "
+              "sensor that posts a reading every reporting interval of the demo "
+              "facility (10 s) through the sensor API "
               "(with a fresh key named 'simulator' per start; older ones are "
               "revoked, no clear key is stored).")
 def serve(host: str, port: int, with_demo: bool) -> None:
     """Migrate the database and serve the app (the scheduler runs unless
     ENERGY_DASH_SCHEDULER=0)."""
+    from energy_dash.app import refuse_demo_login
     from energy_dash.db import init_db
 
     _configure_logging()
     settings = _settings(scheduler_default=True)
     init_db(settings.database_url)
     _maintain_partitions(settings)
+    refuse_demo_login(settings)  # here, before gunicorn's workers build the app
     demo_login = _start_demo(settings, port, host) if with_demo else False
     _start_mqtt(settings, probe_local=with_demo and not settings.production)
     shown = f"http://{_client_host(host)}:{port}"

@@ -1,15 +1,18 @@
 """The demo: "Demo Facility" (id 1), its month of history, the demo user and keys.
 
 ``seed_demo`` is idempotent: when facility 1 already has readings it changes
-nothing. History comes from :mod:`energy_dash.demo.site` at one-minute resolution
-and is written through :func:`energy_dash.services.readings.write_readings` (the API's
-validation, one executemany), so its voltage alerts come out of the real alert
-path.
+nothing. History comes from :mod:`energy_dash.demo.site` at the facility's
+reporting interval, the one the live simulator then sends at, so the data-quality
+check finds no gap in it. It is written through
+:func:`energy_dash.services.readings.write_readings` (the API's validation, one
+executemany per week of readings), so its voltage alerts come out of the real
+alert path.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from energy_dash.db import session_scope
 from energy_dash.db.models import Alert, ApiKey, Facility, Reading, Tariff, User, utcnow
-from energy_dash.demo.site import MINUTE_MS, SiteModel, history
+from energy_dash.demo.site import SiteModel, history_chunks
 from energy_dash.services.readings import write_readings
 from energy_dash.storage import accounts, devices
 
@@ -42,8 +45,8 @@ DEMO_FACILITY = {
     "capacity_kw": 50.0,
     "panel_count": 88,  # 88 × 400 W ≈ 35 kWp, the simulator's array
     "nominal_voltage": 230.0,
-    # The live simulator posts every 10 s (history is one reading a minute): live
-    # power, "connected" and the wall's stale badge follow the live sensor.
+    # The history is seeded and the live simulator posts at this interval: live
+    # power, "connected", the wall's stale badge and the gap check follow it.
     "expected_interval_s": 10,
 }
 
@@ -91,6 +94,39 @@ def demo_facility_id(database_url: str | None = None) -> int | None:
         if facility is None or facility.name != DEMO_NAME:
             return None
         return facility.id
+
+
+def _facility_model(facility: Facility) -> SiteModel:
+    return site_model(
+        {"capacity_kw": facility.capacity_kw, "timezone": facility.timezone,
+         "nominal_voltage": facility.nominal_voltage,
+         "latitude": facility.latitude, "longitude": facility.longitude}
+    )
+
+
+def _write_history(
+    frames: Iterable[pd.DataFrame],
+    facility_id: int,
+    database_url: str | None,
+    *,
+    after_ms: int | None = None,
+) -> int:
+    """Store generated history piece by piece (bounded memory); the readings
+    accepted. ``after_ms``: only readings newer than this [ms]."""
+    accepted = 0
+    for frame in frames:
+        if after_ms is not None:
+            frame = frame[frame.index.as_unit("ms").asi8 > after_ms]
+        if frame.empty:
+            continue
+        result = write_readings(
+            frame, facility_id, device_id=DEMO_DEVICE, database_url=database_url
+        )
+        if result["rejected"]:
+            logger.warning("demo: %d generated readings rejected",
+                           len(result["rejected"]))
+        accepted += result["accepted"]
+    return accepted
 
 
 def _has_readings(session: Session, facility_id: int) -> bool:
@@ -162,7 +198,8 @@ def seed_demo(
     database_url : str, optional
         Default ``DATABASE_URL``.
     days : float
-        Days of one-minute history ending ``end`` (default now) [d].
+        Days of history ending ``end`` (default now) [d], one reading per the
+        facility's reporting interval (the demo facility's: 10 s).
     production : bool
         True (``ENERGY_DASH_ENV=production``): no demo user is created.
 
@@ -178,22 +215,17 @@ def seed_demo(
         if existing is not None and _has_readings(session, DEMO_FACILITY_ID):
             return DemoResult(DEMO_FACILITY_ID, seeded=False)
         facility = _ensure_facility(session)
-        model = site_model(
-            {"capacity_kw": facility.capacity_kw, "timezone": facility.timezone,
-             "nominal_voltage": facility.nominal_voltage,
-             "latitude": facility.latitude, "longitude": facility.longitude}
-        )
+        model = _facility_model(facility)
+        step_s = int(facility.expected_interval_s)
         user_created = False if production else _ensure_user(session, facility.id)
         _ensure_tariff(session, facility.id)
         key = devices.create_api_key(session, facility.id, DEMO_KEY_NAME)
         facility_id = facility.id
 
-    frame = history(model, end, days=days, step_s=60, events=True)
-    result = write_readings(
-        frame, facility_id, device_id=DEMO_DEVICE, database_url=database_url
+    readings = _write_history(
+        history_chunks(model, end, days=days, step_s=step_s, events=True),
+        facility_id, database_url,
     )
-    if result["rejected"]:
-        logger.warning("demo: %d generated readings rejected", len(result["rejected"]))
     with session_scope(database_url) as session:
         alerts = session.scalar(
             select(func.count()).select_from(Alert).where(
@@ -203,7 +235,7 @@ def seed_demo(
     return DemoResult(
         facility_id=facility_id,
         seeded=True,
-        readings=result["accepted"],
+        readings=readings,
         alerts=int(alerts or 0),
         user_created=user_created,
         api_key=key,
@@ -217,11 +249,13 @@ def fill_gap(
     max_days: float = 30,
     end: Any = None,
 ) -> int:
-    """Continue the demo history at one-minute resolution up to ``end`` (now).
+    """Continue the demo history at the facility's reporting interval up to
+    ``end`` (now).
 
-    After the demo was stopped for a while, this closes the gap so the last day
-    is never empty; at most ``max_days`` are filled, without scripted events.
-    Returns the number of readings written.
+    After the demo was stopped for a while (or while the server starts), this
+    closes the gap so the last day is never empty and the quality check sees no
+    silence; at most ``max_days`` are filled, without scripted events. Returns the
+    number of readings written.
     """
     with session_scope(database_url) as session:
         facility = session.get(Facility, facility_id)
@@ -232,27 +266,19 @@ def fill_gap(
                 Reading.facility_id == facility_id, Reading.device_id == DEMO_DEVICE
             )
         )
-        model = site_model(
-            {"capacity_kw": facility.capacity_kw, "timezone": facility.timezone,
-             "nominal_voltage": facility.nominal_voltage,
-             "latitude": facility.latitude, "longitude": facility.longitude}
-        )
+        model = _facility_model(facility)
+        step_s = int(facility.expected_interval_s)
     if last is None:
         return 0
+    step_ms = step_s * 1000
     end_stamp = pd.Timestamp.now(tz="UTC") if end is None else pd.Timestamp(end)
-    end_ms = int(end_stamp.value // 1_000_000) // MINUTE_MS * MINUTE_MS
-    minutes = min((end_ms - int(last)) // MINUTE_MS, int(max_days * 1440))
-    if minutes < 1:
+    end_ms = int(end_stamp.value // 1_000_000) // step_ms * step_ms
+    count = min((end_ms - int(last)) // step_ms, int(max_days * 86400 // step_s))
+    if count < 1:
         return 0
-    frame = history(model, pd.Timestamp(end_ms, unit="ms", tz="UTC"),
-                    days=minutes / 1440, step_s=60, events=False)
-    frame = frame[frame.index.as_unit("ms").asi8 > int(last)]
-    if frame.empty:
-        return 0
-    result = write_readings(
-        frame, facility_id, device_id=DEMO_DEVICE, database_url=database_url
-    )
-    return int(result["accepted"])
+    frames = history_chunks(model, pd.Timestamp(end_ms, unit="ms", tz="UTC"),
+                            days=count * step_s / 86400, step_s=step_s, events=False)
+    return _write_history(frames, facility_id, database_url, after_ms=int(last))
 
 
 def create_simulator_key(
@@ -283,6 +309,16 @@ def demo_user_exists(database_url: str | None = None) -> bool:
         )
 
 
+def demo_login_works(database_url: str | None = None) -> bool:
+    """True when ``demo`` / ``password`` signs in (the sign-in's own check).
+
+    Only the demo seed skips the password rules, so no other account can have
+    so weak a password. Production refuses to start then (``energy_dash.app``).
+    """
+    with session_scope(database_url) as session:
+        return accounts.authenticate(session, DEMO_USER, DEMO_PASSWORD) is not None
+
+
 __all__ = [
     "DEMO_DEVICE",
     "DEMO_FACILITY_ID",
@@ -292,6 +328,7 @@ __all__ = [
     "DemoResult",
     "create_simulator_key",
     "demo_facility_id",
+    "demo_login_works",
     "demo_user_exists",
     "fill_gap",
     "is_empty",

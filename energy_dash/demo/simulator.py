@@ -310,11 +310,14 @@ def start_background(
     model: SiteModel | None = None,
     device_id: str | None = None,
     wait_for_server_s: float = 60.0,
+    catch_up: Callable[[], Any] | None = None,
 ) -> tuple[threading.Thread, threading.Event]:
     """Run the simulator in a daemon thread until the returned event is set.
 
     The thread first waits (up to ``wait_for_server_s``) for ``/healthz`` so the
-    first reading does not race the server's start-up.
+    first reading does not race the server's start-up. ``catch_up`` then runs
+    once, just before the first reading: the demo continues its stored history up
+    to that moment, so a slow start-up leaves no silence in the data.
     """
     stop = threading.Event()
 
@@ -336,6 +339,11 @@ def start_background(
             except requests.RequestException:
                 pass
             stop.wait(0.25)
+        if catch_up is not None and not stop.is_set():
+            try:
+                catch_up()
+            except Exception:  # noqa: BLE001 - the live readings matter more
+                logger.exception("simulated sensor: continuing the history failed")
         while not stop.is_set():
             try:
                 run_simulation(

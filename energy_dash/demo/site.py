@@ -1,9 +1,9 @@
 """The simulated site: the physics behind the demo history and the live simulator.
 
-One model produces both the demo's month of one-minute history (vectorised with
-numpy, tens of thousands of rows in milliseconds) and the readings the simulated
-sensor posts every few seconds through the real sensor API, so the live series
-continues the history seamlessly.
+One model produces both the demo's month of history at the facility's reporting
+interval (vectorised with numpy, a week of 10 s readings at a time) and the
+readings the simulated sensor posts at that interval through the real sensor API,
+so the live series continues the history seamlessly.
 
 The physics, per interval:
 
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -336,20 +337,31 @@ def plan_events(n: int, step_s: float, nominal: float, seed: int) -> list[Voltag
 
 
 def _apply_events(
-    voltage: np.ndarray, events: list[VoltageEvent], rng: np.random.Generator
+    voltage: np.ndarray,
+    events: list[VoltageEvent],
+    rng: np.random.Generator,
+    offset: int = 0,
 ) -> np.ndarray:
+    """The events applied to ``voltage``, whose first sample is the history's
+    sample ``offset`` (events are planned over the whole history)."""
     voltage = voltage.copy()
     for event in events:
-        window = slice(event.start, event.start + event.length)
+        start = max(event.start - offset, 0)
+        stop = min(event.start + event.length - offset, len(voltage))
+        if start >= stop:
+            continue
         if event.kind == "outage":
-            voltage[window] = 0.0
+            voltage[start:stop] = 0.0
         else:
-            size = len(voltage[window])
-            voltage[window] = event.level + rng.normal(0.0, 0.6, size)
+            voltage[start:stop] = event.level + rng.normal(0.0, 0.6, stop - start)
     return voltage
 
 
 # ------------------------------------------------------------------------ public
+CHUNK_ROWS = 60_480
+"""Readings generated at a time: a week at 10 s (about 40 MB while seeding)."""
+
+
 def history(
     model: SiteModel,
     end: Any = None,
@@ -377,6 +389,22 @@ def history(
     pandas.DataFrame
         Indexed by UTC ``timestamp`` with one column per reading field.
     """
+    return pd.concat(list(history_chunks(model, end, days=days, step_s=step_s,
+                                         events=events)))
+
+
+def history_chunks(
+    model: SiteModel,
+    end: Any = None,
+    *,
+    days: float = 30,
+    step_s: int = 60,
+    events: bool = True,
+) -> Iterator[pd.DataFrame]:
+    """:func:`history` in consecutive pieces of at most :data:`CHUNK_ROWS`
+    readings, oldest first: a long history at a short interval is stored piece by
+    piece instead of held in memory whole. The pieces make exactly :func:`history`.
+    """
     step_ms = int(step_s * 1000)
     if end is None:
         end_ms = int(time.time() * 1000) // step_ms * step_ms
@@ -385,13 +413,15 @@ def history(
         stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
         end_ms = int(stamp.value // 1_000_000)
     n = int(round(days * 86400 / step_s))
-    ts_ms = end_ms - (n - 1 - np.arange(n, dtype="int64")) * step_ms
-    rng = np.random.default_rng([model.seed, 1, n])
-    physics = power_profile(model, ts_ms - step_ms // 2, rng)
-    if events:
-        plan = plan_events(n, step_s, model.nominal_voltage, model.seed)
-        physics["voltage"] = _apply_events(physics["voltage"], plan, rng)
-    return _readings_frame(model, ts_ms, step_s, physics, rng)
+    plan = plan_events(n, step_s, model.nominal_voltage, model.seed) if events else []
+    for first in range(0, max(n, 1), CHUNK_ROWS):  # n == 0: one empty piece
+        index = np.arange(first, min(n, first + CHUNK_ROWS), dtype="int64")
+        ts_ms = end_ms - (n - 1 - index) * step_ms
+        rng = np.random.default_rng([model.seed, 1, n, first])
+        physics = power_profile(model, ts_ms - step_ms // 2, rng)
+        if plan:
+            physics["voltage"] = _apply_events(physics["voltage"], plan, rng, first)
+        yield _readings_frame(model, ts_ms, step_s, physics, rng)
 
 
 def reading_at(model: SiteModel, when: Any = None, interval_s: float = 10.0) -> dict:
@@ -434,6 +464,7 @@ __all__ = [
     "VoltageEvent",
     "frame_records",
     "history",
+    "history_chunks",
     "plan_events",
     "power_profile",
     "reading_at",

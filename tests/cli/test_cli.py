@@ -29,6 +29,7 @@ from energy_dash.db.models import (
     ReadingRollup,
     User,
 )
+from energy_dash.services.quality import check_all
 from energy_dash.storage import accounts, devices
 
 BIN_DIR = Path(sys.executable).parent
@@ -136,17 +137,62 @@ def test_create_facility_with_coordinates(run, database_url):
         row = session.get(Facility, int(result.stdout))
         assert (row.latitude, row.longitude) == (48.137, 11.575)
     lone = run("create-facility", "Half", "--latitude", "48.1")
-    assert lone.exit_code == 2
-    assert "Latitude and longitude go together: give both." in lone.stderr
-    assert "--longitude" in lone.stderr
+    assert lone.exit_code == 1
+    assert lone.stderr == (
+        "energy-dash: error: invalid value for --longitude: Latitude and longitude "
+        "go together: give both.\n"
+    )
     far = run("create-facility", "Far", "--latitude", "95", "--longitude", "0")
-    assert far.exit_code == 2 and "between -90 and 90" in far.stderr
+    assert far.exit_code == 1
+    assert far.stderr == (
+        "energy-dash: error: invalid value for --latitude: Latitude (°N) must be "
+        "between -90 and 90.\n"
+    )
 
 
-def test_create_facility_with_an_unknown_zone_is_a_usage_error(run, database_url):
-    result = run("create-facility", "X", "--timezone", "Mars/Olympus")
+def test_create_facility_sets_the_reporting_interval(run, database_url):
+    result = run("create-facility", "Meters", "--interval", "10")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "1\n"
+    assert run("create-facility", "Default").stdout == "2\n"
+    with session_scope(database_url) as session:
+        assert session.get(Facility, 1).expected_interval_s == 10
+        assert session.get(Facility, 2).expected_interval_s == 300
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "86401", "1" * 30])
+def test_create_facility_refuses_an_interval_out_of_range(run, database_url, value):
+    """The facility rule (1 s to one day) refuses it: one line, exit 1."""
+    result = run("create-facility", "X", "--interval", value)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "energy-dash: error: invalid value for --interval: Reporting interval (s) "
+        "must be between 1 and 86400.\n"
+    )
+    with session_scope(database_url) as session:
+        assert session.scalar(select(Facility.id)) is None
+
+
+@pytest.mark.parametrize("value", ["abc", "1.5"])
+def test_create_facility_interval_that_is_no_whole_number_is_a_usage_error(
+    run, database_url, value
+):
+    result = run("create-facility", "X", "--interval", value)
     assert result.exit_code == 2
-    assert "Mars/Olympus is not a known IANA time zone" in result.stderr
+    assert f"Invalid value for '--interval': {value!r} is not a valid integer." in (
+        result.stderr
+    )
+    with session_scope(database_url) as session:
+        assert session.scalar(select(Facility.id)) is None
+
+
+def test_create_facility_with_an_unknown_zone_is_one_error_line(run, database_url):
+    result = run("create-facility", "X", "--timezone", "Mars/Olympus")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "energy-dash: error: invalid value for --timezone: Mars/Olympus is not a "
+        "known IANA time zone.\n"
+    )
     with session_scope(database_url) as session:
         assert session.scalar(select(Facility.id)) is None
 
@@ -194,6 +240,45 @@ def test_create_user_refuses_weak_and_duplicate(run, database_url):
     )
     with session_scope(database_url) as session:
         assert len(session.scalars(select(User)).all()) == 1
+
+
+def test_set_password_replaces_it_and_signs_out_every_session(run, database_url):
+    run("create-user", "erin", "--password-stdin", input="amber-field-crow-63\n")
+    result = run("set-password", "Erin", "--password-stdin",
+                 input="silver-brook-fox-28\n")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "Password of erin changed; their sessions are signed out.\n"
+    with session_scope(database_url) as session:
+        user = accounts.get_user(session, "erin")
+        assert accounts.verify_password(user.password_hash, "silver-brook-fox-28")
+        assert not accounts.verify_password(user.password_hash, "amber-field-crow-63")
+        assert user.session_version == 2
+
+    asked = run("set-password", "erin", input="quiet-meadow-owl-17\n" * 2)
+    assert asked.exit_code == 0, asked.output
+    assert "quiet-meadow-owl-17" not in asked.output  # hidden, confirmed prompt
+    with session_scope(database_url) as session:
+        user = accounts.get_user(session, "erin")
+        assert accounts.verify_password(user.password_hash, "quiet-meadow-owl-17")
+
+
+def test_set_password_errors_are_one_line(run, database_url):
+    run("create-user", "frank", "--password-stdin", input="amber-field-crow-63\n")
+    cases = {
+        ("frank", "password\n"): "Password must be at least 12 characters long.",
+        ("frank", "password1234\n"): (
+            "This password is too common; choose a less guessable one."
+        ),
+        ("frank", "\n"): "no password on standard input",
+        ("nobody", "silver-brook-fox-28\n"): "There is no user named 'nobody'.",
+    }
+    for (username, line), message in cases.items():
+        result = run("set-password", username, "--password-stdin", input=line)
+        assert result.exit_code == 1, (username, line)
+        assert result.stderr == f"energy-dash: error: {message}\n"
+    with session_scope(database_url) as session:
+        user = accounts.get_user(session, "frank")
+        assert accounts.verify_password(user.password_hash, "amber-field-crow-63")
 
 
 def test_grant_makes_a_member_and_changes_the_role(run, database_url, facility):
@@ -485,6 +570,28 @@ def test_simulate_retries_with_backoff_when_the_server_is_down(run):
     assert result.stderr == "energy-dash: error: 1 reading not stored\n"
 
 
+def test_background_simulator_catches_up_before_its_first_reading(
+    live_server, database_url, api_key
+):
+    """`serve --demo` passes the demo's fill_gap as ``catch_up``: it runs once,
+    after the server answers and before the first live reading, so however long
+    the start-up took, the history reaches the first live reading."""
+    from energy_dash.demo.simulator import start_background
+
+    stored_at_catch_up = []
+    thread, stop = start_background(
+        live_server, api_key, interval_s=60,
+        catch_up=lambda: stored_at_catch_up.append(len(_rows(database_url))),
+    )
+    try:
+        _wait_for(lambda: _rows(database_url), 20, "the first simulated reading")
+    finally:
+        stop.set()
+        thread.join(15)
+    assert stored_at_catch_up == [0]
+    assert len(_rows(database_url)) == 1
+
+
 # ----------------------------------------------------- the real console script
 def _script(args: list[str], env: dict[str, str], timeout: float = 60):
     return subprocess.run([ENERGY_DASH, *args], env=env, capture_output=True,
@@ -565,28 +672,27 @@ def test_serve_demo_seeds_serves_and_simulates(tmp_path):
         health = requests.get(base + "/healthz", timeout=5).json()
         assert health == {"status": "ok", "database": "ok"}
 
-        def live_readings():
-            with session_scope(url) as session:
-                return session.scalars(
-                    select(Reading.ts_ms).where(Reading.ts_ms % 60_000 != 0)
-                ).all()
-
-        # The history is on whole minutes; simulated readings come every 10 s.
-        assert _wait_for(live_readings, 15, "a simulated reading")
         def key_used():
             with session_scope(url) as session:
                 key = session.scalar(select(ApiKey).where(ApiKey.name == "simulator"))
                 return key.last_used_at
 
-        # it came through the sensor API, which notes the key's use just after
-        # the reading's commit, in its own transaction
-        assert _wait_for(key_used, 10, "the simulator key's last use")
-        assert len(data.read_readings(1, database_url=url)) > 43_200
+        # a simulated reading came through the sensor API, which notes the key's
+        # use just after the reading's commit, in its own transaction
+        assert _wait_for(key_used, 25, "the simulator key's last use")
+        assert len(data.read_readings(1, database_url=url)) > 259_200
+        # history, start-up and live readings at the facility's 10 s: the quality
+        # check finds no silence (the demo seeds none on purpose)
+        now_ms = int(time.time() * 1000)
+        assert check_all(url, now_ms) == 0
+        assert data.read_quality_events(1, database_url=url).empty
     finally:
         proc.terminate()
         out, err = proc.communicate(timeout=20)
         dispose_engine(url)
-    assert "Seeded Demo Facility (id 1): 43200 readings" in out
+    assert "Seeded Demo Facility (id 1): 259200 readings" in out
+    assert ("Simulated sensor: one reading every 10 s to facility 1 through the "
+            "sensor API.") in out
     assert f"Energy Dash on {base} — sign in as demo / password" in out, err
 
 

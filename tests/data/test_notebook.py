@@ -61,16 +61,18 @@ def test_notebook_runs_against_a_seeded_database(database_url, monkeypatch):
     assert (ns["FACILITY_ID"], ns["TZ"]) == (1, "Europe/Berlin")
 
     everything = data.read_readings(1, database_url=database_url)
-    assert len(everything) == 2880
+    assert len(everything) == 17_280  # two days of the demo's 10 s readings
 
     raw = ns["raw"]
     assert str(raw.index.tz) == "Europe/Berlin" and raw.index.name == "timestamp"
-    assert len(raw) in (1439, 1440)  # the last 24 hours of minute readings
+    window = everything.index >= ns["end"] - pd.Timedelta(hours=24)
+    assert len(raw) == (window & (everything.index < ns["end"])).sum()
+    assert 8600 < len(raw) <= 8640  # the last 24 hours of 10 s readings
 
     hourly = ns["hourly"]
     assert str(hourly.index.tz) == "Europe/Berlin"
-    assert hourly["samples"].sum() == 2880
-    assert set(hourly["samples"].iloc[1:-1]) == {60}
+    assert hourly["samples"].sum() == 17_280
+    assert set(hourly["samples"].iloc[1:-1]) == {360}
     assert hourly["energy_consumed"].sum() == pytest.approx(
         everything["energy_consumed"].sum()
     )
@@ -79,7 +81,7 @@ def test_notebook_runs_against_a_seeded_database(database_url, monkeypatch):
     local_dates = everything.index.tz_convert("Europe/Berlin").normalize().unique()
     assert list(daily.index) == list(local_dates)
     assert (daily.index.hour == 0).all()
-    assert daily["samples"].sum() == 2880
+    assert daily["samples"].sum() == 17_280
 
     expected = metrics.self_sufficiency(everything["energy_produced"],
                                         everything["energy_consumed"])

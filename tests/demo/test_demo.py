@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from energy_dash import data
 from energy_dash.cli import main
+from energy_dash.config import Settings
 from energy_dash.db import session_scope
 from energy_dash.db.models import (
     Alert,
@@ -29,8 +30,16 @@ from energy_dash.demo.seed import (
     fill_gap,
     seed_demo,
 )
-from energy_dash.demo.site import SiteModel, history, plan_events, reading_at
+from energy_dash.demo.site import (
+    SiteModel,
+    history,
+    history_chunks,
+    plan_events,
+    reading_at,
+)
 from energy_dash.domain.validation import validate_reading
+from energy_dash.jobs import check_quality_now
+from energy_dash.services import quality
 from energy_dash.storage import accounts, devices
 
 BERLIN = "Europe/Berlin"
@@ -53,17 +62,17 @@ def seeded(database_url):
 
 
 # ------------------------------------------------------------------ demo seed
-def test_demo_seeds_two_days_of_minute_readings(database_url, seeded):
+def test_demo_seeds_two_days_of_ten_second_readings(database_url, seeded):
     assert seeded.seeded is True
     assert seeded.facility_id == DEMO_FACILITY_ID == 1
-    assert seeded.readings == 2880
-    assert _count(database_url, Reading) == 2880
+    assert seeded.readings == 17_280  # 2 days x 8640, one per reporting interval
+    assert _count(database_url, Reading) == 17_280
 
     frame = data.read_readings(1, database_url=database_url)
-    assert len(frame) == 2880
+    assert len(frame) == 17_280
     assert set(frame["device_id"]) == {DEMO_DEVICE}
     steps = np.diff(frame.index.as_unit("ms").asi8)
-    assert set(steps.tolist()) == {60_000}  # exactly one minute apart
+    assert set(steps.tolist()) == {10_000}  # the facility's interval, as live
     newest = frame.index[-1]
     assert pd.Timestamp.now(tz="UTC") - newest < pd.Timedelta(minutes=2)  # ends now
 
@@ -90,11 +99,12 @@ def test_demo_production_follows_the_sun_in_local_time(database_url, seeded):
     assert len(night) > 100 and len(noon) > 100
     assert night["energy_produced"].max() == 0.0
     assert (noon["energy_produced"] > 0).all()
-    # Interval energies: kWh per minute (a 50 kW site never exceeds 50/60 kWh).
-    assert frame["energy_consumed"].max() < 50 / 60
-    # current_load is consumption power over the 50 kW capacity, in percent.
-    power_kw = frame["energy_consumed"] * 60
-    np.testing.assert_allclose(frame["current_load"], power_kw / 50 * 100, atol=0.02)
+    # Interval energies: kWh per 10 s (a 50 kW site never exceeds 50/360 kWh).
+    assert frame["energy_consumed"].max() < 50 / 360
+    # current_load is consumption power over the 50 kW capacity, in percent
+    # (energies are rounded to 0.01 Wh: 0.36 kW, 0.72 % of capacity, at 10 s).
+    power_kw = frame["energy_consumed"] * 360
+    np.testing.assert_allclose(frame["current_load"], power_kw / 50 * 100, atol=0.03)
 
 
 def test_demo_electrical_values_are_realistic(database_url, seeded):
@@ -113,7 +123,7 @@ def test_demo_electrical_values_are_realistic(database_url, seeded):
 
 def test_demo_has_exactly_one_ten_minute_outage_alert(database_url, seeded):
     frame = data.read_readings(1, database_url=database_url)
-    assert (frame["voltage"] == 0).sum() == 10
+    assert (frame["voltage"] == 0).sum() == 60  # ten minutes of 10 s readings
 
     alerts = data.read_alerts(1, database_url=database_url)
     outages = alerts[alerts["kind"] == "outage"]
@@ -150,9 +160,22 @@ def test_demo_user_key_and_idempotent_second_run(database_url, seeded):
 
 def test_demo_in_production_has_no_demo_user(database_url):
     result = seed_demo(database_url, days=1, production=True)
-    assert result.seeded and result.readings == 1440
+    assert result.seeded and result.readings == 8640
     assert result.user_created is False
     assert _count(database_url, User) == 0
+
+
+def test_a_fresh_demo_logs_no_data_quality_event(database_url, seeded):
+    """The demo seeds no gap on purpose: its one outage is ten minutes of 0 V
+    readings, not silence. So the quality check of a fresh demo logs nothing,
+    because the history comes at the facility's reporting interval, the one the
+    live simulator sends at (one-minute history on the 10 s facility logged a gap
+    for every minute, 419 in the check's 7 hours)."""
+    now = pd.Timestamp.now(tz="UTC")
+    assert check_quality_now(Settings(database_url=database_url), now) == 0
+    assert data.read_quality_events(1, database_url=database_url).empty
+    now_ms = int(now.value // 1_000_000)
+    assert quality.open_count(database_url, 1, now_ms) == 0  # the hardware tile
 
 
 def test_next_facility_after_the_demo_gets_id_2(database_url, seeded):
@@ -181,7 +204,7 @@ def test_demo_command_prints_login_and_key_then_skips(database_url, tmp_path):
     first = runner.invoke(main, ["demo", "--days", "2"], env=env)
     assert first.exit_code == 0, first.output
     lines = first.stdout.splitlines()
-    assert lines[0].startswith("Seeded Demo Facility (id 1): 2880 readings, ")
+    assert lines[0].startswith("Seeded Demo Facility (id 1): 17280 readings, ")
     assert lines[1] == "Sign in as demo / password."
     assert lines[2].startswith("Demo sensor API key (shown once): ed_")
     key = lines[2].rsplit(" ", 1)[1]
@@ -193,15 +216,15 @@ def test_demo_command_prints_login_and_key_then_skips(database_url, tmp_path):
     assert second.stdout == (
         "Demo Facility (id 1) already has readings; nothing changed.\n"
     )
-    assert _count(database_url, Reading) == 2880
+    assert _count(database_url, Reading) == 17_280
 
 
 def test_thirty_days_seed_in_a_few_seconds(sqlite_url):
     started = time.perf_counter()
     result = seed_demo(sqlite_url, days=30)
     elapsed = time.perf_counter() - started
-    assert result.readings == 43_200
-    assert elapsed < 10, f"30-day demo took {elapsed:.1f} s"
+    assert result.readings == 259_200  # 30 days of 10 s readings
+    assert elapsed < 15, f"30-day demo took {elapsed:.1f} s"
     alerts = data.read_alerts(1, database_url=sqlite_url)
     assert (alerts["kind"] == "outage").sum() == 1
 
@@ -253,13 +276,34 @@ def test_live_reading_is_valid_and_scales_with_interval():
 
 
 def test_fill_gap_continues_the_history_after_a_pause(database_url):
-    three_hours_ago = pd.Timestamp.now(tz="UTC").floor("min") - pd.Timedelta(hours=3)
-    seed_demo(database_url, days=1, end=three_hours_ago)
-    assert fill_gap(database_url) == 180
+    now = pd.Timestamp.now(tz="UTC").floor("min")
+    seed_demo(database_url, days=1, end=now - pd.Timedelta(hours=3))
+    assert fill_gap(database_url, end=now + pd.Timedelta(seconds=9)) == 1080
     frame = data.read_readings(1, database_url=database_url)
-    assert len(frame) == 1440 + 180
+    assert len(frame) == 8640 + 1080
+    assert frame.index[-1] == now
     steps = np.diff(frame.index.as_unit("ms").asi8)
-    assert set(steps.tolist()) == {60_000}
-    assert fill_gap(database_url) == 0  # nothing missing any more
+    assert set(steps.tolist()) == {10_000}
+    assert fill_gap(database_url, end=now + pd.Timedelta(seconds=9)) == 0  # all there
     alerts = data.read_alerts(1, database_url=database_url)
     assert (alerts["kind"] == "outage").sum() == 1  # the gap adds no events
+    # the paused hours are continued gap-free, as the quality check sees them
+    assert check_quality_now(Settings(database_url=database_url), now) == 0
+
+
+def test_history_in_pieces_keeps_an_event_whole():
+    """Seeding generates a week at a time. With seed 16, 16 days at 10 s put the
+    outage (samples 60 447 to 60 506) across the first piece's end (60 480): it
+    is still one run of ten minutes of 0 V."""
+    model = SiteModel(seed=16)
+    end = "2025-06-21T10:00:00Z"
+    pieces = list(history_chunks(model, end, days=16, step_s=10))
+    assert [len(p) for p in pieces] == [60_480, 60_480, 17_280]
+    assert (pieces[0]["voltage"] == 0).sum() == 33
+    assert (pieces[1]["voltage"] == 0).sum() == 27
+    whole = history(model, end, days=16, step_s=10)
+    pd.testing.assert_frame_equal(pd.concat(pieces), whole)
+    assert whole.index[-1] == pd.Timestamp(end)
+    assert set(np.diff(whole.index.as_unit("ms").asi8).tolist()) == {10_000}
+    outage = np.flatnonzero(whole["voltage"].to_numpy() == 0)
+    assert outage.tolist() == list(range(60_447, 60_507))
