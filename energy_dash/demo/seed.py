@@ -138,11 +138,23 @@ def _has_readings(session: Session, facility_id: int) -> bool:
     )
 
 
-def _ensure_facility(session: Session) -> Facility:
+class NotTheDemo(ValueError):
+    """Facility 1 exists and is someone's own: the demo will not write into it."""
+
+
+def _ensure_facility(session: Session, interval_s: int | None = None) -> Facility:
     facility = session.get(Facility, DEMO_FACILITY_ID)
     if facility is not None:
+        if facility.name != DEMO_NAME:
+            raise NotTheDemo(
+                f"facility {DEMO_FACILITY_ID} is {facility.name!r}, not the demo: "
+                "seed the demo into an empty database"
+            )
         return facility
-    facility = Facility(id=DEMO_FACILITY_ID, **DEMO_FACILITY)
+    values = dict(DEMO_FACILITY)
+    if interval_s is not None:
+        values["expected_interval_s"] = interval_s
+    facility = Facility(id=DEMO_FACILITY_ID, **values)
     session.add(facility)
     session.flush()
     if session.get_bind().dialect.name == "postgresql":
@@ -190,6 +202,7 @@ def seed_demo(
     days: float = 30,
     production: bool = False,
     end: Any = None,
+    interval_s: int | None = None,
 ) -> DemoResult:
     """Seed the demo facility, its history, user, tariff and sensor key.
 
@@ -202,6 +215,9 @@ def seed_demo(
         facility's reporting interval (the demo facility's: 10 s).
     production : bool
         True (``ENERGY_DASH_ENV=production``): no demo user is created.
+    interval_s : int, optional
+        The new demo facility's reporting interval [s] instead of 10 s (the
+        benchmarks seed a year of minute data).
 
     Returns
     -------
@@ -214,7 +230,7 @@ def seed_demo(
         existing = session.get(Facility, DEMO_FACILITY_ID)
         if existing is not None and _has_readings(session, DEMO_FACILITY_ID):
             return DemoResult(DEMO_FACILITY_ID, seeded=False)
-        facility = _ensure_facility(session)
+        facility = _ensure_facility(session, interval_s)
         model = _facility_model(facility)
         step_s = int(facility.expected_interval_s)
         user_created = False if production else _ensure_user(session, facility.id)

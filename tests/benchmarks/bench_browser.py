@@ -105,7 +105,7 @@ def measure(label: str, days: int, screens: Path | None,
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         init_db(url)
         started = time.perf_counter()
-        seed_demo(url, days=days)
+        seed_demo(url, days=days, interval_s=60)  # a year of minute data
         refresh_forecasts(Settings(database_url=url, session_secret="x" * 40))
         print(f"[{label}] seeded and forecast in "
               f"{time.perf_counter() - started:.0f} s", flush=True)

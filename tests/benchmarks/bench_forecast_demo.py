@@ -33,7 +33,7 @@ def demo_history(
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{Path(folder) / 'bench.db'}"
         init_db(url)
-        seeded = seed_demo(url, days=days, production=True)
+        seeded = seed_demo(url, days=days, production=True, interval_s=60)
         info = store.facility_info(seeded.facility_id, database_url=url)
         history = store.hourly_history(seeded.facility_id, database_url=url,
                                        tz=info.timezone)
@@ -50,7 +50,7 @@ def main(days: int = 60) -> dict:
         url = f"sqlite:///{Path(folder) / 'bench.db'}"
         init_db(url)
         started = time.perf_counter()
-        seeded = seed_demo(url, days=days, production=True)
+        seeded = seed_demo(url, days=days, production=True, interval_s=60)
         print(f"demo seeded: {seeded.readings} one-minute readings over {days} days "
               f"in {time.perf_counter() - started:.1f} s")
         settings = Settings(database_url=url, session_secret="x" * 40)

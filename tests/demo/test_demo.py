@@ -307,3 +307,29 @@ def test_history_in_pieces_keeps_an_event_whole():
     assert set(np.diff(whole.index.as_unit("ms").asi8).tolist()) == {10_000}
     outage = np.flatnonzero(whole["voltage"].to_numpy() == 0)
     assert outage.tolist() == list(range(60_447, 60_507))
+
+
+def test_the_demo_never_writes_into_someone_elses_facility_one(database_url, tmp_path):
+    """A database whose facility 1 is the user's own got 30 days of fake
+    readings, the demo key, tariff and user in it."""
+    with session_scope(database_url) as session:
+        session.add(Facility(name="Mine", timezone="UTC"))
+    with pytest.raises(ValueError, match="facility 1 is 'Mine', not the demo"):
+        seed_demo(database_url, days=1)
+    assert _count(database_url, Reading) == 0
+    assert _count(database_url, ApiKey) == 0
+    runner = CliRunner()
+    result = runner.invoke(main, ["demo", "--days", "1"],
+                           env={"DATABASE_URL": database_url,
+                                "ENERGY_DASH_INSTANCE": str(tmp_path)})
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        "energy-dash: error: facility 1 is 'Mine', not the demo: seed the demo "
+        "into an empty database")
+
+
+def test_the_demo_can_seed_at_another_reporting_interval(database_url):
+    result = seed_demo(database_url, days=1, production=True, interval_s=60)
+    assert result.readings == 1440
+    with session_scope(database_url) as session:
+        assert session.get(Facility, DEMO_FACILITY_ID).expected_interval_s == 60
