@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -29,6 +30,19 @@ SHOW_REJECTED = 10
 
 
 # --------------------------------------------------------------------- errors
+class FiniteRange(click.FloatRange):
+    """A float range that also refuses nan and inf (a FloatRange lets nan
+    through, and inf crashed the simulator's integer conversions)."""
+
+    name = "finite float range"
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
 class CliError(click.ClickException):
     """A failure that is not a usage error: one line on stderr, exit status 1."""
 
@@ -193,9 +207,17 @@ def _read_password(password_stdin: bool) -> str:
         if not password:
             raise CliError("no password on standard input")
         return password
-    return click.prompt(
-        "Password", hide_input=True, confirmation_prompt=True, err=True
-    )
+    import warnings
+
+    try:
+        with warnings.catch_warnings():  # getpass warns, in two lines, off a tty
+            warnings.simplefilter("ignore")
+            return click.prompt(
+                "Password", hide_input=True, confirmation_prompt=True, err=True
+            )
+    except click.Abort:  # end of input: no password was typed
+        raise CliError("no password given: type it at the prompt, or use "
+                       "--password-stdin") from None
 
 
 @main.command("create-user")
@@ -382,13 +404,14 @@ def import_csv(file: Path, facility_id: int | None, device_id: str) -> None:
     from energy_dash.services.csv_format import import_csv_file
 
     settings = _settings()
-    total = _count_rows(file)
-    with click.progressbar(length=total, label=f"Importing {file.name}",
-                           file=sys.stderr) as bar:
-        totals = import_csv_file(
-            file, facility_id, settings.database_url, device_id=device_id,
-            progress=bar,
-        )
+    if sys.stderr.isatty():  # a bar for a person; a script's stderr keeps one line
+        with click.progressbar(length=_count_rows(file),
+                               label=f"Importing {file.name}", file=sys.stderr) as bar:
+            totals = import_csv_file(file, facility_id, settings.database_url,
+                                     device_id=device_id, progress=bar)
+    else:
+        totals = import_csv_file(file, facility_id, settings.database_url,
+                                 device_id=device_id)
     rejected = totals["rejected"]
     click.echo(
         f"accepted {totals['accepted']}, duplicates {totals['duplicates']}, "
@@ -533,17 +556,17 @@ def forecast(facility_id: int | None, show_status: bool) -> None:
               help="Base URL of the server, e.g. http://127.0.0.1:8050.")
 @click.option("--api-key", required=True, envvar="ENERGY_DASH_API_KEY",
               help="Sensor API key of the facility.")
-@click.option("--interval", type=click.FloatRange(min=0.05), default=10.0,
+@click.option("--interval", type=FiniteRange(min=0.05, max=86_400), default=10.0,
               show_default=True, help="Seconds between readings.")
 @click.option("--count", type=click.IntRange(min=0), default=None,
               help="Readings to send (default: until interrupted).")
-@click.option("--backfill-days", type=click.FloatRange(min=0), default=0,
+@click.option("--backfill-days", type=FiniteRange(min=0, max=3_660), default=0,
               show_default=True,
               help="First send this many days of one-minute history in bulk.")
 @click.option("--device-id", default=None, help="Default: the API key's name.")
 @click.option("--retries", type=click.IntRange(min=1), default=5, show_default=True,
               help="Attempts per request on network errors, 429 and 5xx.")
-@click.option("--backoff", type=click.FloatRange(min=0), default=1.0,
+@click.option("--backoff", type=FiniteRange(min=0, max=3_600), default=1.0,
               show_default=True, help="First retry delay [s]; doubles each time.")
 def simulate(
     url: str, api_key: str, interval: float, count: int | None, backfill_days: float,
@@ -700,6 +723,24 @@ def _serve_gunicorn(settings: Settings, host: str, port: int) -> None:
     _Server().run()
 
 
+def _check_free(host: str, port: int) -> None:
+    """One line when the address is taken; gunicorn retries it five times and
+    logs a dozen lines before giving up."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise CliError(f"cannot listen on {host}:{port}: {exc}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise CliError(f"cannot listen on {host}:{port}: {exc}") from None
+
+
 @main.command()
 @click.option("--host", envvar="HOST", default=DEFAULT_HOST, show_default=True,
               help="Interface to listen on (env HOST).")
@@ -729,6 +770,7 @@ def serve(host: str, port: int, with_demo: bool) -> None:
     if demo_login:
         line += " — sign in as demo / password"
     if settings.production:
+        _check_free(host, port)
         click.echo(line)
         _serve_gunicorn(settings, host, port)
         return

@@ -359,9 +359,9 @@ def test_import_csv_counts_and_reports_rejected_lines(run, database_url, facilit
     path.write_text(GOOD_BAD_DUPLICATE)
     result = run("import-csv", str(path), "--facility", str(facility))
     assert result.exit_code == 1, result.output  # rejected rows: exit 1, others kept
-    assert result.stderr.splitlines()[-1] == (
+    assert result.stderr.splitlines() == [  # no progress bar off a terminal
         "energy-dash: error: 3 of 7 rows rejected (3 stored)"
-    )
+    ]
     assert result.stdout.splitlines() == [
         "accepted 3, duplicates 1, rejected 3",
         "line 6: energy_produced: must be >= 0",
@@ -369,7 +369,10 @@ def test_import_csv_counts_and_reports_rejected_lines(run, database_url, facilit
         "line 8: current_load: must be <= 100; timestamp: must include a UTC offset "
         "(e.g. 2025-01-01T12:00:00Z)",
     ]
-    assert "Importing readings.csv" in result.stderr  # the progress bar
+    unknown = run("import-csv", str(path), "--facility", "999")
+    assert unknown.exit_code == 1  # the bar's label came first: two lines
+    assert unknown.stderr.splitlines() == [
+        "energy-dash: error: facility 999 does not exist"]
     base = 1_748_779_200_000  # 2025-06-01T12:00:00Z
     assert _rows(database_url) == [
         (base, "csv-import", 0.5, 230.1),
@@ -734,3 +737,45 @@ def test_help_lists_every_contract_command(run):
                  "create-api-key", "create-display-token", "import-csv", "export-csv",
                  "forecast", "simulate"):
         assert f"  {name} " in result.stdout
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("--interval", "nan"), ("--interval", "inf"), ("--interval", "1e308"),
+    ("--backfill-days", "nan"), ("--backfill-days", "inf"), ("--backoff", "nan"),
+])
+def test_simulate_refuses_numbers_that_are_not_finite(run, option, value):
+    """nan and inf crashed the integer conversions (exit 1, Python's message),
+    and --backfill-days nan was taken as no backfill."""
+    result = run("simulate", "--url", "http://127.0.0.1:9", "--api-key", "k",
+                 "--count", "1", option, value)
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option}'" in result.stderr
+
+
+def test_create_user_without_a_password_on_its_input_is_one_error(run, database_url):
+    result = run("create-user", "erin", input="")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (
+        "energy-dash: error: no password given: type it at the prompt, or use "
+        "--password-stdin")
+    assert "Aborted" not in result.output
+
+
+def test_production_serve_on_a_taken_port_is_one_line(tmp_path):
+    """gunicorn retried the address and logged a dozen lines before exiting."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = dict(os.environ, ENERGY_DASH_ENV="production", SESSION_SECRET="q" * 48,
+                   DATABASE_URL=f"sqlite:///{tmp_path / 'prod.db'}",
+                   ENERGY_DASH_SCHEDULER="0", ENERGY_DASH_INSTANCE=str(tmp_path))
+        env.pop("ENERGY_DASH_MQTT_URL", None)
+        result = subprocess.run(
+            [sys.executable, "-m", "energy_dash.cli", "serve", "--port", str(port)],
+            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"energy-dash: error: cannot listen on 127.0.0.1:{port}: "
+        "[Errno 98] Address already in use"]
+    assert result.stdout == ""
