@@ -532,6 +532,7 @@ def _print_slot_status(status: dict[str, Any] | None) -> None:
               "how long it took) instead of refreshing.")
 def forecast(facility_id: int | None, show_status: bool) -> None:
     """Refresh the stored forecasts now."""
+    _quiet_fits()
     if show_status:
         from energy_dash.services.forecast_slots import slot_status
 
@@ -613,6 +614,23 @@ def _configure_logging() -> None:
     )
     for noisy in ("cmdstanpy", "prophet", "werkzeug", "alembic", "dash"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    if not debug:
+        _quiet_fits()
+
+
+def _quiet_fits() -> None:
+    """No fit's optimiser chatter on the console of every refresh."""
+    import warnings
+
+    for message in NUMERIC_NOISE:
+        warnings.filterwarnings("ignore", message=message, category=RuntimeWarning)
+
+
+NUMERIC_NOISE = (
+    "Rounding errors prevent the line search",  # scipy, in ARIMA's BFGS
+    "The line search algorithm did not converge",
+    "Mean of empty slice",  # numpy, on a window without data
+)
 
 
 def _start_demo(settings: Settings, port: int, host: str) -> bool:

@@ -287,7 +287,10 @@ def fill_gap(
     if last is None:
         return 0
     step_ms = step_s * 1000
-    end_stamp = pd.Timestamp.now(tz="UTC") if end is None else pd.Timestamp(end)
+    # Short of the current second: the live reading that follows takes it, and
+    # a stored one there with other values would be a conflict event.
+    end_stamp = (pd.Timestamp.now(tz="UTC") - pd.Timedelta(seconds=1) if end is None
+                 else pd.Timestamp(end))
     end_ms = int(end_stamp.value // 1_000_000) // step_ms * step_ms
     count = min((end_ms - int(last)) // step_ms, int(max_days * 86400 // step_s))
     if count < 1:

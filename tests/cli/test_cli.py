@@ -779,3 +779,20 @@ def test_production_serve_on_a_taken_port_is_one_line(tmp_path):
         f"energy-dash: error: cannot listen on 127.0.0.1:{port}: "
         "[Errno 98] Address already in use"]
     assert result.stdout == ""
+
+
+def test_fit_chatter_is_filtered_but_other_runtime_warnings_are_not():
+    """scipy's line-search and numpy's empty-slice warnings filled the console
+    of `make run` and `energy-dash forecast` at every refresh."""
+    import warnings
+
+    from energy_dash import cli
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        cli._quiet_fits()
+        warnings.warn("Mean of empty slice", RuntimeWarning, stacklevel=1)
+        warnings.warn("The line search algorithm did not converge", RuntimeWarning,
+                      stacklevel=1)
+        warnings.warn("overflow encountered in exp", RuntimeWarning, stacklevel=1)
+    assert [str(w.message) for w in seen] == ["overflow encountered in exp"]

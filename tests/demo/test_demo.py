@@ -333,3 +333,19 @@ def test_the_demo_can_seed_at_another_reporting_interval(database_url):
     assert result.readings == 1440
     with session_scope(database_url) as session:
         assert session.get(Facility, DEMO_FACILITY_ID).expected_interval_s == 60
+
+
+def test_the_catch_up_leaves_the_current_second_to_the_live_reading(database_url):
+    """fill_gap wrote the 10 s grid up to now, and a live reading that landed on
+    that grid point was a second reading with other values: a 'conflict' event
+    on a fresh `make run`."""
+    seed_demo(database_url, days=1, end=pd.Timestamp.now(tz="UTC") - pd.Timedelta(
+        minutes=5))
+    while pd.Timestamp.now(tz="UTC").microsecond > 500_000 or (
+            pd.Timestamp.now(tz="UTC").second % 10 != 0):  # stand on a grid point
+        time.sleep(0.05)
+    fill_gap(database_url)
+    live = pd.Timestamp.now(tz="UTC").floor("s")
+    with session_scope(database_url) as session:
+        last = session.scalar(select(func.max(Reading.ts_ms)))
+    assert last < live.value // 1_000_000
