@@ -36,6 +36,7 @@ from energy_dash.domain.validation import (
     physical_errors,
     physical_limit_kwh,
     unlikely_events,
+    with_checked_rows,
 )
 
 logger = logging.getLogger(__name__)
@@ -268,26 +269,11 @@ def validate_batch(
         slow |= np.array([not (c is None or (type(c) is int and c == facility_id))
                           for c in claimed], dtype=bool)
     fast = np.flatnonzero(~slow)
-    parts = [ReadingColumns(ts_ms[fast], devices[fast],
-                            {name: values[name][fast] for name in INPUT_FIELDS})]
-    rejected: list[tuple[int, list]] = []
-    late_rows, late_at = [], []
-    for i in np.flatnonzero(slow).tolist():
-        row, details = check_row(bodies[i])
-        if row is None:
-            rejected.append((i, details))
-        elif row["facility_id"] is not None and row["facility_id"] != facility_id:
-            rejected.append((i, MISMATCH))
-        else:
-            if row["device_id"] is None:
-                row["device_id"] = default_device
-            late_rows.append(row)
-            late_at.append(i)
-    if not late_rows:
-        return parts[0], rejected
-    parts.append(ReadingColumns.from_rows(late_rows))
-    order = np.argsort(np.concatenate([fast, np.asarray(late_at)]), kind="stable")
-    return ReadingColumns.concat(parts).take(order), rejected
+    clean = ReadingColumns(ts_ms[fast], devices[fast],
+                           {name: values[name][fast] for name in INPUT_FIELDS})
+    results = ((i, *check_row(bodies[i])) for i in np.flatnonzero(slow).tolist())
+    return with_checked_rows(clean, fast, results, facility_id=facility_id,
+                             default_device=default_device, mismatch=MISMATCH)
 
 
 MISMATCH = [

@@ -14,7 +14,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
@@ -506,27 +506,50 @@ def frame_to_columns(
     fast = np.flatnonzero(~slow)
     clean = ReadingColumns(ts_ms[fast], devices[fast],
                            {name: values[name][fast] for name in INPUT_FIELDS})
-    rejected: list[dict[str, Any]] = []
-    late_rows, late_at = [], []
     checked = np.flatnonzero(slow)
-    for i, body in zip(checked.tolist(), _bodies(frame, checked, stamp_of),
-                       strict=True):
-        row, details = validate_reading(body, now_s=now_s, require_timestamp=True)
+    results = (
+        (i, *validate_reading(body, now_s=now_s, require_timestamp=True))
+        for i, body in zip(checked.tolist(), _bodies(frame, checked, stamp_of),
+                           strict=True)
+    )
+    columns, refused = with_checked_rows(
+        clean, fast, results, facility_id=facility_id, default_device=default,
+        mismatch=[{"field": "facility_id", "message": "does not match facility_id"}],
+    )
+    return columns, [{"index": i, "details": details} for i, details in refused]
+
+
+def with_checked_rows(
+    clean: ReadingColumns,
+    fast: np.ndarray,
+    results: Iterable[tuple[int, dict[str, Any] | None, list]],
+    *,
+    facility_id: int,
+    default_device: str,
+    mismatch: list[dict[str, str]],
+) -> tuple[ReadingColumns, list[tuple[int, list]]]:
+    """The columns vouched for (at positions ``fast``) joined by the rows the
+    row validator checked one by one (``(position, row, details)``), in
+    position order; and ``(position, details)`` of the refused ones. A row
+    claiming another facility gets ``mismatch``."""
+    refused: list[tuple[int, list]] = []
+    late_rows, late_at = [], []
+    for i, row, details in results:
         if row is None:
-            rejected.append({"index": i, "details": details})
+            refused.append((i, details))
         elif row["facility_id"] not in (None, facility_id):
-            rejected.append({"index": i, "details": [
-                {"field": "facility_id", "message": "does not match facility_id"}]})
+            refused.append((i, mismatch))
         else:
             if row["device_id"] is None:
-                row["device_id"] = default
+                row["device_id"] = default_device
             late_rows.append(row)
             late_at.append(i)
     if not late_rows:
-        return clean, rejected
+        return clean, refused
     late = ReadingColumns.from_rows(late_rows)
-    order = np.argsort(np.concatenate([fast, late_at]), kind="stable")
-    return ReadingColumns.concat([clean, late]).take(order), rejected
+    order = np.argsort(np.concatenate([fast, np.asarray(late_at, dtype=np.int64)]),
+                       kind="stable")
+    return ReadingColumns.concat([clean, late]).take(order), refused
 
 
 def _default_device(name: str) -> str:
